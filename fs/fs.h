@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT
+ * fs.h - the state one mailmesh-fs process shares between its FUSE
+ * handlers (fs-ops.c), control socket (fs-ctl.c) and recovery (fs-recover.c). */
+#ifndef FS_H
+#define FS_H
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include "cfg.h"
+#include "classify.h"
+#include "journal-file.h"
+
+/* A backing file or directory the kernel knows, kept open as O_PATH. */
+struct fs_inode {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	uint64_t nlookup;
+	bool is_dir;
+	bool msgdir;		/* a folder's new/ or cur/: its files are messages */
+	struct fs_inode *hnext;
+};
+
+struct fs {
+	struct mm_cfg *cfg;
+	struct mm_rules *rules;
+	struct mm_journal *journal;
+	struct fuse_session *se;
+
+	int root_fd;		/* O_PATH of the store */
+	char *root_path;	/* realpath of the store */
+	size_t root_len;
+	struct fs_inode root;
+
+	pthread_mutex_t itab_mtx;
+	struct fs_inode **itab;
+	size_t itab_size, itab_count;
+
+	pthread_rwlock_t acct_lock;
+	char **ro_accounts;
+	size_t n_ro_accounts;
+
+	/* kernel cache lifetimes, seconds */
+	double msg_timeout, dir_timeout, neg_timeout;
+
+	/* counters for the control socket's status */
+	uint64_t n_journaled, n_refused_ro, n_errors;
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+int fs_init(struct fs *fs, struct mm_cfg *cfg, const char **error_r);
+void fs_deinit(struct fs *fs);
+/* Reloads STATE/accounts. 0 or -1 with *error_r. */
+int fs_accounts_reload(struct fs *fs, const char **error_r);
+/* Tells the kernel that relpath changed behind the mount (the replicator):
+   drops its entry and the attributes of it and its directory. */
+int fs_invalidate(struct fs *fs, const char *relpath, const char **error_r);
+
+/* fs-recover.c: decides each PENDING record found at start-up from what
+   the store shows, and relinks missing content. */
+int fs_recover(struct fs *fs, const char **error_r);
+
+/* fs-ctl.c: the control socket STATE/control.sock */
+int fs_ctl_start(struct fs *fs, const char **error_r);
+void fs_ctl_stop(void);
+
+#endif

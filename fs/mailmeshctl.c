@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT
+ * mailmeshctl.c - the operator's command: read the journal, switch an
+ * account between read-write and read-only, ask a running daemon for status.
+ * JSON output through jansson (Debian's libjansson-dev). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "acct.h"
+#include "cfg.h"
+#include "journal-file.h"
+#include "log.h"
+#include "maildir.h"
+#include "mem.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailmeshctl -c FILE COMMAND [ARGS]\n"
+		"commands:\n"
+		"  journal [--from LSN] [--json] [--follow]\n"
+		"                      print journal records, one per line\n"
+		"  account ACCOUNT readonly|readwrite\n"
+		"                      switch one account's mode on this store\n"
+		"  status              ask the running mailmesh-fs for its counters\n");
+}
+
+/* Sends one line to the daemon's control socket. Returns 0 with the reply
+   in out, 1 when no daemon listens, -1 on error (message printed). */
+static int ctl_call(const struct mm_cfg *cfg, const char *line, char *out, size_t outsize)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", cfg->state);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "mailmeshctl: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return 1;
+		fprintf(stderr, "mailmeshctl: connect(%s): %s\n", sa.sun_path, strerror(e));
+		return -1;
+	}
+	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+		fprintf(stderr, "mailmeshctl: write(%s): %s\n", sa.sun_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	while (got < outsize - 1 && (n = read(fd, out + got, outsize - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+	out[strcspn(out, "\n")] = '\0';
+	if (strncmp(out, "ok", 2) != 0) {
+		fprintf(stderr, "mailmeshctl: daemon: %s\n", got > 0 ? out : "no reply");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *flags_of(const char *name)
+{
+	struct mm_msgname mn;
+
+	if (mm_msgname_parse(name, &mn) < 0 || mn.flags == NULL)
+		return "";
+	return mn.flags;
+}
+
+static void print_json(const struct mm_journal_rec *r)
+{
+	json_t *o = json_object();
+	char hex[33], *s;
+	bool msg = r->sub == MM_SUB_NEW || r->sub == MM_SUB_CUR;
+
+	json_object_set_new(o, "lsn", json_integer((json_int_t)r->lsn));
+	json_object_set_new(o, "op", json_string(mm_op_str(r->op)));
+	json_object_set_new(o, "time", json_real((double)r->time_ns / 1e9));
+	json_object_set_new(o, "account", json_string(r->account));
+	json_object_set_new(o, "folder", json_string(r->folder));
+	if (r->sub != MM_SUB_NONE)
+		json_object_set_new(o, "sub", json_string(mm_sub_str(r->sub)));
+	json_object_set_new(o, "name", json_string(r->name));
+	if (r->new_name[0] != '\0' || r->op == MM_OP_FOLDER_RENAME) {
+		json_object_set_new(o, "new_folder", json_string(r->new_folder));
+		if (r->new_sub != MM_SUB_NONE)
+			json_object_set_new(o, "new_sub", json_string(mm_sub_str(r->new_sub)));
+		if (r->new_name[0] != '\0')
+			json_object_set_new(o, "new_name", json_string(r->new_name));
+	}
+	if (r->op == MM_OP_FLAGS || r->op == MM_OP_MOVE || r->op == MM_OP_COPY)
+		json_object_set_new(o, "flags", json_string(flags_of(r->new_name)));
+	else if (msg)
+		json_object_set_new(o, "flags", json_string(flags_of(r->name)));
+	if (r->op == MM_OP_DELIVER || r->op == MM_OP_COPY || r->op == MM_OP_META) {
+		json_object_set_new(o, "size", json_integer((json_int_t)r->size));
+		json_object_set_new(o, "mtime", json_real((double)r->mtime_ns / 1e9));
+	}
+	if (r->op == MM_OP_DELIVER || r->op == MM_OP_COPY) {
+		mm_hash_hex(r->hash, hex);
+		json_object_set_new(o, "hash", json_string(hex));
+	}
+	if (r->op == MM_OP_META) {
+		json_object_set_new(o, "deleted", json_boolean(r->rflags & MM_RECF_DELETED));
+		json_object_set_new(o, "data_len", json_integer(r->data_len));
+	}
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	puts(s);
+	free(s);
+	json_decref(o);
+}
+
+static void print_path(const char *folder, uint8_t sub, const char *name)
+{
+	printf("%s%s%s%s%s", folder, *folder != '\0' && (sub || *name) ? "/" : "",
+	       sub ? mm_sub_str(sub) : "", sub && *name ? "/" : "", name);
+}
+
+static void print_text(const struct mm_journal_rec *r)
+{
+	char hex[33];
+
+	printf("%" PRIu64 " %s %s ", r->lsn, mm_op_str(r->op), r->account);
+	print_path(r->folder, r->sub, r->name);
+	if (r->new_name[0] != '\0' || r->op == MM_OP_FOLDER_RENAME) {
+		printf(" -> ");
+		print_path(r->new_folder, r->new_sub, r->new_name);
+	}
+	if (r->op == MM_OP_DELIVER || r->op == MM_OP_COPY) {
+		mm_hash_hex(r->hash, hex);
+		printf(" size=%" PRIu64 " hash=%s", r->size, hex);
+	}
+	if (r->op == MM_OP_META)
+		printf(" %s", (r->rflags & MM_RECF_DELETED) ? "deleted" : "");
+	putchar('\n');
+}
+
+static int cmd_journal(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "from", required_argument, NULL, 'F' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mm_journal_reader *r;
+	struct mm_journal_rec rec;
+	const char *error;
+	uint64_t from = 1;
+	bool json = false, follow = false;
+	int c, ret, bad = 0;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'F': {
+			char *end;
+
+			from = strtoull(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0') {
+				fprintf(stderr, "mailmeshctl: --from needs an LSN, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		}
+		case 'j': json = true; break;
+		case 'w': follow = true; break;
+		default: return 2;
+		}
+	}
+	if (mm_journal_reader_open(cfg->state, from, &r, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: journal: %s\n", error);
+		return 1;
+	}
+	for (;;) {
+		ret = mm_journal_reader_next(r, &rec, &error);
+		if (ret > 0) {
+			if (json)
+				print_json(&rec);
+			else
+				print_text(&rec);
+			continue;
+		}
+		if (ret < 0) {
+			fprintf(stderr, "mailmeshctl: journal: %s\n", error);
+			bad = 1;
+			continue;
+		}
+		if (!follow)
+			break;
+		fflush(stdout);
+		if (mm_journal_reader_wait(r, -1) < 0)
+			break;
+	}
+	mm_journal_reader_close(&r);
+	return bad;
+}
+
+static int cmd_account(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	const char *error;
+	char reply[256];
+	bool ro;
+	int ret;
+
+	if (argc != 3 || (strcmp(argv[2], "readonly") != 0 && strcmp(argv[2], "readwrite") != 0)) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE account ACCOUNT readonly|readwrite\n");
+		return 2;
+	}
+	if (mm_acct_check(argv[1], cfg->account_depth, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+		return 2;
+	}
+	ro = strcmp(argv[2], "readonly") == 0;
+	if (mm_acct_set(cfg->state, argv[1], ro, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+		return 1;
+	}
+	/* the daemon applies it before we return, so a fencing caller can
+	   rely on it once this command has exited 0 */
+	ret = ctl_call(cfg, "reload-accounts", reply, sizeof(reply));
+	if (ret < 0)
+		return 1;
+	printf("%s: %s%s\n", argv[1], argv[2],
+	       ret == 1 ? " (mailmesh-fs not running; applies when it starts)" : "");
+	return 0;
+}
+
+static int cmd_status(const struct mm_cfg *cfg)
+{
+	char reply[1024];
+	int ret = ctl_call(cfg, "status", reply, sizeof(reply));
+
+	if (ret == 1) {
+		printf("mailmesh-fs: not running (no %s/control.sock)\n", cfg->state);
+		return 3;
+	}
+	if (ret < 0)
+		return 1;
+	printf("mailmesh-fs: running, %s\n", reply + 3);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cfg_path = NULL, *error;
+	struct mm_cfg *cfg;
+	int c, ret;
+
+	mm_log_init("mailmeshctl", true);
+	while ((c = getopt(argc, argv, "+c:h")) != -1) {
+		switch (c) {
+		case 'c': cfg_path = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (cfg_path == NULL || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (mm_cfg_load(cfg_path, &cfg, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+		return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	if (strcmp(argv[0], "journal") == 0)
+		ret = cmd_journal(cfg, argc, argv);
+	else if (strcmp(argv[0], "account") == 0)
+		ret = cmd_account(cfg, argc, argv);
+	else if (strcmp(argv[0], "status") == 0 && argc == 1)
+		ret = cmd_status(cfg);
+	else {
+		usage(stderr);
+		ret = 2;
+	}
+	mm_cfg_free(&cfg);
+	return ret;
+}

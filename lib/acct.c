@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT
+ * acct.c - the STATE/accounts file: one "readonly ACCOUNT" line per
+ * read-only account, replaced atomically under an flock. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include "acct.h"
+#include "mem.h"
+
+static __thread char acct_err[1024];
+
+int mm_acct_check(const char *account, unsigned int depth, const char **error_r)
+{
+	unsigned int comps = 0;
+	const char *p = account;
+
+	if (*account == '\0' || *account == '/') {
+		snprintf(acct_err, sizeof(acct_err), "account '%s': must be a relative path", account);
+		goto fail;
+	}
+	while (*p != '\0') {
+		size_t l = strcspn(p, "/");
+
+		if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.')) {
+			snprintf(acct_err, sizeof(acct_err),
+				 "account '%s': empty, '.' or '..' component", account);
+			goto fail;
+		}
+		for (size_t i = 0; i < l; i++) {
+			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+				snprintf(acct_err, sizeof(acct_err),
+					 "account: control character in name");
+				goto fail;
+			}
+		}
+		comps++;
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+	if (comps != depth) {
+		snprintf(acct_err, sizeof(acct_err),
+			 "account '%s': has %u components, account_depth is %u",
+			 account, comps, depth);
+		goto fail;
+	}
+	return 0;
+fail:
+	*error_r = acct_err;
+	return -1;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mm_acct_list_free(char ***listp, size_t n)
+{
+	if (*listp == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free((*listp)[i]);
+	mm_free(listp);
+}
+
+static int acct_read(FILE *f, const char *path, char ***ro_r, size_t *n_r)
+{
+	char *line = NULL, **list = NULL;
+	size_t cap = 0, n = 0;
+	ssize_t len;
+	unsigned int lineno = 0;
+
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (strncmp(line, "readonly ", 9) != 0) {
+			snprintf(acct_err, sizeof(acct_err), "%s:%u: expected 'readonly ACCOUNT'",
+				 path, lineno);
+			free(line);
+			mm_acct_list_free(&list, n);
+			return -1;
+		}
+		list = mm_realloc(list, (n + 2) * sizeof(*list));
+		list[n++] = mm_strdup(line + 9);
+		list[n] = NULL;
+	}
+	free(line);
+	if (n > 0)
+		qsort(list, n, sizeof(*list), str_cmp);
+	*ro_r = list;
+	*n_r = n;
+	return 0;
+}
+
+int mm_acct_load(const char *state_dir, char ***ro_r, size_t *n_r,
+		 const char **error_r)
+{
+	char *path = mm_strdup_printf("%s/accounts", state_dir);
+	FILE *f = fopen(path, "re");
+	int ret;
+
+	*ro_r = NULL;
+	*n_r = 0;
+	if (f == NULL) {
+		if (errno == ENOENT) {
+			free(path);
+			return 0;
+		}
+		snprintf(acct_err, sizeof(acct_err), "fopen(%s) failed: %m", path);
+		free(path);
+		*error_r = acct_err;
+		return -1;
+	}
+	ret = acct_read(f, path, ro_r, n_r);
+	fclose(f);
+	free(path);
+	if (ret < 0)
+		*error_r = acct_err;
+	return ret;
+}
+
+bool mm_acct_in(char *const *list, size_t n, const char *account, size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strncmp(list[mid], account, len);
+
+		if (c == 0 && list[mid][len] != '\0')
+			c = 1;
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+int mm_acct_set(const char *state_dir, const char *account, bool readonly,
+		const char **error_r)
+{
+	char *lock = mm_strdup_printf("%s/accounts.lock", state_dir);
+	char *path = mm_strdup_printf("%s/accounts", state_dir);
+	char *tmp = mm_strdup_printf("%s/accounts.new", state_dir);
+	char **list = NULL;
+	size_t n = 0;
+	int lfd, ret = -1;
+	FILE *out;
+
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+		snprintf(acct_err, sizeof(acct_err), "open(%s) failed: %m", lock);
+		goto out;
+	}
+	if (mm_acct_load(state_dir, &list, &n, error_r) < 0)
+		goto out_nomsg;
+	out = fopen(tmp, "we");
+	if (out == NULL) {
+		snprintf(acct_err, sizeof(acct_err), "fopen(%s) failed: %m", tmp);
+		goto out;
+	}
+	fprintf(out, "# account modes, written by mailmeshctl account\n");
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], account) != 0)
+			fprintf(out, "readonly %s\n", list[i]);
+	if (readonly)
+		fprintf(out, "readonly %s\n", account);
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
+		snprintf(acct_err, sizeof(acct_err), "write(%s) failed: %m", tmp);
+		fclose(out);
+		goto out;
+	}
+	fclose(out);
+	if (rename(tmp, path) < 0) {
+		snprintf(acct_err, sizeof(acct_err), "rename(%s, %s) failed: %m", tmp, path);
+		goto out;
+	}
+	ret = 0;
+	goto out_nomsg;
+out:
+	*error_r = acct_err;
+out_nomsg:
+	mm_acct_list_free(&list, n);
+	if (lfd >= 0)
+		close(lfd);
+	free(lock);
+	free(path);
+	free(tmp);
+	return ret;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT
+ * acct.h - per-account mode (read-write or read-only), persisted in
+ * STATE/accounts so it survives restarts; the fs daemon enforces it. */
+#ifndef MM_ACCT_H
+#define MM_ACCT_H
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Validates an account name for a store with this depth: exactly depth
+   non-empty components, no "." or "..", no NUL or control bytes.
+   Returns 0 or -1 with *error_r (static). */
+int mm_acct_check(const char *account, unsigned int depth, const char **error_r);
+/* Loads the read-only accounts, sorted. *ro_r is a NULL-terminated array
+   owned by the caller (mm_acct_list_free). A missing file is an empty list.
+   0 or -1 with *error_r. */
+int mm_acct_load(const char *state_dir, char ***ro_r, size_t *n_r,
+		 const char **error_r);
+/* Sets one account's mode in the file (locked, atomic replace). */
+int mm_acct_set(const char *state_dir, const char *account, bool readonly,
+		const char **error_r);
+void mm_acct_list_free(char ***listp, size_t n);
+/* Binary search in a sorted list for an account given by prefix/len. */
+bool mm_acct_in(char *const *list, size_t n, const char *account, size_t len);
+
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT
+ * journal-file.h - the journal on disk: segment files in STATE/journal,
+ * append with group commit, torn-tail recovery, retention, content links
+ * in STATE/content, and a reader that waits for new records (inotify). */
+#ifndef MM_JOURNAL_FILE_H
+#define MM_JOURNAL_FILE_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "cfg.h"
+#include "journal.h"
+
+#define MM_JSEG_MAGIC "MMJSEG01"
+#define MM_JSEG_HDR_SIZE 32
+
+struct mm_journal;
+struct mm_jseg;
+
+/* Where an appended record lives, so its status byte can be set. */
+struct mm_journal_ref {
+	struct mm_jseg *seg;
+	off_t off;
+	uint64_t lsn;
+};
+
+struct mm_journal_settings {
+	enum mm_fsync fsync;
+	uint64_t segment_size;
+	uint64_t retention_s, retention_bytes;
+	unsigned int batch_interval_ms;
+	int store_fd;	/* syncfs()ed before the journal when the store is on
+			   another filesystem; -1 when they share one */
+};
+
+/* Opens (creating) the journal under state_dir, takes its lock, recovers:
+   truncates a torn tail and reports corrupt records (segment, offset) in
+   the log, and collects PENDING records for mm_journal_pending(). Starts
+   the batch flusher. Returns 0 or -1 with *error_r (static, this thread). */
+int mm_journal_open(const char *state_dir, const struct mm_journal_settings *set,
+		    struct mm_journal **j_r, const char **error_r);
+/* Makes everything durable, stops the flusher, closes and frees. */
+void mm_journal_close(struct mm_journal **jp);
+
+/* Records found PENDING at open. The array belongs to j; after resolving
+   each with mm_journal_finish(), call mm_journal_pending_done(). */
+void mm_journal_pending(struct mm_journal *j, struct mm_journal_ref **refs_r,
+			size_t *n_r);
+void mm_journal_pending_done(struct mm_journal *j);
+/* Reads the record at ref into buf; *rec_r borrows from buf. 0 or -1. */
+int mm_journal_read_ref(struct mm_journal *j, const struct mm_journal_ref *ref,
+			struct mm_buf *buf, struct mm_journal_rec *rec_r,
+			const char **error_r);
+
+/* Appends rec as PENDING, assigning rec->lsn and rec->time_ns. The record is
+   in the kernel (survives the process) but not yet durable. Returns 0, or a
+   negative errno (ENOSPC, EIO, EFBIG) with nothing appended. Thread-safe. */
+int mm_journal_append(struct mm_journal *j, struct mm_journal_rec *rec,
+		      struct mm_journal_ref *ref_r);
+/* Sets the status of an appended record (COMMITTED or ABORTED) and
+   releases ref. Thread-safe. */
+void mm_journal_finish(struct mm_journal *j, struct mm_journal_ref *ref,
+		       enum mm_rec_status status);
+/* Returns once every record up to lsn is durable (group commit: one
+   fdatasync serves every waiter). 0 or a negative errno. No-op in never. */
+int mm_journal_sync(struct mm_journal *j, uint64_t lsn);
+/* Whether an op of this kind must be durable before its call returns. */
+bool mm_journal_must_sync(const struct mm_journal *j, enum mm_op op);
+
+/* Hard-links (or, across filesystems, copies) the file at dirfd/path as the
+   content of ref's record, so it stays readable until shipped. 0 or -errno. */
+int mm_journal_content_link(struct mm_journal *j, const struct mm_journal_ref *ref,
+			    int dirfd, const char *path);
+void mm_journal_content_unlink(struct mm_journal *j, const struct mm_journal_ref *ref);
+/* Removes segments past retention and their content. Returns how many. */
+unsigned int mm_journal_prune(struct mm_journal *j, uint64_t now_s);
+uint64_t mm_journal_last_lsn(struct mm_journal *j);
+
+/* Reader: records in LSN order from from_lsn, COMMITTED only. */
+struct mm_journal_reader;
+int mm_journal_reader_open(const char *state_dir, uint64_t from_lsn,
+			   struct mm_journal_reader **r_r, const char **error_r);
+void mm_journal_reader_close(struct mm_journal_reader **rp);
+/* Returns 1 with *rec_r (borrowed until the next call), 0 when no further
+   committed record is there yet (the next one may be PENDING), or -1 when a
+   corrupt record was skipped: *error_r names segment and offset, and the
+   next call goes on after it. A corrupt record is never returned. */
+int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *rec_r,
+			   const char **error_r);
+/* Blocks until the journal changes or timeout_ms passes (-1: forever).
+   1 changed, 0 timed out, -1 error. */
+int mm_journal_reader_wait(struct mm_journal_reader *r, int timeout_ms);
+/* An fd that becomes readable when the journal changes (for event loops);
+   call mm_journal_reader_wait(r, 0) to drain it. */
+int mm_journal_reader_fd(const struct mm_journal_reader *r);
+/* Opens the content kept for the record last returned. fd or -errno. */
+int mm_journal_reader_content_open(struct mm_journal_reader *r);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT
+ * journal.h - the journal record: mail operations, their on-disk framing
+ * (length, version, XXH3 checksum) and encode/decode. Pure; no I/O. */
+#ifndef MM_JOURNAL_H
+#define MM_JOURNAL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+#define MM_JOURNAL_VERSION 1
+#define MM_JOURNAL_REC_MAGIC 0x524a4d4dU	/* "MMJR" little-endian */
+#define MM_JOURNAL_HDR_SIZE 24
+#define MM_JOURNAL_STATUS_OFF 9		/* the one byte updated in place */
+#define MM_JOURNAL_REC_MAX (64U << 20)
+#define MM_JOURNAL_DATA_MAX (16U << 20)
+
+enum mm_op {
+	MM_OP_DELIVER = 1,
+	MM_OP_MOVE,		/* new/ <-> cur/ in one folder */
+	MM_OP_FLAGS,		/* same identity, other flags */
+	MM_OP_EXPUNGE,
+	MM_OP_COPY,		/* a message linked or renamed into another folder */
+	MM_OP_FOLDER_CREATE,
+	MM_OP_FOLDER_RENAME,
+	MM_OP_FOLDER_DELETE,
+	MM_OP_META,		/* whole-file replacement (or removal) of metadata */
+	MM_OP_LAST = MM_OP_META,
+};
+
+/* A record's state, the only byte written after the record: it is appended
+   PENDING before the store is touched, and set once the operation has
+   succeeded or failed. Readers stop at PENDING and skip ABORTED. */
+enum mm_rec_status {
+	MM_REC_PENDING = 'P',
+	MM_REC_COMMITTED = 'C',
+	MM_REC_ABORTED = 'A',
+};
+
+#define MM_RECF_DELETED 0x1	/* META: the file was removed */
+#define MM_RECF_CRASH 0x2	/* written by crash recovery */
+
+/* One operation. Strings are NUL-terminated; after decode they borrow from
+   the decoded bytes. Unused strings are "". */
+struct mm_journal_rec {
+	uint64_t lsn;
+	uint64_t time_ns;	/* wall clock when journaled */
+	enum mm_op op;
+	uint8_t status;
+	uint8_t sub, new_sub;	/* enum mm_sub */
+	uint32_t rflags;
+	const char *account, *folder, *name, *new_folder, *new_name;
+	uint64_t size;
+	uint8_t hash[16];	/* XXH3-128 of the content, big-endian */
+	int64_t mtime_ns;
+	uint32_t mode, uid, gid;
+	const unsigned char *data;	/* META content */
+	uint32_t data_len;
+};
+
+enum mm_err {
+	MM_ERR_TRUNCATED = -1,	/* need more bytes */
+	MM_ERR_MAGIC = -2,
+	MM_ERR_VERSION = -3,
+	MM_ERR_CHECKSUM = -4,
+	MM_ERR_FORMAT = -5,
+	MM_ERR_TOOBIG = -6,
+};
+const char *mm_strerror(int err);
+
+const char *mm_op_str(enum mm_op op);
+/* Returns the op for a name, or 0. */
+enum mm_op mm_op_parse(const char *s);
+
+/* Appends rec's framed encoding to out. Returns 0, or MM_ERR_TOOBIG. */
+int mm_journal_encode(const struct mm_journal_rec *rec, struct mm_buf *out);
+/* Decodes one record at data. Returns 0 with *rec_r and *used_r set
+   (rec_r borrows from data), MM_ERR_TRUNCATED when more bytes are needed,
+   another MM_ERR_* when the bytes are corrupt. Never a partial result. */
+int mm_journal_decode(const unsigned char *data, size_t size,
+		      struct mm_journal_rec *rec_r, size_t *used_r);
+/* Hex of the 16-byte hash into 33 bytes. */
+void mm_hash_hex(const uint8_t hash[16], char out[33]);
+
+#endif
