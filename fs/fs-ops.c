@@ -18,6 +18,7 @@
 #include <xxhash.h>
 #include "acct.h"
 #include "buf.h"
+#include "fs-cred.h"
 #include "fs-derive.h"
 #include "fs.h"
 #include "log.h"
@@ -239,6 +240,7 @@ static int do_lookup(struct fs *fs, struct fs_inode *parent, const char *name,
 		in->ino = st.st_ino;
 		in->nlookup = 1;
 		in->is_dir = S_ISDIR(st.st_mode);
+		in->msgfile = parent->msgdir && S_ISREG(st.st_mode);
 		if (fs->itab_count * 2 >= fs->itab_size)
 			itab_grow(fs);
 		size_t s = itab_slot(fs, in->dev, in->ino);
@@ -479,7 +481,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
-	int ret = do_lookup(fs, inode_of(fs, parent), name, &e);
+	int ret;
+
+	/* as the caller: search permission on the parent is checked */
+	fs_cred_enter(req);
+	ret = do_lookup(fs, inode_of(fs, parent), name, &e);
+	fs_cred_leave();
 
 	if (ret == -ENOENT) {
 		/* negative entry: cached; creates through the mount replace it */
@@ -525,7 +532,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, errno);
 		return;
 	}
-	fuse_reply_attr(req, &st, in->is_dir ? fs->dir_timeout : 0);
+	fuse_reply_attr(req, &st, in->is_dir ? fs->dir_timeout :
+			in->msgfile ? fs->msg_timeout : 0);
 }
 
 static int proc_path(const struct fs_inode *in, char out[64])
@@ -561,6 +569,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	ret = inode_writable(fs, in);
 	if (ret < 0)
 		goto out;
+	/* the store's kernel applies the owner rules of chmod, chown, utimes */
+	fs_cred_enter(req);
 	if (valid & FUSE_SET_ATTR_MODE) {
 		ret = fd >= 0 ? fchmod(fd, attr->st_mode) : chmod(proc, attr->st_mode);
 		if (ret < 0)
@@ -596,9 +606,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto err;
 	}
 	ret = 0;
-	goto out;
+	goto done;
 err:
 	ret = -errno;
+done:
+	fs_cred_leave();
 out:
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
@@ -619,22 +631,6 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	}
 	buf[n] = '\0';
 	fuse_reply_readlink(req, buf);
-}
-
-/* New objects belong to the caller, as on a local filesystem; a setgid
-   directory passes its group on. */
-static int give_to_caller(fuse_req_t req, struct fs_inode *parent, int dirfd,
-			  const char *name)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	gid_t gid = ctx->gid;
-	struct stat pst;
-
-	if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
-		gid = pst.st_gid;
-	if (fchownat(dirfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
 }
 
 static bool folder_has(int dirfd, const char *sub)
@@ -673,12 +669,10 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	ret = txn_begin(fs, &txn, plans, n, NULL, &loc, -1, -1, NULL);
 	if (ret < 0)
 		goto out;
+	/* created as the caller: its uid/gid, setgid directories, umask */
+	fs_cred_enter(req);
 	ret = mkdirat(pin->fd, name, mode) < 0 ? -errno : 0;
-	if (ret == 0) {
-		ret = give_to_caller(req, pin, pin->fd, name);
-		if (ret < 0)
-			unlinkat(pin->fd, name, AT_REMOVEDIR);
-	}
+	fs_cred_leave();
 	txn_end(fs, &txn, ret);
 out:
 	mm_buf_free(&rel);
@@ -698,12 +692,10 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE && !S_ISREG(mode))
 		ret = -EPERM;	/* no devices or fifos in new/ and cur/ */
-	if (ret == 0)
-		ret = mknodat(pin->fd, name, mode, rdev) < 0 ? -errno : 0;
 	if (ret == 0) {
-		ret = give_to_caller(req, pin, pin->fd, name);
-		if (ret < 0)
-			unlinkat(pin->fd, name, 0);
+		fs_cred_enter(req);
+		ret = mknodat(pin->fd, name, mode, rdev) < 0 ? -errno : 0;
+		fs_cred_leave();
 	}
 	mm_buf_free(&rel);
 	reply_entry_or_err(req, fs, pin, name, ret);
@@ -722,12 +714,10 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE)
 		ret = -EPERM;	/* a symlink is not a message */
-	if (ret == 0)
-		ret = symlinkat(link, pin->fd, name) < 0 ? -errno : 0;
 	if (ret == 0) {
-		ret = give_to_caller(req, pin, pin->fd, name);
-		if (ret < 0)
-			unlinkat(pin->fd, name, 0);
+		fs_cred_enter(req);
+		ret = symlinkat(link, pin->fd, name) < 0 ? -errno : 0;
+		fs_cred_leave();
 	}
 	mm_buf_free(&rel);
 	reply_entry_or_err(req, fs, pin, name, ret);
@@ -762,7 +752,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = txn_begin(fs, &txn, plans, n, &loc, NULL, -1, -1, NULL);
 	if (ret < 0)
 		goto out;
+	fs_cred_enter(req);
 	ret = unlinkat(pin->fd, name, 0) < 0 ? -errno : 0;
+	fs_cred_leave();
 	txn_end(fs, &txn, ret);
 out:
 	mm_buf_free(&rel);
@@ -809,26 +801,34 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = txn_begin(fs, &txn, plans, n, &loc, NULL, -1, -1, NULL);
 	if (ret < 0)
 		goto out;
+	fs_cred_enter(req);
 	ret = unlinkat(pin->fd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+	fs_cred_leave();
 	txn_end(fs, &txn, ret);
 out:
 	mm_buf_free(&rel);
 	fuse_reply_err(req, -ret);
 }
 
-/* Updates msgdir of a renamed directory's inode (folder renames keep it). */
+/* Updates what a renamed inode is: a message directory or a message. */
 static void fix_moved_inode(struct fs *fs, int dirfd, const char *name,
 			    const char *relpath)
 {
 	struct fs_inode *in;
 	struct stat st;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
 	pthread_mutex_lock(&fs->itab_mtx);
 	in = itab_find(fs, st.st_dev, st.st_ino);
-	if (in != NULL)
+	if (in != NULL && in->is_dir) {
 		in->msgdir = name_is_msgdir(fs, relpath);
+	} else if (in != NULL && S_ISREG(st.st_mode)) {
+		struct mm_loc loc;
+
+		mm_classify(fs->rules, relpath, false, &loc);
+		in->msgfile = loc.cls == MM_CLASS_MESSAGE;
+	}
 	pthread_mutex_unlock(&fs->itab_mtx);
 }
 
@@ -885,9 +885,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = txn_begin(fs, &txn, plans, n, &sloc, &dloc, cfd, pin->fd, name);
 	if (ret < 0)
 		goto out;
+	fs_cred_enter(req);
 	ret = renameat2(pin->fd, name, npin->fd, newname, flags) < 0 ? -errno : 0;
+	fs_cred_leave();
 	txn_end(fs, &txn, ret);
-	if (ret == 0 && facts.is_dir)
+	if (ret == 0)
 		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel));
 out:
 	if (cfd >= 0)
@@ -935,7 +937,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	ret = txn_begin(fs, &txn, plans, n, &sloc, &dloc, cfd, AT_FDCWD, proc);
 	if (ret < 0)
 		goto out;
+	fs_cred_enter(req);
 	ret = linkat(AT_FDCWD, proc, npin->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+	fs_cred_leave();
 	txn_end(fs, &txn, ret);
 out:
 	if (cfd >= 0)
@@ -974,14 +978,14 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
 	if (ret < 0)
 		goto out;
+	fs_cred_enter(req);
 	fd = openat(pin->fd, name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
+	fs_cred_leave();
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	ret = give_to_caller(req, pin, pin->fd, name);
-	if (ret == 0)
-		ret = do_lookup(fs, pin, name, &e);
+	ret = do_lookup(fs, pin, name, &e);
 	if (ret < 0) {
 		close(fd);
 		goto out;
@@ -1021,7 +1025,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			goto out;
 	}
 	proc_path(in, proc);
+	fs_cred_enter(req);
 	fd = open(proc, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	fs_cred_leave();
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
@@ -1033,6 +1039,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	   explicit invalidation (fs_invalidate). A delivered message never
 	   changes, so its warm reads stay in the page cache. */
 	fi->keep_cache = 1;
+	/* a read-only handle has nothing to journal at close(2): spare the
+	   caller the FLUSH round trip */
+	fi->noflush = !wants_write(fi->flags);
 	fuse_reply_open(req, fi);
 	mm_buf_free(&rel);
 	return;
@@ -1220,7 +1229,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_dir *d = mm_calloc(1, sizeof(*d));
 	int ret;
 
+	fs_cred_enter(req);
 	d->fd = openat(inode_of(fs, ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fs_cred_leave();
 	if (d->fd < 0) {
 		ret = errno;
 		free(d);
@@ -1297,6 +1308,19 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, ret < 0 ? errno : 0);
 }
 
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs *fs = fs_of(req);
+	char proc[64];
+	int ret;
+
+	proc_path(inode_of(fs, ino), proc);
+	fs_cred_enter(req);
+	ret = faccessat(AT_FDCWD, proc, mask, AT_EACCESS) < 0 ? errno : 0;
+	fs_cred_leave();
+	fuse_reply_err(req, ret);
+}
+
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
@@ -1336,6 +1360,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
+	.access = op_access,
 };
 
 /* ---- set-up and the control hooks ---- */

@@ -20,6 +20,7 @@ struct fs_inode {
 	uint64_t nlookup;
 	bool is_dir;
 	bool msgdir;		/* a folder's new/ or cur/: its files are messages */
+	bool msgfile;		/* a message: content never changes, cache it */
 	struct fs_inode *hnext;
 };
 

@@ -2,7 +2,9 @@
  * maildir-bench.c - Maildir workload benchmark: timed deliver, move, flag,
  * warm read and expunge phases run by parallel writers under one directory.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
