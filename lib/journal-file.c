@@ -663,6 +663,16 @@ uint64_t mm_journal_last_lsn(struct mm_journal *j)
 	return lsn;
 }
 
+uint64_t mm_journal_durable_lsn(struct mm_journal *j)
+{
+	uint64_t lsn;
+
+	pthread_mutex_lock(&j->mtx);
+	lsn = j->set.fsync == MM_FSYNC_NEVER ? 0 : j->durable_lsn;
+	pthread_mutex_unlock(&j->mtx);
+	return lsn;
+}
+
 static void *flusher_main(void *arg)
 {
 	struct mm_journal *j = arg;
@@ -847,8 +857,14 @@ struct mm_journal_reader {
 	off_t off;
 	struct mm_buf buf;
 	uint64_t last_lsn;	/* of the record last returned */
+	bool raw;
 	char err[512];
 };
+
+void mm_journal_reader_set_raw(struct mm_journal_reader *r, bool raw)
+{
+	r->raw = raw;
+}
 
 int mm_journal_reader_open(const char *state_dir, uint64_t from_lsn,
 			   struct mm_journal_reader **r_r, const char **error_r)
@@ -1007,10 +1023,10 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 			ret = MM_ERR_MAGIC;
 		}
 		if (ret == 0) {
-			if (rec->status == MM_REC_PENDING)
+			if (rec->status == MM_REC_PENDING && !r->raw)
 				return 0;
 			r->off += (off_t)used;
-			if (rec->status == MM_REC_ABORTED || rec->lsn < r->want_lsn)
+			if ((rec->status == MM_REC_ABORTED && !r->raw) || rec->lsn < r->want_lsn)
 				continue;
 			r->want_lsn = rec->lsn + 1;
 			r->last_lsn = rec->lsn;

@@ -74,6 +74,8 @@ void mm_journal_content_unlink(struct mm_journal *j, const struct mm_journal_ref
 /* Removes segments past retention and their content. Returns how many. */
 unsigned int mm_journal_prune(struct mm_journal *j, uint64_t now_s);
 uint64_t mm_journal_last_lsn(struct mm_journal *j);
+/* Highest LSN known to be on stable storage. */
+uint64_t mm_journal_durable_lsn(struct mm_journal *j);
 
 /* Reader: records in LSN order from from_lsn, COMMITTED only. */
 struct mm_journal_reader;
@@ -86,6 +88,9 @@ void mm_journal_reader_close(struct mm_journal_reader **rp);
    next call goes on after it. A corrupt record is never returned. */
 int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *rec_r,
 			   const char **error_r);
+/* Raw mode: also return PENDING and ABORTED records (recovery, forensics)
+   instead of stopping at the first PENDING one. */
+void mm_journal_reader_set_raw(struct mm_journal_reader *r, bool raw);
 /* Blocks until the journal changes or timeout_ms passes (-1: forever).
    1 changed, 0 timed out, -1 error. */
 int mm_journal_reader_wait(struct mm_journal_reader *r, int timeout_ms);

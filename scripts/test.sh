@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# test.sh - the README's test command: installs what is needed, builds,
+# runs the whole suite, then again under AddressSanitizer and
+# UndefinedBehaviorSanitizer, then make distcheck (unit tests only).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/deps.sh"
+[ "$(id -u)" = 0 ] || { echo "test.sh: run as root (FUSE mounts, Dovecot, Postfix)" >&2; exit 1; }
+
+mm_install_deps
+start=$(date +%s)
+
+show_failures() {
+	for f in "$1"/tests/*/*.log; do
+		grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null || continue
+		echo "---- $f"
+		tail -n 60 "$f"
+	done
+}
+
+echo "== build and make check"
+mm_build "$top/build"
+make -j2 check || { show_failures "$top/build"; exit 1; }
+
+echo "== make check under AddressSanitizer and UndefinedBehaviorSanitizer"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+mm_build "$top/build-sanitizers" --enable-sanitizers
+make -j2 check || { show_failures "$top/build-sanitizers"; exit 1; }
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== make distcheck (unit tests)"
+cd "$top/build"
+make -j2 distcheck TESTS='$(UNIT_TESTS)' >/dev/null || { echo "distcheck failed"; exit 1; }
+
+echo "== all tests passed in $(( $(date +%s) - start )) s"
