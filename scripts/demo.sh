@@ -13,6 +13,9 @@ DCONF=$DEMO/dovecot.conf
 B=$top/build
 
 stop() {
+	if [ -f "$DEMO/dovecot-run/master.pid" ]; then
+		doveadm -c "$DCONF" stop 2>/dev/null || kill "$(cat "$DEMO/dovecot-run/master.pid")" 2>/dev/null || true
+	fi
 	if grep -q " $MNT fuse" /proc/mounts; then
 		fusermount3 -u "$MNT"
 		echo "unmounted $MNT"
@@ -38,6 +41,8 @@ if grep -q " $MNT fuse" /proc/mounts; then
 fi
 
 mm_install_deps
+# a failure half-way leaves nothing mounted or running
+trap 'echo "demo failed; cleaning up" >&2; stop' ERR
 echo "building in $B ..."
 mm_build "$B"
 rm -rf "$DEMO"
@@ -71,6 +76,7 @@ bob@example.org:{PLAIN}demo:8:8::$MNT/example.org/bob
 U
 cat >"$DCONF" <<DC
 protocols =
+listen = 127.0.0.1
 base_dir = $DEMO/dovecot-run
 log_path = $DEMO/dovecot.log
 ssl = no
@@ -85,6 +91,12 @@ userdb {
   args = $DEMO/users
 }
 DC
+# the LDA asks a running Dovecot's auth service for the user
+dovecot -c "$DCONF" </dev/null >/dev/null 2>&1
+for _ in $(seq 200); do
+	[ -S "$DEMO/dovecot-run/auth-userdb" ] && break
+	sleep 0.05
+done
 deliver() {
 	local to=$1 subject=$2
 	printf 'From: demo@example.net\nTo: %s\nSubject: %s\nDate: %s\nMessage-ID: <%s@demo>\n\n%s\n' \
@@ -99,6 +111,7 @@ $D flags add -u alice@example.org '\Seen' mailbox INBOX 1:2
 $D mailbox create -u alice@example.org Archive
 $D move -u alice@example.org Archive mailbox INBOX 1
 $D expunge -u bob@example.org mailbox INBOX 1
+trap - ERR
 echo "doveadm: marked 2 seen, created Archive, moved 1 there, expunged 1 of Bob's"
 echo
 echo "== the journal (mailmeshctl -c $CONF journal)"
