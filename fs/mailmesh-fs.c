@@ -128,8 +128,13 @@ int main(int argc, char **argv)
 	}
 	if (!foreground)
 		mm_log_init("mailmesh-fs", false);
+	/* threads only after the fork of fuse_daemonize() */
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
+	if (mm_journal_start(fs.journal, &error) < 0) {
+		mm_log_error("journal: %s", error);
+		goto out_unmount;
+	}
 	if (fs_ctl_start(&fs, &error) < 0) {
 		mm_log_error("%s", error);
 		goto out_unmount;

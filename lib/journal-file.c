@@ -386,19 +386,25 @@ int mm_journal_open(const char *state_dir, const struct mm_journal_settings *set
 	}
 	if (journal_recover(j) < 0)
 		goto fail;
-	if (j->set.fsync == MM_FSYNC_BATCH) {
-		if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
-			snprintf(jerr, sizeof(jerr), "pthread_create failed");
-			goto fail;
-		}
-		j->flusher_running = true;
-	}
 	*j_r = j;
 	return 0;
 fail:
 	*error_r = jerr;
 	mm_journal_close(&j);
 	return -1;
+}
+
+int mm_journal_start(struct mm_journal *j, const char **error_r)
+{
+	if (j->set.fsync != MM_FSYNC_BATCH || j->flusher_running)
+		return 0;
+	if (pthread_create(&j->flusher, NULL, flusher_main, j) != 0) {
+		snprintf(jerr, sizeof(jerr), "pthread_create(flusher) failed");
+		*error_r = jerr;
+		return -1;
+	}
+	j->flusher_running = true;
+	return 0;
 }
 
 static void seg_release(struct mm_journal *j, struct mm_jseg *seg)

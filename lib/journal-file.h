@@ -34,10 +34,13 @@ struct mm_journal_settings {
 
 /* Opens (creating) the journal under state_dir, takes its lock, recovers:
    truncates a torn tail and reports corrupt records (segment, offset) in
-   the log, and collects PENDING records for mm_journal_pending(). Starts
-   the batch flusher. Returns 0 or -1 with *error_r (static, this thread). */
+   the log, and collects PENDING records for mm_journal_pending(). Returns
+   0 or -1 with *error_r (static, this thread). */
 int mm_journal_open(const char *state_dir, const struct mm_journal_settings *set,
 		    struct mm_journal **j_r, const char **error_r);
+/* Starts the batch flusher thread (fsync = batch). Separate from open so a
+   daemon can fork after recovery and before threads exist. 0 or -1. */
+int mm_journal_start(struct mm_journal *j, const char **error_r);
 /* Makes everything durable, stops the flusher, closes and frees. */
 void mm_journal_close(struct mm_journal **jp);
 
