@@ -86,7 +86,8 @@ static int derive_rename_file(const struct mm_loc *src, const struct mm_loc *dst
 		if (is(src, MM_CLASS_MESSAGE))
 			plan(&p[n++], MM_OP_EXPUNGE, FS_SIDE_SRC, FS_SIDE_NONE,
 			     FS_CONTENT_NONE, 0);
-		else if (is(src, MM_CLASS_META) && !same_name(src, dst))
+		else if (is(src, MM_CLASS_META) &&
+			 !(fs_loc_same_folder(src, dst) && same_name(src, dst)))
 			plan(&p[n++], MM_OP_META, FS_SIDE_SRC, FS_SIDE_NONE,
 			     FS_CONTENT_NONE, MM_RECF_DELETED);
 		return n;

@@ -16,12 +16,44 @@ struct cfg_ctx {
 	struct mm_cfg *cfg;
 	const char *name;
 	char reason[512];
+	int reason_line;	/* the line reason is about */
+	int line;		/* lines handed to inih so far */
+	FILE *file;		/* the source: a file, or text */
+	const char *text;
 };
+
+/* Feeds inih one line at a time (as its own readers do) and counts them,
+   so a reason can be matched with the line inih reports. */
+static char *cfg_read_line(char *buf, int size, void *stream)
+{
+	struct cfg_ctx *ctx = stream;
+	char *p = buf;
+
+	if (ctx->file != NULL) {
+		if (fgets(buf, size, ctx->file) == NULL)
+			return NULL;
+	} else {
+		if (*ctx->text == '\0' || size < 2)
+			return NULL;
+		while (size > 1 && *ctx->text != '\0') {
+			char c = *ctx->text++;
+
+			*p++ = c;
+			size--;
+			if (c == '\n')
+				break;
+		}
+		*p = '\0';
+	}
+	ctx->line++;
+	return buf;
+}
 
 int mm_parse_size(const char *s, uint64_t *v_r)
 {
 	char *end;
 	unsigned long long v;
+	unsigned int shift = 0;
 
 	errno = 0;
 	if (*s < '0' || *s > '9')
@@ -31,11 +63,14 @@ int mm_parse_size(const char *s, uint64_t *v_r)
 		return -1;
 	switch (*end) {
 	case '\0': break;
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	default: return -1;
 	}
+	if (v > (UINT64_MAX >> shift))
+		return -1;	/* would wrap: 17179869185G is not 1G */
+	v <<= shift;
 	if (*end == 'i' || *end == 'B')
 		end += (end[0] == 'i' && end[1] == 'B') ? 2 : 1;
 	if (*end != '\0')
@@ -47,7 +82,7 @@ int mm_parse_size(const char *s, uint64_t *v_r)
 int mm_parse_duration_ms(const char *s, uint64_t *v_r)
 {
 	char *end;
-	unsigned long long v;
+	unsigned long long v, unit;
 
 	errno = 0;
 	if (*s < '0' || *s > '9')
@@ -56,18 +91,20 @@ int mm_parse_duration_ms(const char *s, uint64_t *v_r)
 	if (errno != 0)
 		return -1;
 	if (strcmp(end, "ms") == 0)
-		;
+		unit = 1;
 	else if (strcmp(end, "") == 0 || strcmp(end, "s") == 0)
-		v *= 1000;
+		unit = 1000;
 	else if (strcmp(end, "m") == 0)
-		v *= 60 * 1000;
+		unit = 60 * 1000;
 	else if (strcmp(end, "h") == 0)
-		v *= 3600 * 1000;
+		unit = 3600 * 1000;
 	else if (strcmp(end, "d") == 0)
-		v *= 86400ULL * 1000;
+		unit = 86400ULL * 1000;
 	else
 		return -1;
-	*v_r = v;
+	if (v > UINT64_MAX / unit)
+		return -1;
+	*v_r = v * unit;
 	return 0;
 }
 
@@ -250,6 +287,8 @@ static int cfg_handler(void *user, const char *section, const char *key,
 			 "unknown section [%s]", section);
 		ok = false;
 	}
+	if (!ok)
+		ctx->reason_line = ctx->line;
 	return ok ? 1 : 0;
 }
 
@@ -259,8 +298,11 @@ static int cfg_finish(struct cfg_ctx *ctx, int ret, const char **error_r)
 	const char *missing = NULL;
 
 	if (ret > 0) {
+		/* inih reports the first bad line; our reason may be about a
+		   later one when the first was a syntax error */
 		snprintf(cfg_error, sizeof(cfg_error), "%s:%d: %s", ctx->name, ret,
-			 ctx->reason[0] != '\0' ? ctx->reason : "syntax error");
+			 ctx->reason[0] != '\0' && ctx->reason_line == ret ?
+			 ctx->reason : "syntax error");
 		goto fail;
 	}
 	if (ret < 0) {
@@ -318,9 +360,15 @@ int mm_cfg_load(const char *path, struct mm_cfg **cfg_r, const char **error_r)
 
 	ctx.cfg = cfg_new(path);
 	errno = 0;
-	ret = ini_parse(path, cfg_handler, &ctx);
-	if (ret == -1 && errno == 0)
-		errno = ENOENT;
+	ctx.file = fopen(path, "r");
+	if (ctx.file == NULL) {
+		ret = -1;
+		if (errno == 0)
+			errno = ENOENT;
+	} else {
+		ret = ini_parse_stream(cfg_read_line, &ctx, cfg_handler, &ctx);
+		fclose(ctx.file);
+	}
 	if (cfg_finish(&ctx, ret, error_r) < 0)
 		return -1;
 	*cfg_r = ctx.cfg;
@@ -334,7 +382,8 @@ int mm_cfg_parse(const char *name, const char *text, struct mm_cfg **cfg_r,
 	int ret;
 
 	ctx.cfg = cfg_new(name);
-	ret = ini_parse_string(text, cfg_handler, &ctx);
+	ctx.text = text;
+	ret = ini_parse_stream(cfg_read_line, &ctx, cfg_handler, &ctx);
 	if (cfg_finish(&ctx, ret, error_r) < 0)
 		return -1;
 	*cfg_r = ctx.cfg;

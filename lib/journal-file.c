@@ -134,7 +134,8 @@ static ssize_t seg_list(int dirfd, uint64_t **lsns_r)
 		lsns[n++] = v;
 	}
 	closedir(d);
-	qsort(lsns, n, sizeof(*lsns), seg_cmp);
+	if (n > 1)	/* lsns is NULL in an empty directory: qsort(NULL) is UB */
+		qsort(lsns, n, sizeof(*lsns), seg_cmp);
 	*lsns_r = lsns;
 	return (ssize_t)n;
 }
@@ -860,6 +861,7 @@ struct mm_journal_reader {
 	uint64_t want_lsn;
 	uint64_t seg_first;
 	int seg_fd;
+	bool seg_final;		/* a later segment exists: nothing more comes here */
 	off_t off;
 	struct mm_buf buf;
 	uint64_t last_lsn;	/* of the record last returned */
@@ -954,6 +956,7 @@ static int reader_open_segment(struct mm_journal_reader *r)
 		return -1;
 	}
 	r->seg_first = pick;
+	r->seg_final = false;
 	r->off = MM_JSEG_HDR_SIZE;
 	return 1;
 }
@@ -975,6 +978,43 @@ static bool reader_has_next_segment(struct mm_journal_reader *r, uint64_t *next_
 	if (n >= 0)
 		free(lsns);
 	return ret;
+}
+
+/* Notes that the writer has moved on to a later segment. The caller reads
+   the current one once more before leaving it: a record may have been
+   appended to it between the caller's read and this listing. */
+static bool reader_mark_final(struct mm_journal_reader *r)
+{
+	uint64_t next;
+
+	if (!reader_has_next_segment(r, &next))
+		return false;
+	r->seg_final = true;
+	return true;
+}
+
+static void reader_next_segment(struct mm_journal_reader *r)
+{
+	uint64_t next;
+
+	if (reader_has_next_segment(r, &next) && r->want_lsn < next)
+		r->want_lsn = next;
+	close(r->seg_fd);
+	r->seg_fd = -1;
+}
+
+/* A final segment ends in bytes that are no record: report them once
+   and go on with the next segment. */
+static int reader_skip_tail(struct mm_journal_reader *r, off_t size, int err,
+			    const char **error_r)
+{
+	snprintf(r->err, sizeof(r->err),
+		 "%s/%016" PRIx64 ".mmj offset %lld: corrupt tail (%s), "
+		 "%lld bytes skipped", r->dir, r->seg_first, (long long)r->off,
+		 mm_strerror(err), (long long)(size - r->off));
+	reader_next_segment(r);
+	*error_r = r->err;
+	return -1;
 }
 
 int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *rec,
@@ -1003,18 +1043,17 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 		}
 		got = read_full(r->seg_fd, hdr, sizeof(hdr), r->off);
 		if (got < (ssize_t)sizeof(hdr)) {
-			uint64_t next;
-
-			/* end of this segment: go on only once a later one exists
-			   and this one holds nothing more */
-			if (got == 0 && reader_has_next_segment(r, &next)) {
-				close(r->seg_fd);
-				r->seg_fd = -1;
-				if (r->want_lsn < next)
-					r->want_lsn = next;
+			/* end of this segment, or a record still being written */
+			if (!r->seg_final) {
+				if (!reader_mark_final(r))
+					return 0;
+				continue;	/* look once more: see reader_mark_final() */
+			}
+			if (got == 0) {
+				reader_next_segment(r);
 				continue;
 			}
-			return 0;
+			return reader_skip_tail(r, (off_t)st.st_size, MM_ERR_TRUNCATED, error_r);
 		}
 		len = mm_get_u32(hdr + 4);
 		if (mm_get_u32(hdr) == MM_JOURNAL_REC_MAGIC &&
@@ -1022,9 +1061,10 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 			mm_buf_reset(&r->buf);
 			mm_buf_reserve(&r->buf, len);
 			got = read_full(r->seg_fd, r->buf.data, len, r->off);
-			if (got < (ssize_t)len)
-				return 0;	/* still being written */
-			ret = mm_journal_decode(r->buf.data, len, rec, &used);
+			/* still being written, or a corrupt length: decided below
+			   by whether a valid record follows */
+			ret = got < (ssize_t)len ? MM_ERR_TRUNCATED :
+				mm_journal_decode(r->buf.data, len, rec, &used);
 		} else {
 			ret = MM_ERR_MAGIC;
 		}
@@ -1054,8 +1094,16 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 			}
 			next = find_next_record(map, (size_t)st.st_size, (size_t)r->off + 1);
 			munmap(map, (size_t)st.st_size);
-			if (next < 0)
-				return 0;
+			if (next < 0) {
+				/* the tail of the segment: in flight while it is the
+				   writer's, corrupt once a later segment exists */
+				if (!r->seg_final) {
+					if (!reader_mark_final(r))
+						return 0;
+					continue;
+				}
+				return reader_skip_tail(r, (off_t)st.st_size, ret, error_r);
+			}
 			snprintf(r->err, sizeof(r->err),
 				 "%s/%016" PRIx64 ".mmj offset %lld: corrupt record (%s), "
 				 "%lld bytes skipped", r->dir, r->seg_first,

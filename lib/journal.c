@@ -147,16 +147,17 @@ int mm_journal_decode(const unsigned char *data, size_t size,
 		return MM_ERR_CHECKSUM;
 	if (data[8] != MM_JOURNAL_VERSION)
 		return MM_ERR_VERSION;
+	/* validate before touching rec: never a partial result */
+	if (data[10] < MM_OP_DELIVER || data[10] > MM_OP_LAST ||
+	    (data[9] != MM_REC_PENDING && data[9] != MM_REC_COMMITTED &&
+	     data[9] != MM_REC_ABORTED))
+		return MM_ERR_FORMAT;
 	memset(rec, 0, sizeof(*rec));
 	rec->status = data[9];
 	rec->op = data[10];
 	rec->sub = data[11] & 0xf;
 	rec->new_sub = data[11] >> 4;
 	rec->rflags = mm_get_u32(data + 12);
-	if (rec->op < MM_OP_DELIVER || rec->op > MM_OP_LAST ||
-	    (rec->status != MM_REC_PENDING && rec->status != MM_REC_COMMITTED &&
-	     rec->status != MM_REC_ABORTED))
-		return MM_ERR_FORMAT;
 	r.p = data + MM_JOURNAL_HDR_SIZE;
 	r.end = data + len;
 	r.bad = false;

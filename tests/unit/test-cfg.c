@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT
+ * test-cfg.c - configuration parsing, defaults, validation and its messages. */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cfg.h"
+
+#define NODE "[node]\nname = mx1\nstore = /srv/mail\nstate = /var/lib/mailmesh\n" \
+	"mount = /mnt/mail\n"
+
+static struct mm_cfg *cfg;
+static char tmpdir[64];
+
+static void setup(void)
+{
+	cfg = NULL;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mm-test-cfg.XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char path[128];
+
+	mm_cfg_free(&cfg);
+	snprintf(path, sizeof(path), "%s/mailmesh.conf", tmpdir);
+	unlink(path);
+	rmdir(tmpdir);
+}
+
+TestSuite(cfg, .init = setup, .fini = teardown);
+
+Test(cfg, full_file)
+{
+	const char *text =
+		"; mailmesh node configuration\n"
+		"[node]\n"
+		"name = mx1\n"
+		"store = /srv/mail/\n"
+		"state = /var/lib/mailmesh//\n"
+		"mount = /mnt/mail\n"
+		"account_depth = 3\n"
+		"\n"
+		"[journal]\n"
+		"fsync = always\n"
+		"segment_size = 16M\n"
+		"retention = 12h\n"
+		"retention_size = 10G\n"
+		"batch_interval = 20ms\n"
+		"\n"
+		"# overrides\n"
+		"[classify]\n"
+		"ignore = *.sieve, *.bak\n"
+		"meta = custom-meta\n"
+		"plain = dovecot-keywords\n"
+		"ignore = spam.log\n";
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("mailmesh.conf", text, &cfg, &error), 0, "%s", error);
+	cr_expect_str_eq(cfg->path, "mailmesh.conf");
+	cr_expect_str_eq(cfg->node_name, "mx1");
+	cr_expect_str_eq(cfg->store, "/srv/mail");
+	cr_expect_str_eq(cfg->state, "/var/lib/mailmesh");
+	cr_expect_str_eq(cfg->mount, "/mnt/mail");
+	cr_expect_eq(cfg->account_depth, 3);
+	cr_expect_eq(cfg->fsync, MM_FSYNC_ALWAYS);
+	cr_expect_eq(cfg->segment_size, 16ULL << 20);
+	cr_expect_eq(cfg->retention_s, 12 * 3600);
+	cr_expect_eq(cfg->retention_bytes, 10ULL << 30);
+	cr_expect_eq(cfg->batch_interval_ms, 20);
+	cr_assert_eq(cfg->n_classify_ignore, 3);
+	cr_expect_str_eq(cfg->classify_ignore[0], "*.sieve");
+	cr_expect_str_eq(cfg->classify_ignore[1], "*.bak");
+	cr_expect_str_eq(cfg->classify_ignore[2], "spam.log");
+	cr_assert_eq(cfg->n_classify_meta, 1);
+	cr_expect_str_eq(cfg->classify_meta[0], "custom-meta");
+	cr_assert_eq(cfg->n_classify_plain, 1);
+	cr_expect_str_eq(cfg->classify_plain[0], "dovecot-keywords");
+}
+
+Test(cfg, defaults)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE, &cfg, &error), 0, "%s", error);
+	cr_expect_eq(cfg->account_depth, 2);
+	cr_expect_eq(cfg->fsync, MM_FSYNC_BATCH);
+	cr_expect_eq(cfg->segment_size, 64ULL << 20);
+	cr_expect_eq(cfg->retention_s, 7 * 86400);
+	cr_expect_eq(cfg->retention_bytes, 0);
+	cr_expect_eq(cfg->batch_interval_ms, 50);
+	cr_expect_eq(cfg->n_classify_ignore, 0);
+	cr_expect_eq(cfg->n_classify_meta, 0);
+	cr_expect_eq(cfg->n_classify_plain, 0);
+}
+
+Test(cfg, fsync_values)
+{
+	static const char *const names[] = { "always", "batch", "never" };
+	static const enum mm_fsync values[] = { MM_FSYNC_ALWAYS, MM_FSYNC_BATCH,
+						MM_FSYNC_NEVER };
+	const char *error = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), NODE "[journal]\nfsync = %s\n", names[i]);
+		cr_assert_eq(mm_cfg_parse("t.conf", text, &cfg, &error), 0, "%s", error);
+		cr_expect_eq(cfg->fsync, values[i]);
+		cr_expect_str_eq(mm_fsync_str(cfg->fsync), names[i]);
+		mm_cfg_free(&cfg);
+		cr_expect_null(cfg);
+	}
+}
+
+struct bad_case {
+	char text[320];
+	char error[160];	/* the exact message */
+};
+
+ParameterizedTestParameters(cfg, refused_with_line)
+{
+	static struct bad_case cases[] = {
+		{ NODE "bogus = 1\n",
+		  "t.conf:6: unknown key 'bogus' in [node]" },
+		{ "[node]\nname = mx1\n\n[nodes]\nstore = /srv/mail\n",
+		  "t.conf:5: unknown section [nodes]" },
+		{ NODE "[journal]\n\nfsync = sometimes\n",
+		  "t.conf:8: fsync must be always, batch or never, not 'sometimes'" },
+		{ NODE "account_depth = 0\n",
+		  "t.conf:6: account_depth must be 1..8, not '0'" },
+		{ NODE "account_depth = x\n",
+		  "t.conf:6: account_depth must be 1..8, not 'x'" },
+		{ NODE "account_depth = 9\n",
+		  "t.conf:6: account_depth must be 1..8, not '9'" },
+		{ NODE "account_depth = 2x\n",
+		  "t.conf:6: account_depth must be 1..8, not '2x'" },
+		{ "[node]\nname = mx1\nstore = srv/mail\n",
+		  "t.conf:3: 'srv/mail' is not an absolute path" },
+		{ "[node]\nstate = ./state\n",
+		  "t.conf:2: './state' is not an absolute path" },
+		{ "# comment\nname = mx1\n" NODE,
+		  "t.conf:2: key 'name' outside any [section]" },
+		{ "[node]\nname =\n",
+		  "t.conf:2: empty value" },
+		{ NODE "[journal]\nsegment_size = 1K\n",
+		  "t.conf:7: segment_size must be a size from 4K to 4G, not '1K'" },
+		{ NODE "[journal]\nsegment_size = 8G\n",
+		  "t.conf:7: segment_size must be a size from 4K to 4G, not '8G'" },
+		{ NODE "[journal]\nsegment_size = lots\n",
+		  "t.conf:7: segment_size must be a size from 4K to 4G, not 'lots'" },
+		/* 17179869185G wraps to 1G in 64 bits and must not pass */
+		{ NODE "[journal]\nsegment_size = 17179869185G\n",
+		  "t.conf:7: segment_size must be a size from 4K to 4G, not '17179869185G'" },
+		/* 213503982335d wraps to about 9.5 hours */
+		{ NODE "[journal]\nretention = 213503982335d\n",
+		  "t.conf:7: retention must be a duration such as 7d or 12h, not '213503982335d'" },
+		{ NODE "[journal]\nretention = 7 days\n",
+		  "t.conf:7: retention must be a duration such as 7d or 12h, not '7 days'" },
+		{ NODE "[journal]\nretention_size = -1\n",
+		  "t.conf:7: retention_size must be a size such as 10G, not '-1'" },
+		{ NODE "[journal]\nbatch_interval = 0ms\n",
+		  "t.conf:7: batch_interval must be 1ms..10s, not '0ms'" },
+		{ NODE "[journal]\nbatch_interval = 11s\n",
+		  "t.conf:7: batch_interval must be 1ms..10s, not '11s'" },
+		{ NODE "[journal]\nbogus = 1\n",
+		  "t.conf:7: unknown key 'bogus' in [journal]" },
+		{ NODE "[classify]\nmessage = *.eml\n",
+		  "t.conf:7: unknown key 'message' in [classify] (ignore, meta or plain)" },
+		{ NODE "[journal\n",
+		  "t.conf:6: syntax error" },
+		{ NODE "just some words\n",
+		  "t.conf:6: syntax error" },
+		/* the first bad line wins, and later ones don't change it */
+		{ NODE "account_depth = 0\nbogus = 1\n",
+		  "t.conf:6: account_depth must be 1..8, not '0'" },
+	};
+	return cr_make_param_array(struct bad_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct bad_case *c, cfg, refused_with_line)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", c->text, &cfg, &error), -1,
+		     "accepted:\n%s", c->text);
+	cr_expect_null(cfg);
+	cr_assert_not_null(error);
+	cr_expect_str_eq(error, c->error);
+}
+
+/* A syntax error, then a bad key further down: the message names the
+   first bad line and must give that line's reason, not the later one's. */
+Test(cfg, reason_belongs_to_the_line_named)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "just some words\nbogus = 1\n",
+				  &cfg, &error), -1);
+	cr_expect_str_eq(error, "t.conf:6: syntax error");
+}
+
+Test(cfg, missing_required_keys_are_named)
+{
+	static const char *const keys[] = { "name", "store", "state", "mount" };
+	static const char *const lines[] = { "name = mx1\n", "store = /srv/mail\n",
+					     "state = /var/lib/mailmesh\n",
+					     "mount = /mnt/mail\n" };
+	const char *error = NULL;
+
+	for (int skip = 0; skip < 4; skip++) {
+		char text[256] = "[node]\n", want[128];
+
+		for (int i = 0; i < 4; i++)
+			if (i != skip)
+				strcat(text, lines[i]);
+		snprintf(want, sizeof(want), "t.conf: missing required key '%s' in [node]",
+			 keys[skip]);
+		cr_assert_eq(mm_cfg_parse("t.conf", text, &cfg, &error), -1, "%s", text);
+		cr_expect_null(cfg);
+		cr_expect_str_eq(error, want);
+	}
+	cr_assert_eq(mm_cfg_parse("t.conf", "", &cfg, &error), -1);
+	cr_expect_str_eq(error, "t.conf: missing required key 'name' in [node]");
+}
+
+Test(cfg, state_inside_store_is_refused)
+{
+	static const char *const bad_states[] = {
+		"/srv/mail", "/srv/mail/", "/srv/mail/.mailmesh", "/srv/mail/a/b",
+	};
+	const char *error = NULL;
+
+	for (size_t i = 0; i < sizeof(bad_states) / sizeof(bad_states[0]); i++) {
+		char text[256], want[256];
+
+		snprintf(text, sizeof(text), "[node]\nname = mx1\nstore = /srv/mail\n"
+			 "state = %s\nmount = /mnt/mail\n", bad_states[i]);
+		cr_assert_eq(mm_cfg_parse("t.conf", text, &cfg, &error), -1,
+			     "state %s accepted", bad_states[i]);
+		snprintf(want, sizeof(want),
+			 "t.conf: state (%.*s) must not be inside store (/srv/mail)",
+			 (int)strlen(bad_states[i]) -
+			 (bad_states[i][strlen(bad_states[i]) - 1] == '/'),
+			 bad_states[i]);
+		cr_expect_str_eq(error, want);
+	}
+	/* a sibling sharing the prefix is fine */
+	cr_assert_eq(mm_cfg_parse("t.conf", "[node]\nname = mx1\nstore = /srv/mail\n"
+				  "state = /srv/mail.state\nmount = /mnt/mail\n",
+				  &cfg, &error), 0, "%s", error);
+	mm_cfg_free(&cfg);
+	cr_assert_eq(mm_cfg_parse("t.conf", "[node]\nname = mx1\nstore = /srv/mail\n"
+				  "state = /srv/mailmesh\nmount = /mnt/mail\n",
+				  &cfg, &error), 0, "%s", error);
+}
+
+Test(cfg, load_from_file)
+{
+	char path[128];
+	const char *error = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/mailmesh.conf", tmpdir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(NODE "[journal]\nfsync = never\n", f);
+	fclose(f);
+	cr_assert_eq(mm_cfg_load(path, &cfg, &error), 0, "%s", error);
+	cr_expect_str_eq(cfg->path, path);
+	cr_expect_eq(cfg->fsync, MM_FSYNC_NEVER);
+	mm_cfg_free(&cfg);
+
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(NODE "[journal]\nfsync = nope\n", f);
+	fclose(f);
+	cr_assert_eq(mm_cfg_load(path, &cfg, &error), -1);
+	cr_expect_null(cfg);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want),
+			 "%s:7: fsync must be always, batch or never, not 'nope'", path);
+		cr_expect_str_eq(error, want);
+	}
+}
+
+Test(cfg, load_missing_file)
+{
+	char path[128], want[256];
+	const char *error = NULL;
+
+	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
+	cr_assert_eq(mm_cfg_load(path, &cfg, &error), -1);
+	cr_expect_null(cfg);
+	snprintf(want, sizeof(want), "%s: cannot read: No such file or directory", path);
+	cr_expect_str_eq(error, want);
+}
+
+struct size_case {
+	char text[32];
+	int ret;
+	uint64_t v;
+};
+
+ParameterizedTestParameters(cfg, sizes)
+{
+	static struct size_case cases[] = {
+		{ "4096", 0, 4096 },
+		{ "0", 0, 0 },
+		{ "64M", 0, 64ULL << 20 },
+		{ "64m", 0, 64ULL << 20 },
+		{ "1G", 0, 1ULL << 30 },
+		{ "4K", 0, 4096 },
+		{ "10MiB", 0, 10ULL << 20 },
+		{ "10MB", 0, 10ULL << 20 },
+		{ "", -1, 0 },
+		{ "M", -1, 0 },
+		{ "-1", -1, 0 },
+		{ " 64M", -1, 0 },
+		{ "64M ", -1, 0 },
+		{ "64X", -1, 0 },
+		{ "1.5G", -1, 0 },
+		{ "64MM", -1, 0 },
+		{ "64 M", -1, 0 },
+		{ "0x100", -1, 0 },
+		{ "99999999999999999999", -1, 0 },
+		/* values that don't fit in 64 bits once scaled */
+		{ "17179869184G", -1, 0 },
+		{ "17179869185G", -1, 0 },
+		{ "18446744073709551615K", -1, 0 },
+	};
+	return cr_make_param_array(struct size_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct size_case *c, cfg, sizes)
+{
+	uint64_t v = 12345;
+
+	cr_expect_eq(mm_parse_size(c->text, &v), c->ret, "'%s': ret", c->text);
+	if (c->ret == 0)
+		cr_expect_eq(v, c->v, "'%s' -> %llu", c->text, (unsigned long long)v);
+	else
+		cr_expect_eq(v, 12345, "'%s': output written on error", c->text);
+}
+
+ParameterizedTestParameters(cfg, durations)
+{
+	static struct size_case cases[] = {
+		{ "7d", 0, 7ULL * 86400 * 1000 },
+		{ "12h", 0, 12ULL * 3600 * 1000 },
+		{ "500ms", 0, 500 },
+		{ "30s", 0, 30000 },
+		{ "15m", 0, 15 * 60 * 1000 },
+		{ "45", 0, 45000 },
+		{ "0ms", 0, 0 },
+		{ "", -1, 0 },
+		{ "d", -1, 0 },
+		{ "-1s", -1, 0 },
+		{ "7 d", -1, 0 },
+		{ "7D", -1, 0 },
+		{ "1.5h", -1, 0 },
+		{ "10us", -1, 0 },
+		{ "7dd", -1, 0 },
+		{ "12hours", -1, 0 },
+		{ "99999999999999999999", -1, 0 },
+		/* values that don't fit in 64 bits of milliseconds */
+		{ "300000000000d", -1, 0 },
+		{ "18446744073709551615s", -1, 0 },
+	};
+	return cr_make_param_array(struct size_case, cases,
+				   sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct size_case *c, cfg, durations)
+{
+	uint64_t v = 12345;
+
+	cr_expect_eq(mm_parse_duration_ms(c->text, &v), c->ret, "'%s': ret", c->text);
+	if (c->ret == 0)
+		cr_expect_eq(v, c->v, "'%s' -> %llu", c->text, (unsigned long long)v);
+	else
+		cr_expect_eq(v, 12345, "'%s': output written on error", c->text);
+}
+
+Test(cfg, free_is_idempotent)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE, &cfg, &error), 0, "%s", error);
+	mm_cfg_free(&cfg);
+	cr_expect_null(cfg);
+	mm_cfg_free(&cfg);
+}
