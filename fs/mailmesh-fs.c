@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	}
 
 	fuse_opt_insert_arg(&args, 0, argv[0]);
-	opts = mm_strdup_printf("-ofsname=mailmesh:%s,subtype=mailmesh",
+	opts = mm_strdup_printf("-odefault_permissions,fsname=mailmesh:%s,subtype=mailmesh",
 				cfg->node_name);
 	fuse_opt_add_arg(&args, opts);
 	free(opts);

@@ -36,6 +36,8 @@ struct mm_journal {
 	pthread_cond_t cond;
 	struct mm_jseg *cur;
 	off_t cur_size;
+	off_t alloc_end;	/* cur is allocated on disk up to here */
+	bool no_fallocate;	/* the filesystem cannot preallocate */
 	uint64_t next_lsn, durable_lsn;
 	bool syncing;
 	struct mm_buf buf;
@@ -340,6 +342,7 @@ static int journal_recover(struct mm_journal *j)
 			j->cur = seg;
 			seg->refs++;
 			j->cur_size = end;
+			j->alloc_end = end;	/* what lies beyond is found again */
 		} else if (seg->refs == 0) {
 			close(seg->fd);
 			free(seg);
@@ -543,9 +546,53 @@ static int journal_rotate(struct mm_journal *j, uint64_t first_lsn)
 	}
 	j->cur = seg;
 	j->cur_size = MM_JSEG_HDR_SIZE;
+	j->alloc_end = MM_JSEG_HDR_SIZE;
 	if (j->set.fsync != MM_FSYNC_NEVER)
 		j->durable_lsn = first_lsn - 1;	/* the old segment was synced */
 	return 0;
+}
+
+/* Ops that let a user out of a full disk (expunge, flag changes, moves,
+   folder and metadata removal) may use the reserve. */
+static bool frees_space(const struct mm_journal_rec *rec)
+{
+	return rec->op == MM_OP_EXPUNGE || rec->op == MM_OP_FLAGS ||
+		rec->op == MM_OP_MOVE || rec->op == MM_OP_FOLDER_DELETE ||
+		(rec->op == MM_OP_META && (rec->rflags & MM_RECF_DELETED));
+}
+
+/* Makes sure len more bytes fit in blocks already allocated to the
+   segment, keeping MM_JOURNAL_RESERVE bytes beyond them for ops that free
+   space. Called with mtx held. 0 or -ENOSPC (or another -errno). */
+static int journal_reserve(struct mm_journal *j, size_t len, bool use_reserve)
+{
+	off_t need = j->cur_size + (off_t)len;
+	off_t want = need + (use_reserve ? 0 : MM_JOURNAL_RESERVE);
+
+	if (j->no_fallocate || want <= j->alloc_end)
+		return 0;
+	/* grow in steps so most appends cost no fallocate */
+	off_t step = want + MM_JOURNAL_RESERVE;
+
+	if (fallocate(j->cur->fd, FALLOC_FL_KEEP_SIZE, j->alloc_end, step - j->alloc_end) == 0) {
+		j->alloc_end = step;
+		return 0;
+	}
+	if (errno == EOPNOTSUPP || errno == ENOSYS) {
+		j->no_fallocate = true;
+		mm_log_warn("journal: %s cannot preallocate: no space is held back "
+			    "for expunges on a full disk", j->dir);
+		return 0;
+	}
+	if (errno != ENOSPC)
+		return -errno;
+	if (fallocate(j->cur->fd, FALLOC_FL_KEEP_SIZE, j->alloc_end, want - j->alloc_end) == 0) {
+		j->alloc_end = want;
+		return 0;
+	}
+	if (use_reserve && need <= j->alloc_end)
+		return 0;
+	return -ENOSPC;
 }
 
 int mm_journal_append(struct mm_journal *j, struct mm_journal_rec *rec,
@@ -567,14 +614,22 @@ int mm_journal_append(struct mm_journal *j, struct mm_journal_rec *rec,
 	    (j->cur_size > MM_JSEG_HDR_SIZE &&
 	     (uint64_t)j->cur_size + j->buf.len > j->set.segment_size)) {
 		ret = journal_rotate(j, rec->lsn);
+		/* on a full disk, an op that frees space may overrun the
+		   segment into its reserve rather than fail */
+		if (ret == -ENOSPC && j->cur != NULL && frees_space(rec))
+			ret = 0;
 		if (ret < 0)
 			goto out;
 	}
+	ret = journal_reserve(j, j->buf.len, frees_space(rec));
+	if (ret < 0)
+		goto out;
 	ret = write_full(j->cur->fd, j->buf.data, j->buf.len, j->cur_size);
 	if (ret < 0) {
 		/* ENOSPC or EIO: cut the partial record so the tail stays clean */
 		if (ftruncate(j->cur->fd, j->cur_size) < 0)
 			mm_log_error("journal: ftruncate(%s) after failed append: %m", j->dir);
+		j->alloc_end = j->cur_size;	/* the truncate freed what lay beyond */
 		goto out;
 	}
 	ref_r->seg = j->cur;

@@ -12,6 +12,8 @@
 
 #define MM_JSEG_MAGIC "MMJSEG01"
 #define MM_JSEG_HDR_SIZE 32
+/* Bytes of journal held back on disk for expunges when the disk is full. */
+#define MM_JOURNAL_RESERVE (256 * 1024)
 
 struct mm_journal;
 struct mm_jseg;
