@@ -143,8 +143,11 @@ int main(int argc, char **argv)
 		    cfg->store, cfg->mount, cfg->node_name, mm_fsync_str(cfg->fsync),
 		    cfg->account_depth);
 	loop = fuse_loop_cfg_create();
+	/* enough idle workers that a burst of clients never makes libfuse
+	   create and destroy threads per request; one /dev/fuse fd each */
 	fuse_loop_cfg_set_max_threads(loop, 32);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
+	fuse_loop_cfg_set_idle_threads(loop, 16);
+	fuse_loop_cfg_set_clone_fd(loop, 1);
 	ret = fuse_session_loop_mt(fs.se, loop) != 0 ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
 	fs_ctl_stop();
