@@ -1401,6 +1401,7 @@ fail:
 	return -1;
 }
 
+/* Also after a failed fs_init(): every field is NULL, -1 or set. */
 void fs_deinit(struct fs *fs)
 {
 	if (fs->itab != NULL) {

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 	raise_nofile();
 	if (fs_init(&fs, cfg, &error) < 0) {
 		mm_log_error("%s", error);
-		goto out_cfg;
+		goto out_fs;
 	}
 	if (mkdir(cfg->state, 0700) < 0 && errno != EEXIST) {
 		mm_log_error("state %s: mkdir failed: %m", cfg->state);
@@ -162,7 +162,6 @@ out_journal:
 	mm_journal_close(&fs.journal);
 out_fs:
 	fs_deinit(&fs);
-out_cfg:
 	mm_cfg_free(&cfg);
 	fuse_opt_free_args(&args);
 	return ret;
