@@ -3,6 +3,7 @@
  * mount, the multithreaded FUSE loop, and a clean unmount on SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,12 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(loop, 32);
 	fuse_loop_cfg_set_idle_threads(loop, 16);
 	fuse_loop_cfg_set_clone_fd(loop, 1);
-	ret = fuse_session_loop_mt(fs.se, loop) != 0 ? 1 : 0;
+	/* libfuse returns the number of the signal that ended the loop:
+	   SIGTERM, SIGINT and SIGHUP are the normal way to stop */
+	c = fuse_session_loop_mt(fs.se, loop);
+	ret = c == 0 || c == SIGTERM || c == SIGINT || c == SIGHUP ? 0 : 1;
+	if (ret != 0)
+		mm_log_error("FUSE loop failed: %s", strerror(c < 0 ? -c : c));
 	fuse_loop_cfg_destroy(loop);
 	fs_ctl_stop();
 	mm_log_info("unmounting %s", cfg->mount);

@@ -116,12 +116,24 @@ folder_delete Maildir/.Old - -
 folder_delete Maildir/.Sent - -
 J
 
+# the content of a delivery stays readable after its message is gone
+deliver_lsn=$(mm_ctl journal --json | jq -r 'select(.op == "deliver" and .name == "100.P1.host,S=19") | .lsn')
+content=$(ls "$MM_STATE"/content/*/"$(printf '%016x' "$deliver_lsn")")
+[ -f "$content" ] || mm_fail "no content kept for LSN $deliver_lsn"
+mm_assert_eq "$(xxh128sum "$content" | cut -d' ' -f1)" "$want_hash" "kept content after expunge"
+
 # every record names the account
 mm_assert_eq "$(mm_ctl journal --json | jq -r .account | sort -u)" "example.org/alice" "account"
 
 # the store holds exactly what the mount shows
 diff -r "$MM_STORE" "$MM_MNT" >/dev/null || mm_fail "store and mount differ"
-mm_umount
-# the journal survives a clean unmount and reads the same
+# SIGTERM unmounts cleanly: exit status 0, nothing left mounted
+L=$(mm_last_lsn)
+kill -TERM "$MM_FS_PID"
+wait "$MM_FS_PID" || mm_fail "mailmesh-fs exited with $? on SIGTERM"
+MM_FS_PID=
+mm_is_mounted "$MM_MNT" && mm_fail "still mounted after SIGTERM"
+grep -q "unmounting" "$MM_T/fs.log" || mm_fail "no unmount logged"
+# the journal survives and reads the same
 mm_assert_eq "$(mm_last_lsn)" "$(mm_ctl journal --json | wc -l)" "LSNs are dense"
 mm_log "ok"
