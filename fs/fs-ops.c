@@ -28,6 +28,7 @@
 struct fs_handle {
 	int fd;
 	bool written;		/* written since the last journaled flush */
+	bool emptied;		/* created or truncated by open, not journaled yet */
 	bool journal_on_flush;	/* a message or metadata file */
 };
 
@@ -298,7 +299,32 @@ struct fs_txn {
 	struct mm_journal_ref refs[FS_PLAN_MAX];
 	unsigned int n;
 	bool linked[FS_PLAN_MAX];
+	pthread_mutex_t *meta_lock;	/* held from content read to the call */
 };
+
+/* Metadata changes of one account are serialized from reading the file
+   to doing the call, so records land in the order their effects did (an
+   in-place append to dovecot-uidlist flushed while a new one is renamed
+   over it must not leave the older content last). Striped by account. */
+#define META_LOCKS 64
+static pthread_mutex_t meta_locks[META_LOCKS];
+static pthread_once_t meta_locks_once = PTHREAD_ONCE_INIT;
+
+static void meta_locks_init(void)
+{
+	for (int i = 0; i < META_LOCKS; i++)
+		pthread_mutex_init(&meta_locks[i], NULL);
+}
+
+static pthread_mutex_t *meta_lock_for(const struct mm_loc *loc)
+{
+	uint32_t h = 2166136261u;
+
+	pthread_once(&meta_locks_once, meta_locks_init);
+	for (size_t i = 0; i < loc->account_len; i++)
+		h = (h ^ (unsigned char)loc->account[i]) * 16777619u;
+	return &meta_locks[h % META_LOCKS];
+}
 
 /* Content facts about the file at dirfd/name (or fd >= 0). */
 static int content_facts(int fd, struct mm_journal_rec *rec, bool want_hash,
@@ -361,6 +387,13 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 	int ret = 0;
 
 	memset(txn, 0, sizeof(*txn));
+	for (int i = 0; i < nplans; i++) {
+		if (plans[i].op == MM_OP_META) {
+			txn->meta_lock = meta_lock_for(plans[i].main == FS_SIDE_SRC ? src : dst);
+			pthread_mutex_lock(txn->meta_lock);
+			break;
+		}
+	}
 	for (int i = 0; i < nplans; i++) {
 		const struct fs_plan *p = &plans[i];
 		const struct mm_loc *m = p->main == FS_SIDE_SRC ? src : dst;
@@ -441,6 +474,9 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 			mm_journal_finish(fs->journal, &txn->refs[i], MM_REC_ABORTED);
 		}
 		txn->n = 0;
+		if (txn->meta_lock != NULL)
+			pthread_mutex_unlock(txn->meta_lock);
+		txn->meta_lock = NULL;
 		__atomic_add_fetch(&fs->n_errors, 1, __ATOMIC_RELAXED);
 	}
 	return ret;
@@ -454,6 +490,9 @@ static void txn_end(struct fs *fs, struct fs_txn *txn, int op_ret)
 		mm_journal_finish(fs->journal, &txn->refs[i],
 				  op_ret < 0 ? MM_REC_ABORTED : MM_REC_COMMITTED);
 	}
+	if (txn->meta_lock != NULL)
+		pthread_mutex_unlock(txn->meta_lock);
+	txn->meta_lock = NULL;
 	if (op_ret == 0)
 		__atomic_add_fetch(&fs->n_journaled, txn->n, __ATOMIC_RELAXED);
 }
@@ -987,6 +1026,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	fi->fh = (uint64_t)(uintptr_t)handle_new(fd, &loc);
+	/* a file created empty (maildirfolder, an empty subscriptions) is
+	   journaled at release even if nothing is ever written to it */
+	((struct fs_handle *)(uintptr_t)fi->fh)->emptied = true;
 	if (loc.cls == MM_CLASS_MESSAGE)
 		fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {
@@ -1029,6 +1071,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		goto out;
 	}
 	fi->fh = (uint64_t)(uintptr_t)handle_new(fd, &loc);
+	if (fi->flags & O_TRUNC)	/* a change even if never written */
+		((struct fs_handle *)(uintptr_t)fi->fh)->emptied = true;
 	/* Keep cached pages across opens: writes through the mount update
 	   them, AUTO_INVAL_DATA drops them when a getattr shows another
 	   mtime or size, and changes made behind the mount come with an
@@ -1090,7 +1134,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 
 /* A message or metadata file written through the mount is journaled when
    it is flushed (close(2) waits for this), with its whole content. */
-static int journal_written(struct fs *fs, struct fs_inode *in, struct fs_handle *h)
+static int journal_written(struct fs *fs, struct fs_inode *in, struct fs_handle *h,
+			   bool release)
 {
 	struct fs_derive_facts facts = { 0 };
 	struct fs_plan plans[FS_PLAN_MAX];
@@ -1100,9 +1145,12 @@ static int journal_written(struct fs *fs, struct fs_inode *in, struct fs_handle 
 	char proc[64];
 	int ret, n, rfd;
 
-	if (!h->written || !h->journal_on_flush)
+	/* an fd dup'd and closed before the write (a shell redirection)
+	   flushes before anything was written: wait for the data or for
+	   the release, or an empty state would be journaled first */
+	if (!h->journal_on_flush || !(h->written || (release && h->emptied)))
 		return 0;
-	h->written = false;
+	h->written = h->emptied = false;
 	ret = inode_relpath(fs, in, &rel);
 	if (ret == -ENOENT) {
 		mm_buf_free(&rel);
@@ -1134,7 +1182,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
-	int ret = journal_written(fs, inode_of(fs, ino), h);
+	int ret = journal_written(fs, inode_of(fs, ino), h, false);
 
 	fuse_reply_err(req, -ret);
 }
@@ -1145,7 +1193,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 
 	/* writes after the last flush (mmap writeback) still get their record */
-	if (journal_written(fs, inode_of(fs, ino), h) < 0)
+	if (journal_written(fs, inode_of(fs, ino), h, true) < 0)
 		mm_log_error("fs: journaling a written file at release failed");
 	close(h->fd);
 	free(h);

@@ -214,8 +214,9 @@ mm_reap() {
 
 # mm_check_replay: replays the whole journal (messages and metadata files)
 # and compares the result with what the mount holds: every message under
-# <folder>/cur and <folder>/new with its size, and every Dovecot/Courier
-# metadata file with the size of its last record. Prints differences.
+# <folder>/cur and <folder>/new with the size and mtime of its delivery
+# record, and every Dovecot metadata file with the size of its last record.
+# Prints the differences; returns 1 if there are any.
 mm_check_replay() {
 	mm_ctl journal --json | python3 -c "$MM_REPLAY_PY" "$MM_MNT" "${MM_ACCOUNT_DEPTH:-2}"
 }
@@ -238,7 +239,7 @@ for line in sys.stdin:
 	if op == "deliver":
 		if k in msgs:
 			errs.append(where + ": delivered twice")
-		msgs[k] = r.get("size")
+		msgs[k] = (r.get("size"), r.get("mtime"))
 	elif op in ("move", "flags", "copy"):
 		if k not in msgs:
 			errs.append(where + ": source not present")
@@ -256,7 +257,7 @@ for line in sys.stdin:
 			if meta.pop(mk, "absent") == "absent":
 				errs.append(where + ": removal of an absent metadata file")
 		else:
-			meta[mk] = r.get("size")
+			meta[mk] = (r.get("size"), None)
 	elif op in ("folder_rename", "folder_delete"):
 		F, NF = f, r.get("new_folder")
 		for d in (msgs, meta):
@@ -277,17 +278,21 @@ for root, dirs, files in os.walk(mnt):
 	for n in files:
 		st = os.stat(os.path.join(root, n))
 		if rest and rest[-1] in ("cur", "new"):
-			have_m[(a, "/".join(rest[:-1]), rest[-1], n)] = st.st_size
+			have_m[(a, "/".join(rest[:-1]), rest[-1], n)] = (st.st_size, st.st_mtime_ns / 1e9)
 		elif META.match(n) and not (rest and rest[-1] == "tmp"):
-			have_meta[(a, "/".join(rest), n)] = st.st_size
+			have_meta[(a, "/".join(rest), n)] = (st.st_size, None)
 def cmp(kind, want, have):
 	for k in sorted(set(want) - set(have), key=str):
 		errs.append("%s in the journal, not on the mount: %s" % (kind, "/".join(x for x in k if x)))
 	for k in sorted(set(have) - set(want), key=str):
 		errs.append("%s on the mount, not in the journal: %s" % (kind, "/".join(x for x in k if x)))
 	for k in sorted(set(want) & set(have), key=str):
-		if want[k] is not None and want[k] != have[k]:
-			errs.append("%s %s: journal size %s, file size %s" % (kind, "/".join(x for x in k if x), want[k], have[k]))
+		what = "%s %s" % (kind, "/".join(x for x in k if x))
+		(ws, wt), (hs, ht) = want[k] or (None, None), have[k]
+		if ws is not None and ws != hs:
+			errs.append("%s: journal size %s, file size %s" % (what, ws, hs))
+		if wt is not None and abs(wt - ht) > 1e-5:
+			errs.append("%s: journal mtime %.6f, file mtime %.6f" % (what, wt, ht))
 cmp("message", msgs, have_m)
 cmp("metadata", meta, have_meta)
 for e in errs:
