@@ -29,7 +29,6 @@ struct fs_handle {
 	int fd;
 	bool written;		/* written since the last journaled flush */
 	bool emptied;		/* created or truncated by open, not journaled yet */
-	bool journal_on_flush;	/* a message or metadata file */
 };
 
 /* Per open directory: a snapshot taken at opendir (and at each rewind),
@@ -300,7 +299,31 @@ struct fs_txn {
 	unsigned int n;
 	bool linked[FS_PLAN_MAX];
 	pthread_mutex_t *meta_lock;	/* held from content read to the call */
+	bool has_content;		/* content_size/mtime were journaled */
+	uint64_t content_size;
+	int64_t content_mtime_ns;
 };
+
+static void inode_stamp(struct fs *fs, struct fs_inode *in, const struct fs_txn *txn)
+{
+	pthread_mutex_lock(&fs->itab_mtx);
+	in->stamped = txn->has_content;
+	in->stamp_size = txn->content_size;
+	in->stamp_mtime_ns = txn->content_mtime_ns;
+	pthread_mutex_unlock(&fs->itab_mtx);
+}
+
+static bool inode_stamp_matches(struct fs *fs, struct fs_inode *in, const struct stat *st)
+{
+	bool ret;
+
+	pthread_mutex_lock(&fs->itab_mtx);
+	ret = in->stamped && in->stamp_size == (uint64_t)st->st_size &&
+		in->stamp_mtime_ns == (int64_t)st->st_mtim.tv_sec * 1000000000LL +
+		st->st_mtim.tv_nsec;
+	pthread_mutex_unlock(&fs->itab_mtx);
+	return ret;
+}
 
 /* Metadata changes of one account are serialized from reading the file
    to doing the call, so records land in the order their effects did (an
@@ -431,6 +454,9 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 				rec.data = data.data;
 				rec.data_len = (uint32_t)data.len;
 			}
+			txn->has_content = true;
+			txn->content_size = rec.size;
+			txn->content_mtime_ns = rec.mtime_ns;
 			if (p->content == FS_CONTENT_MESSAGE && rec.sub != MM_SUB_NONE) {
 				struct mm_msgname mn;
 
@@ -845,9 +871,10 @@ out:
 	fuse_reply_err(req, -ret);
 }
 
-/* Updates what a renamed inode is: a message directory or a message. */
+/* Updates what a renamed inode is: a message directory or a message, and
+   what content of it was journaled. */
 static void fix_moved_inode(struct fs *fs, int dirfd, const char *name,
-			    const char *relpath)
+			    const char *relpath, const struct fs_txn *txn)
 {
 	struct fs_inode *in;
 	struct stat st;
@@ -863,6 +890,9 @@ static void fix_moved_inode(struct fs *fs, int dirfd, const char *name,
 
 		mm_classify(fs->rules, relpath, false, &loc);
 		in->msgfile = loc.cls == MM_CLASS_MESSAGE;
+		in->stamped = txn->has_content;
+		in->stamp_size = txn->content_size;
+		in->stamp_mtime_ns = txn->content_mtime_ns;
 	}
 	pthread_mutex_unlock(&fs->itab_mtx);
 }
@@ -925,7 +955,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fs_cred_leave();
 	txn_end(fs, &txn, ret);
 	if (ret == 0)
-		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel));
+		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel), &txn);
 out:
 	if (cfd >= 0)
 		close(cfd);
@@ -984,12 +1014,11 @@ out:
 	reply_entry_or_err(req, fs, npin, newname, ret);
 }
 
-static struct fs_handle *handle_new(int fd, const struct mm_loc *loc)
+static struct fs_handle *handle_new(int fd)
 {
 	struct fs_handle *h = mm_calloc(1, sizeof(*h));
 
 	h->fd = fd;
-	h->journal_on_flush = loc->cls == MM_CLASS_MESSAGE || loc->cls == MM_CLASS_META;
 	return h;
 }
 
@@ -1025,7 +1054,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		close(fd);
 		goto out;
 	}
-	fi->fh = (uint64_t)(uintptr_t)handle_new(fd, &loc);
+	fi->fh = (uint64_t)(uintptr_t)handle_new(fd);
 	/* a file created empty (maildirfolder, an empty subscriptions) is
 	   journaled at release even if nothing is ever written to it */
 	((struct fs_handle *)(uintptr_t)fi->fh)->emptied = true;
@@ -1070,7 +1099,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ret = -errno;
 		goto out;
 	}
-	fi->fh = (uint64_t)(uintptr_t)handle_new(fd, &loc);
+	fi->fh = (uint64_t)(uintptr_t)handle_new(fd);
 	if (fi->flags & O_TRUNC)	/* a change even if never written */
 		((struct fs_handle *)(uintptr_t)fi->fh)->emptied = true;
 	/* Keep cached pages across opens: writes through the mount update
@@ -1112,7 +1141,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	ssize_t n;
 
 	/* an account switched to read-only stops open writers too */
-	if (h->journal_on_flush || fs->n_ro_accounts > 0) {
+	if (fs->n_ro_accounts > 0) {
 		int ret = inode_writable(fs, inode_of(fs, ino));
 
 		if (ret < 0) {
@@ -1142,13 +1171,17 @@ static int journal_written(struct fs *fs, struct fs_inode *in, struct fs_handle 
 	struct mm_buf rel = { 0 };
 	struct fs_txn txn;
 	struct mm_loc loc;
+	struct stat st;
 	char proc[64];
 	int ret, n, rfd;
 
 	/* an fd dup'd and closed before the write (a shell redirection)
 	   flushes before anything was written: wait for the data or for
-	   the release, or an empty state would be journaled first */
-	if (!h->journal_on_flush || !(h->written || (release && h->emptied)))
+	   the release, or an empty state would be journaled first. What
+	   the file is comes from its name now, not at open: Dovecot renames
+	   dovecot-uidlist.lock over dovecot-uidlist and then appends to the
+	   same descriptor. */
+	if (!(h->written || (release && h->emptied)))
 		return 0;
 	h->written = h->emptied = false;
 	ret = inode_relpath(fs, in, &rel);
@@ -1169,9 +1202,15 @@ static int journal_written(struct fs *fs, struct fs_inode *in, struct fs_handle 
 		ret = -errno;
 		goto out;
 	}
+	if (fstat(rfd, &st) == 0 && inode_stamp_matches(fs, in, &st)) {
+		close(rfd);	/* journaled as it is by the rename that named it */
+		goto out;
+	}
 	ret = txn_begin(fs, &txn, plans, n, &loc, NULL, rfd, AT_FDCWD, proc);
-	if (ret == 0)
+	if (ret == 0) {
 		txn_end(fs, &txn, 0);
+		inode_stamp(fs, in, &txn);
+	}
 	close(rfd);
 out:
 	mm_buf_free(&rel);

@@ -21,6 +21,11 @@ struct fs_inode {
 	bool is_dir;
 	bool msgdir;		/* a folder's new/ or cur/: its files are messages */
 	bool msgfile;		/* a message: content never changes, cache it */
+	/* size and mtime of the content last journaled for this inode, so
+	   a flush after a rename that already journaled it adds nothing */
+	bool stamped;
+	uint64_t stamp_size;
+	int64_t stamp_mtime_ns;
 	struct fs_inode *hnext;
 };
 

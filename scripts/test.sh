@@ -13,7 +13,7 @@ start=$(date +%s)
 
 show_failures() {
 	for f in "$1"/tests/*/*.log; do
-		grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null || continue
+		grep -qE ':test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null || continue
 		echo "---- $f"
 		tail -n 60 "$f"
 	done
