@@ -531,8 +531,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* no writeback cache: the daemon stays the authority for sizes,
 	   which Dovecot's mmap'd indexes depend on */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_SPLICE_READ)
-		conn->want |= FUSE_CAP_SPLICE_READ;
+	/* no splice reads: see op_read() */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	/* fcntl and flock locks are left to the kernel's local lock
@@ -1123,13 +1123,33 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	char *buf = mm_malloc(size);
+	size_t got = 0;
 
 	(void)ino;
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = h->fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	/* A short reply inside the file makes the kernel believe the file
+	   shrank: it cuts i_size and every process that has the file mapped
+	   (Dovecot's indexes) dies of SIGBUS on the pages beyond. So read
+	   until the request is filled or the file really ends; no splice,
+	   which may return short when the backing pages were reclaimed. */
+	while (got < size) {
+		ssize_t n = pread(h->fd, buf + got, size - got, off + (off_t)got);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (got > 0)
+				break;
+			fuse_reply_err(req, errno);
+			free(buf);
+			return;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	fuse_reply_buf(req, buf, got);
+	free(buf);
 }
 
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
