@@ -202,6 +202,16 @@ static int load_tail(struct fs *fs, struct mm_journal_ref *refs, size_t nrefs,
 	return 0;
 }
 
+static void tail_free(struct tail_rec *tail, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(tail[i].account);
+		free(tail[i].folder);
+		free(tail[i].name);
+	}
+	free(tail);
+}
+
 static int ref_cmp(const void *a, const void *b)
 {
 	const struct mm_journal_ref *x = a, *y = b;
@@ -263,12 +273,7 @@ int fs_recover(struct fs *fs, const char **error_r)
 		goto fail;
 	}
 	mm_journal_pending_done(fs->journal);
-	for (size_t i = 0; i < ntail; i++) {
-		free(tail[i].account);
-		free(tail[i].folder);
-		free(tail[i].name);
-	}
-	free(tail);
+	tail_free(tail, ntail);
 	mm_buf_free(&buf);
 	if (mm_journal_sync(fs->journal, mm_journal_last_lsn(fs->journal)) < 0) {
 		*error_r = "cannot make recovered journal durable";
@@ -276,12 +281,7 @@ int fs_recover(struct fs *fs, const char **error_r)
 	}
 	return 0;
 fail:
-	for (size_t i = 0; i < ntail; i++) {
-		free(tail[i].account);
-		free(tail[i].folder);
-		free(tail[i].name);
-	}
-	free(tail);
+	tail_free(tail, ntail);
 	mm_buf_free(&buf);
 	return -1;
 }
