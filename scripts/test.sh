@@ -34,4 +34,8 @@ echo "== make distcheck (unit tests)"
 cd "$top/build"
 make -j2 distcheck TESTS='$(UNIT_TESTS)' >/dev/null || { echo "distcheck failed"; exit 1; }
 
+# one plain summary line for CI: both runs of make check together
+count() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' \
+	"$top/build/test-suite.log" "$top/build-sanitizers/test-suite.log"; }
 echo "== all tests passed in $(( $(date +%s) - start )) s"
+echo "$(count PASS) passed, $(count FAIL) failed, $(count SKIP) skipped"
