@@ -29,7 +29,10 @@ static void usage(FILE *f)
 		"                      print journal records, one per line\n"
 		"  account ACCOUNT readonly|readwrite\n"
 		"                      switch one account's mode on this store\n"
-		"  status              ask the running mailmesh-fs for its counters\n");
+		"  status              ask the running mailmesh-fs for its counters\n"
+		"  invalidate RELPATH...\n"
+		"                      drop the kernel's cache of paths changed in the\n"
+		"                      store behind the mount (relative to the store)\n");
 }
 
 /* Sends one line to the daemon's control socket. Returns 0 with the reply
@@ -293,6 +296,37 @@ static int cmd_status(const struct mm_cfg *cfg)
 	return 0;
 }
 
+static int cmd_invalidate(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	char reply[512];
+	int ret = 0;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE invalidate RELPATH...\n");
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		char *line;
+		int r;
+
+		if (argv[i][0] == '/' || strchr(argv[i], '\n') != NULL) {
+			fprintf(stderr, "mailmeshctl: '%s': give a path relative to the store\n",
+				argv[i]);
+			return 2;
+		}
+		line = mm_strdup_printf("inval %s", argv[i]);
+		r = ctl_call(cfg, line, reply, sizeof(reply));
+		free(line);
+		if (r == 1) {
+			fprintf(stderr, "mailmeshctl: mailmesh-fs is not running\n");
+			return 3;
+		}
+		if (r < 0)
+			ret = 1;
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *error;
@@ -323,6 +357,8 @@ int main(int argc, char **argv)
 		ret = cmd_account(cfg, argc, argv);
 	else if (strcmp(argv[0], "status") == 0 && argc == 1)
 		ret = cmd_status(cfg);
+	else if (strcmp(argv[0], "invalidate") == 0)
+		ret = cmd_invalidate(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

@@ -122,6 +122,18 @@ content=$(ls "$MM_STATE"/content/*/"$(printf '%016x' "$deliver_lsn")")
 [ -f "$content" ] || mm_fail "no content kept for LSN $deliver_lsn"
 mm_assert_eq "$(xxh128sum "$content" | cut -d' ' -f1)" "$want_hash" "kept content after expunge"
 
+# a change made in the store behind the mount (as the replicator will make
+# them) shows through the mount once invalidated, though the kernel had
+# the name cached as missing and the directory's attributes cached
+ls "$M/new/500.P5.host" 2>/dev/null && mm_fail "500.P5.host must not exist yet"
+stat -c %Y "$M/new" >/dev/null
+printf 'behind\n' >"$MM_STORE/example.org/alice/Maildir/new/500.P5.host"
+mm_ctl invalidate example.org/alice/Maildir/new/500.P5.host
+mm_assert_eq "$(cat "$M/new/500.P5.host" 2>&1)" "behind" "invalidated path"
+rm "$MM_STORE/example.org/alice/Maildir/new/500.P5.host"
+mm_ctl invalidate example.org/alice/Maildir/new/500.P5.host
+[ -e "$M/new/500.P5.host" ] && mm_fail "a removed file still shows after invalidation"
+
 # every record names the account
 mm_assert_eq "$(mm_ctl journal --json | jq -r .account | sort -u)" "example.org/alice" "account"
 
