@@ -25,6 +25,7 @@ struct mm_jseg {
 	uint64_t first_lsn;
 	int fd;
 	unsigned int refs;	/* appended records not yet finished, +1 if current */
+	struct mm_jseg *live_next;	/* segments held open, for retention */
 };
 
 struct mm_journal {
@@ -35,6 +36,7 @@ struct mm_journal {
 	pthread_mutex_t mtx;
 	pthread_cond_t cond;
 	struct mm_jseg *cur;
+	struct mm_jseg *live;	/* every segment with refs: never pruned */
 	off_t cur_size;
 	off_t alloc_end;	/* cur is allocated on disk up to here */
 	bool no_fallocate;	/* the filesystem cannot preallocate */
@@ -51,6 +53,12 @@ struct mm_journal {
 };
 
 static __thread char jerr[1024];
+
+static void seg_live_add(struct mm_journal *j, struct mm_jseg *seg)
+{
+	seg->live_next = j->live;
+	j->live = seg;
+}
 
 static uint64_t now_ns(void)
 {
@@ -338,6 +346,8 @@ static int journal_recover(struct mm_journal *j)
 			free(lsns);
 			return -1;
 		}
+		if (i == n - 1 || seg->refs > 0)
+			seg_live_add(j, seg);
 		if (i == n - 1) {
 			j->cur = seg;
 			seg->refs++;
@@ -415,7 +425,12 @@ static void seg_release(struct mm_journal *j, struct mm_jseg *seg)
 {
 	mm_assert(seg->refs > 0);
 	if (--seg->refs == 0) {
+		struct mm_jseg **pp;
+
 		mm_assert(seg != j->cur);
+		for (pp = &j->live; *pp != seg; pp = &(*pp)->live_next)
+			mm_assert(*pp != NULL);
+		*pp = seg->live_next;
 		close(seg->fd);
 		free(seg);
 	}
@@ -538,6 +553,7 @@ static int journal_rotate(struct mm_journal *j, uint64_t first_lsn)
 	seg->first_lsn = first_lsn;
 	seg->fd = fd;
 	seg->refs = 1;
+	seg_live_add(j, seg);
 	if (j->cur != NULL) {
 		struct mm_jseg *old = j->cur;
 
@@ -866,8 +882,13 @@ unsigned int mm_journal_prune(struct mm_journal *j, uint64_t now_s)
 	unsigned int removed = 0;
 	ssize_t n;
 
+	/* the oldest segment still holding an unfinished record (or the
+	   current one) bounds what may go */
 	pthread_mutex_lock(&j->mtx);
-	cur_first = j->cur != NULL ? j->cur->first_lsn : UINT64_MAX;
+	cur_first = UINT64_MAX;
+	for (struct mm_jseg *s = j->live; s != NULL; s = s->live_next)
+		if (s->first_lsn < cur_first)
+			cur_first = s->first_lsn;
 	pthread_mutex_unlock(&j->mtx);
 	n = seg_list(j->dirfd, &lsns);
 	if (n < 0)

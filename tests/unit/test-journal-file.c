@@ -1013,3 +1013,36 @@ Test(journal_file, prune_by_age)
 	cr_expect_eq(count_segments(), 1);
 	cr_expect_eq(append(101).lsn, 101);
 }
+
+Test(journal_file, prune_keeps_a_segment_with_an_unfinished_record)
+{
+	struct mm_journal_settings set = settings(4096);
+	struct mm_journal_rec rec = { .op = MM_OP_DELIVER, .account = ACCOUNT,
+				      .folder = "Maildir", .name = "msg" };
+	struct mm_journal_ref ref;
+	uint64_t held_seg;
+	unsigned int nseg;
+
+	set.retention_bytes = 1;
+	jopen(&set);
+	for (uint64_t i = 1; i <= 40; i++)
+		append(i);
+	/* a call in flight: its record stays PENDING while others rotate */
+	cr_assert_eq(mm_journal_append(j, &rec, &ref), 0);
+	held_seg = seg_of(ref.lsn);
+	for (uint64_t i = 42; i <= 160; i++)
+		append(i);
+	nseg = count_segments();
+	cr_assert_gt(nseg, 3);
+	mm_journal_prune(j, (uint64_t)time(NULL));
+	{
+		char p[128];
+
+		seg_path(held_seg, p, sizeof(p));
+		cr_expect_eq(access(p, F_OK), 0, "the segment of a PENDING record was pruned");
+	}
+	cr_expect_lt(count_segments(), nseg, "older segments do go");
+	mm_journal_finish(j, &ref, MM_REC_COMMITTED);
+	mm_journal_prune(j, (uint64_t)time(NULL));
+	cr_expect_eq(count_segments(), 1, "once finished, it may go too");
+}
