@@ -86,16 +86,7 @@ mm_wait_for 10 test -s "$D/run/master.pid" || mm_fail "no dovecot master.pid"
 SEDX='s/dovecot-uidvalidity\.[0-9a-f]{8}/dovecot-uidvalidity.X/g'
 label() { SEDX="$SEDX;s/$(printf '%s' "$1" | sed 's/[].[\*^$/]/\\&/g')/$2/g"; }
 jl() { mm_journal_lines "$1" | sed -E "$SEDX"; }
-expect() {
-	local from=$1 got want
-	got=$(jl "$from")
-	want=$(cat)
-	if [ "$got" != "$want" ]; then
-		mm_log "journal from LSN $from differs:"
-		diff -u <(printf '%s\n' "$want") <(printf '%s\n' "$got") >&2 || true
-		mm_fail "unexpected journal records"
-	fi
-}
+expect() { MM_JOURNAL_SED=$SEDX mm_expect_journal "$1"; }
 json() { mm_ctl journal --json --from "$1"; }
 
 # --- delivery with dovecot-lda --------------------------------------------
