@@ -154,6 +154,72 @@ static int child_relpath(struct fs *fs, struct fs_inode *parent, const char *nam
 	return 0;
 }
 
+/* ---- permissions ([fs] permissions = daemon) ----
+   Without default_permissions the kernel checks nothing on the way to a
+   cached entry, and our *at() calls on an inode's O_PATH fd skip the
+   directories above it. So every request of an unprivileged caller walks
+   the store-relative path as that caller first: the store's kernel then
+   applies search permission on every directory, exactly as on the store. */
+
+static bool perm_needed(struct fs *fs, fuse_req_t req)
+{
+	return fs->cfg->permissions == MM_PERM_DAEMON && fuse_req_ctx(req)->uid != 0;
+}
+
+static int perm_walk(struct fs *fs, fuse_req_t req, const char *relpath, int mode)
+{
+	int ret;
+
+	fs_cred_enter(req);
+	ret = faccessat(fs->root_fd, relpath[0] != '\0' ? relpath : ".", mode,
+			AT_EACCESS | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	fs_cred_leave();
+	return ret;
+}
+
+/* The caller may reach the entry relpath names: search permission on its
+   directory and every one above. */
+static int perm_child(struct fs *fs, fuse_req_t req, const char *relpath)
+{
+	const char *slash;
+	char *dir;
+	int ret;
+
+	if (!perm_needed(fs, req))
+		return 0;
+	slash = strrchr(relpath, '/');
+	if (slash == NULL)
+		return perm_walk(fs, req, "", X_OK);
+	dir = mm_strndup(relpath, (size_t)(slash - relpath));
+	ret = perm_walk(fs, req, dir, X_OK);
+	free(dir);
+	return ret;
+}
+
+/* The caller may reach inode in (the path to it is searchable). A rename
+   racing with the walk gives ENOENT: look the path up again, a few times. */
+static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in)
+{
+	struct mm_buf rel = { 0 };
+	int ret = 0;
+
+	if (!perm_needed(fs, req))
+		return 0;
+	for (int tries = 0; tries < 3; tries++) {
+		ret = inode_relpath(fs, in, &rel);
+		if (ret == -ENOENT) {
+			ret = 0;	/* unlinked but still open: no path to check */
+			break;
+		}
+		if (ret == 0)
+			ret = perm_walk(fs, req, mm_buf_str(&rel), F_OK);
+		if (ret != -ENOENT)
+			break;
+	}
+	mm_buf_free(&rel);
+	return ret;
+}
+
 static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
 {
 	bool ro;
@@ -547,7 +613,17 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int ret;
 
-	ret = do_lookup(fs, inode_of(fs, parent), name, &e);
+	ret = 0;
+	if (perm_needed(fs, req)) {
+		struct mm_buf rel = { 0 };
+
+		ret = child_relpath(fs, inode_of(fs, parent), name, &rel);
+		if (ret == 0)
+			ret = perm_child(fs, req, mm_buf_str(&rel));
+		mm_buf_free(&rel);
+	}
+	if (ret == 0)
+		ret = do_lookup(fs, inode_of(fs, parent), name, &e);
 
 	if (ret == -ENOENT) {
 		/* negative entry: cached; creates through the mount replace it */
@@ -585,6 +661,11 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 	int ret;
 
+	/* an open file needs no path; a stat by path does */
+	if (fi == NULL && (ret = perm_inode(fs, req, in)) < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	if (fi != NULL)
 		ret = fstat(((struct fs_handle *)(uintptr_t)fi->fh)->fd, &st);
 	else
@@ -628,6 +709,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	proc_path(in, proc);
 	ret = inode_writable(fs, in);
+	if (ret == 0 && fi == NULL)
+		ret = perm_inode(fs, req, in);
 	if (ret < 0)
 		goto out;
 	/* the store's kernel applies the owner rules of chmod, chown, utimes */
@@ -684,8 +767,14 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(inode_of(fs, ino)->fd, "", buf, sizeof(buf) - 1);
+	int ret = perm_inode(fs, req, inode_of(fs, ino));
+	ssize_t n;
 
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	n = readlinkat(inode_of(fs, ino)->fd, "", buf, sizeof(buf) - 1);
 	if (n < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -715,6 +804,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), true, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
 		goto out;
 	if (loc.cls == MM_CLASS_SUBDIR) {
@@ -751,6 +842,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE && !S_ISREG(mode))
 		ret = -EPERM;	/* no devices or fifos in new/ and cur/ */
 	if (ret == 0) {
@@ -773,6 +866,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE)
 		ret = -EPERM;	/* a symlink is not a message */
 	if (ret == 0) {
@@ -798,6 +893,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
 		goto out;
 	n = fs_derive(FS_RAW_UNLINK, &loc, NULL, &facts, plans);
@@ -836,6 +933,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), true, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
 		goto out;
 	if (loc.cls == MM_CLASS_SUBDIR) {
@@ -926,6 +1025,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ret = classify_w(fs, mm_buf_str(&srel), facts.is_dir, &sloc);
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&drel), facts.is_dir, &dloc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&srel));
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&drel));
 	if (ret < 0)
 		goto out;
 	if (!facts.is_dir && !S_ISREG(st.st_mode) && dloc.cls == MM_CLASS_MESSAGE) {
@@ -988,6 +1091,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		goto out;
 	mm_classify(fs->rules, mm_buf_str(&srel), false, &sloc);
 	ret = classify_w(fs, mm_buf_str(&drel), false, &dloc);
+	if (ret == 0)
+		ret = perm_inode(fs, req, in);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&drel));
 	if (ret < 0)
 		goto out;
 	n = fs_derive(FS_RAW_LINK, &sloc, &dloc, &facts, plans);
@@ -1040,6 +1147,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
 		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+	if (ret == 0)
+		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
 		goto out;
 	fs_cred_enter(req);
@@ -1091,6 +1200,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (ret < 0)
 			goto out;
 	}
+	ret = perm_inode(fs, req, in);
+	if (ret < 0)
+		goto out;
 	proc_path(in, proc);
 	fs_cred_enter(req);
 	fd = open(proc, (fi->flags & ~O_NOFOLLOW) | O_CLOEXEC);
@@ -1329,9 +1441,14 @@ static int dir_snapshot(struct fs_dir *d)
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_dir *d = mm_calloc(1, sizeof(*d));
-	int ret;
+	struct fs_dir *d;
+	int ret = perm_inode(fs, req, inode_of(fs, ino));
 
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	d = mm_calloc(1, sizeof(*d));
 	fs_cred_enter(req);
 	d->fd = openat(inode_of(fs, ino)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fs_cred_leave();
@@ -1411,6 +1528,11 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	char proc[64];
 	int ret;
 
+	ret = perm_inode(fs, req, inode_of(fs, ino));
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	proc_path(inode_of(fs, ino), proc);
 	fs_cred_enter(req);
 	ret = faccessat(AT_FDCWD, proc, mask, AT_EACCESS) < 0 ? errno : 0;

@@ -110,7 +110,10 @@ int main(int argc, char **argv)
 	}
 
 	fuse_opt_insert_arg(&args, 0, argv[0]);
-	opts = mm_strdup_printf("-odefault_permissions,fsname=mailmesh:%s,subtype=mailmesh",
+	/* [fs] permissions = kernel adds the kernel's own checks on cached
+	   entries, at two round trips per rename (docs/architecture.md) */
+	opts = mm_strdup_printf("-o%sfsname=mailmesh:%s,subtype=mailmesh",
+				cfg->permissions == MM_PERM_KERNEL ? "default_permissions," : "",
 				cfg->node_name);
 	fuse_opt_add_arg(&args, opts);
 	free(opts);

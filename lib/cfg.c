@@ -244,6 +244,26 @@ static bool cfg_journal(struct cfg_ctx *ctx, const char *key, const char *value)
 	return false;
 }
 
+static bool cfg_fs(struct cfg_ctx *ctx, const char *key, const char *value)
+{
+	struct mm_cfg *cfg = ctx->cfg;
+
+	if (strcmp(key, "permissions") == 0) {
+		if (strcmp(value, "daemon") == 0)
+			cfg->permissions = MM_PERM_DAEMON;
+		else if (strcmp(value, "kernel") == 0)
+			cfg->permissions = MM_PERM_KERNEL;
+		else {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "permissions must be daemon or kernel, not '%s'", value);
+			return false;
+		}
+		return true;
+	}
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [fs]", key);
+	return false;
+}
+
 static bool cfg_classify(struct cfg_ctx *ctx, const char *key, const char *value)
 {
 	struct mm_cfg *cfg = ctx->cfg;
@@ -276,6 +296,8 @@ static int cfg_handler(void *user, const char *section, const char *key,
 		ok = cfg_node(ctx, key, value);
 	else if (strcmp(section, "journal") == 0)
 		ok = cfg_journal(ctx, key, value);
+	else if (strcmp(section, "fs") == 0)
+		ok = cfg_fs(ctx, key, value);
 	else if (strcmp(section, "classify") == 0)
 		ok = cfg_classify(ctx, key, value);
 	else if (section[0] == '\0') {

@@ -12,6 +12,12 @@ enum mm_fsync {
 	MM_FSYNC_NEVER,		/* benchmarks only: nothing is durable before a crash */
 };
 
+/* Who checks permissions on the mount ([fs] permissions). */
+enum mm_perm {
+	MM_PERM_DAEMON,		/* the daemon, as the caller, on every request */
+	MM_PERM_KERNEL,		/* the kernel too (default_permissions) */
+};
+
 struct mm_cfg {
 	char *path;
 	char *node_name;
@@ -25,6 +31,8 @@ struct mm_cfg {
 	uint64_t retention_s;		/* segments older than this may go */
 	uint64_t retention_bytes;	/* 0: no size limit */
 	unsigned int batch_interval_ms;	/* flush delay for non-delivery ops */
+
+	enum mm_perm permissions;
 
 	/* [classify] overrides, tried before the built-in table. */
 	char **classify_ignore, **classify_meta, **classify_plain;

@@ -1035,6 +1035,28 @@ mm_assert_eq_later "$(ue open "$A/private/secret")" EACCES \
 	"user opens a file inside a root 0700 dir that root has just read"
 mm_assert_eq_later "$(ue stat "$A/private/secret")" EACCES \
 	"user stats a file inside a root 0700 dir that root has just read"
+# the same for a message (attributes cached for a day) and for a
+# world-writable folder inside the locked one: every call that reads or
+# changes something is checked as the caller ([fs] permissions = daemon)
+mkdir -p "$A/private/Maildir/cur" "$A/private/Maildir/new" "$A/private/Maildir/tmp"
+chmod 0777 "$A/private/Maildir/cur"
+printf 'Subject: p\n\n' >"$A/private/Maildir/cur/1700000008.M8P1.host:2,"
+chmod 0666 "$A/private/Maildir/cur/1700000008.M8P1.host:2,"
+cat "$A/private/Maildir/cur/1700000008.M8P1.host:2," >/dev/null
+ls "$A/private/Maildir/cur" >/dev/null
+PM=$A/private/Maildir/cur/1700000008.M8P1.host
+mm_assert_eq_later "$(ue open "$PM:2,")" EACCES "user opens a cached message in a locked dir"
+mm_assert_eq_later "$(ue rename "$PM:2," "$PM:2,S")" EACCES \
+	"user renames a cached message in a locked dir"
+mm_assert_eq_later "$(ue link "$PM:2," "$PM:2,T")" EACCES \
+	"user links a cached message in a locked dir"
+mm_assert_eq_later "$(ue unlink "$PM:2,")" EACCES "user unlinks a cached message in a locked dir"
+mm_assert_eq_later "$(ue create "$A/private/Maildir/cur/new-file")" EACCES \
+	"user creates in a 0777 dir below a locked dir"
+mm_assert_eq_later "$(MM_RUN=mm_as_user mm_errno stat "$A/private/Maildir/cur/nothing")" EACCES \
+	"user looks up a missing name below a locked dir"
+[ -e "$SA/private/Maildir/cur/1700000008.M8P1.host:2," ] ||
+	mm_fail "a refused call removed the message"
 # a setgid directory passes its group on to what root creates in it
 mkdir "$A/sgid"
 chgrp mail "$A/sgid"
@@ -1084,6 +1106,20 @@ for f in dovecot.index.log dovecot-uidlist; do
 	cmp -s "$M/$f" "$SM/$f" || mm_fail "$f read through the mount differs from the store"
 done
 
+## [fs] permissions = kernel: the kernel checks cached paths as well
+mm_log "permissions = kernel"
+if grep " $MM_MNT fuse" /proc/mounts | grep -q default_permissions; then
+	mm_fail "the default mount has default_permissions"
+fi
+mm_umount
+printf '\n[fs]\npermissions = kernel\n' >>"$MM_CONF"
+mm_mount
+grep " $MM_MNT fuse" /proc/mounts | grep -q default_permissions ||
+	mm_fail "permissions = kernel mounted without default_permissions"
+cat "$PM:2," >/dev/null
+mm_assert_eq_later "$(ue open "$PM:2,")" EACCES "kernel mode: user opens a cached message in a locked dir"
+mm_assert_eq_later "$(ue stat "$PM:2,")" EACCES "kernel mode: user stats a cached message in a locked dir"
+mm_assert_eq "$(ue create "$A/userdir/kfile")" OK "kernel mode: user creates in its own dir"
 
 mm_umount
 mm_finish

@@ -92,6 +92,7 @@ Test(cfg, defaults)
 	cr_expect_eq(cfg->retention_s, 7 * 86400);
 	cr_expect_eq(cfg->retention_bytes, 0);
 	cr_expect_eq(cfg->batch_interval_ms, 50);
+	cr_expect_eq(cfg->permissions, MM_PERM_DAEMON);
 	cr_expect_eq(cfg->n_classify_ignore, 0);
 	cr_expect_eq(cfg->n_classify_meta, 0);
 	cr_expect_eq(cfg->n_classify_plain, 0);
@@ -114,6 +115,19 @@ Test(cfg, fsync_values)
 		mm_cfg_free(&cfg);
 		cr_expect_null(cfg);
 	}
+}
+
+Test(cfg, permissions_values)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[fs]\npermissions = kernel\n", &cfg,
+				  &error), 0, "%s", error);
+	cr_expect_eq(cfg->permissions, MM_PERM_KERNEL);
+	mm_cfg_free(&cfg);
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[fs]\npermissions = daemon\n", &cfg,
+				  &error), 0, "%s", error);
+	cr_expect_eq(cfg->permissions, MM_PERM_DAEMON);
 }
 
 struct bad_case {
@@ -168,6 +182,10 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		  "t.conf:7: batch_interval must be 1ms..10s, not '11s'" },
 		{ NODE "[journal]\nbogus = 1\n",
 		  "t.conf:7: unknown key 'bogus' in [journal]" },
+		{ NODE "[fs]\npermissions = none\n",
+		  "t.conf:7: permissions must be daemon or kernel, not 'none'" },
+		{ NODE "[fs]\nbogus = 1\n",
+		  "t.conf:7: unknown key 'bogus' in [fs]" },
 		{ NODE "[classify]\nmessage = *.eml\n",
 		  "t.conf:7: unknown key 'message' in [classify] (ignore, meta or plain)" },
 		{ NODE "[journal\n",
