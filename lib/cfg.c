@@ -2,6 +2,7 @@
  * cfg.c - INI configuration through libinih (Debian's libinih-dev: a small,
  * well-kept parser that reports the failing line), plus our key table. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <ini.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct cfg_ctx {
 	char reason[512];
 	int reason_line;	/* the line reason is about */
 	int line;		/* lines handed to inih so far */
+	int section_seq;	/* line of the current section header */
 	FILE *file;		/* the source: a file, or text */
 	const char *text;
 };
@@ -46,6 +48,10 @@ static char *cfg_read_line(char *buf, int size, void *stream)
 		*p = '\0';
 	}
 	ctx->line++;
+	/* a section header: what follows belongs to a new section, even
+	   one with the same name as the last */
+	if (buf[strspn(buf, " \t")] == '[')
+		ctx->section_seq = ctx->line;
 	return buf;
 }
 
@@ -264,6 +270,249 @@ static bool cfg_fs(struct cfg_ctx *ctx, const char *key, const char *value)
 	return false;
 }
 
+int mm_parse_hostport(const char *s, char *host_r, size_t hsize, unsigned int *port_r)
+{
+	const char *colon, *host = s;
+	size_t hlen;
+	char *end;
+	long port;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hsize)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || port < 1 || port > 65535)
+		return -1;
+	memcpy(host_r, host, hlen);
+	host_r[hlen] = '\0';
+	*port_r = (unsigned int)port;
+	return 0;
+}
+
+static bool node_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool set_hostport(struct cfg_ctx *ctx, char **dst, const char *key, const char *value)
+{
+	char host[256];
+	unsigned int port;
+
+	if (mm_parse_hostport(value, host, sizeof(host), &port) < 0) {
+		snprintf(ctx->reason, sizeof(ctx->reason),
+			 "%s must be HOST:PORT, not '%s'", key, value);
+		return false;
+	}
+	return set_string(ctx, dst, value);
+}
+
+static bool cfg_replication(struct cfg_ctx *ctx, const char *key, const char *value)
+{
+	if (strcmp(key, "listen") == 0)
+		return set_hostport(ctx, &ctx->cfg->repl_listen, key, value);
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [replication]", key);
+	return false;
+}
+
+static bool cfg_tls(struct cfg_ctx *ctx, const char *key, const char *value)
+{
+	struct mm_cfg *cfg = ctx->cfg;
+
+	if (strcmp(key, "ca") == 0)
+		return set_path(ctx, &cfg->tls_ca, value);
+	if (strcmp(key, "cert") == 0)
+		return set_path(ctx, &cfg->tls_cert, value);
+	if (strcmp(key, "key") == 0)
+		return set_path(ctx, &cfg->tls_key, value);
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [tls] (ca, cert, key)", key);
+	return false;
+}
+
+/* The [peer NAME] being filled: a new entry at the section's first key. */
+static struct mm_peer_cfg *peer_section(struct cfg_ctx *ctx, const char *name)
+{
+	struct mm_cfg *cfg = ctx->cfg;
+
+	if (cfg->n_peers > 0 && strcmp(cfg->peers[cfg->n_peers - 1].name, name) == 0 &&
+	    ctx->section_seq == cfg->peers[cfg->n_peers - 1].line)
+		return &cfg->peers[cfg->n_peers - 1];
+	if (!node_name_ok(name)) {
+		snprintf(ctx->reason, sizeof(ctx->reason),
+			 "peer name '%s' must be 1-63 letters, digits, '.' or '-'", name);
+		return NULL;
+	}
+	if (mm_cfg_peer(cfg, name) != NULL) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "[peer %s] given twice", name);
+		return NULL;
+	}
+	cfg->peers = mm_realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*cfg->peers));
+	memset(&cfg->peers[cfg->n_peers], 0, sizeof(cfg->peers[0]));
+	cfg->peers[cfg->n_peers].name = mm_strdup(name);
+	cfg->peers[cfg->n_peers].line = ctx->section_seq;
+	return &cfg->peers[cfg->n_peers++];
+}
+
+static bool cfg_peer(struct cfg_ctx *ctx, const char *name, const char *key, const char *value)
+{
+	struct mm_peer_cfg *p = peer_section(ctx, name);
+
+	if (p == NULL)
+		return false;
+	if (strcmp(key, "address") == 0)
+		return set_hostport(ctx, &p->address, key, value);
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [peer %s]", key, name);
+	return false;
+}
+
+static struct mm_account_cfg *account_section(struct cfg_ctx *ctx, const char *pattern)
+{
+	struct mm_cfg *cfg = ctx->cfg;
+	struct mm_account_cfg *a;
+
+	if (cfg->n_accounts > 0 && ctx->section_seq == cfg->accounts[cfg->n_accounts - 1].line)
+		return &cfg->accounts[cfg->n_accounts - 1];
+	cfg->accounts = mm_realloc(cfg->accounts, (cfg->n_accounts + 1) * sizeof(*cfg->accounts));
+	a = &cfg->accounts[cfg->n_accounts++];
+	memset(a, 0, sizeof(*a));
+	a->pattern = mm_strdup(pattern);
+	a->replicate = true;
+	a->mode = MM_REPL_ASYNC;
+	a->sync_acks = 1;
+	a->sync_timeout_ms = 5000;
+	a->on_timeout = MM_ON_TIMEOUT_FAIL;
+	a->line = ctx->section_seq;
+	return a;
+}
+
+static bool cfg_account(struct cfg_ctx *ctx, const char *pattern, const char *key,
+			const char *value)
+{
+	struct mm_account_cfg *a = account_section(ctx, pattern);
+	uint64_t v;
+
+	if (strcmp(key, "replicate") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "replicate must be yes or no, not '%s'", value);
+			return false;
+		}
+		a->replicate = strcmp(value, "yes") == 0;
+	} else if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "async") == 0)
+			a->mode = MM_REPL_ASYNC;
+		else if (strcmp(value, "sync") == 0)
+			a->mode = MM_REPL_SYNC;
+		else {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "mode must be async or sync, not '%s'", value);
+			return false;
+		}
+	} else if (strcmp(key, "sync_acks") == 0) {
+		char *end;
+		long n = strtol(value, &end, 10);
+
+		if (*end != '\0' || n < 1 || n > 64) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "sync_acks must be 1..64, not '%s'", value);
+			return false;
+		}
+		a->sync_acks = (unsigned int)n;
+	} else if (strcmp(key, "sync_timeout") == 0) {
+		if (mm_parse_duration_ms(value, &v) < 0 || v < 1 || v > 600000) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "sync_timeout must be 1ms..10m, not '%s'", value);
+			return false;
+		}
+		a->sync_timeout_ms = (unsigned int)v;
+	} else if (strcmp(key, "on_timeout") == 0) {
+		if (strcmp(value, "fail") == 0)
+			a->on_timeout = MM_ON_TIMEOUT_FAIL;
+		else if (strcmp(value, "degrade") == 0)
+			a->on_timeout = MM_ON_TIMEOUT_DEGRADE;
+		else {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "on_timeout must be fail or degrade, not '%s'", value);
+			return false;
+		}
+	} else if (strcmp(key, "replicas") == 0) {
+		char *copy = mm_strdup(value), *save = NULL;
+
+		for (char *t = strtok_r(copy, ", \t", &save); t != NULL;
+		     t = strtok_r(NULL, ", \t", &save)) {
+			if (!node_name_ok(t)) {
+				snprintf(ctx->reason, sizeof(ctx->reason),
+					 "replicas: '%s' is not a store name", t);
+				free(copy);
+				return false;
+			}
+			list_add(&a->replicas, &a->n_replicas, t);
+		}
+		free(copy);
+	} else {
+		snprintf(ctx->reason, sizeof(ctx->reason),
+			 "unknown key '%s' in [account %s] (replicate, mode, sync_acks, "
+			 "sync_timeout, on_timeout, replicas)", key, pattern);
+		return false;
+	}
+	return true;
+}
+
+const struct mm_peer_cfg *mm_cfg_peer(const struct mm_cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		if (strcmp(cfg->peers[i].name, name) == 0)
+			return &cfg->peers[i];
+	return NULL;
+}
+
+const struct mm_account_cfg *mm_cfg_account(const struct mm_cfg *cfg, const char *account)
+{
+	static const struct mm_account_cfg dflt = {
+		.pattern = (char *)"*", .replicate = true, .mode = MM_REPL_ASYNC,
+		.sync_acks = 1, .sync_timeout_ms = 5000, .on_timeout = MM_ON_TIMEOUT_FAIL,
+	};
+
+	for (size_t i = 0; i < cfg->n_accounts; i++)
+		if (fnmatch(cfg->accounts[i].pattern, account, FNM_PATHNAME) == 0)
+			return &cfg->accounts[i];
+	return &dflt;
+}
+
+bool mm_cfg_account_on(const struct mm_account_cfg *a, const char *peer)
+{
+	if (!a->replicate)
+		return false;
+	if (a->n_replicas == 0)
+		return true;
+	for (size_t i = 0; i < a->n_replicas; i++)
+		if (strcmp(a->replicas[i], peer) == 0)
+			return true;
+	return false;
+}
+
 static bool cfg_classify(struct cfg_ctx *ctx, const char *key, const char *value)
 {
 	struct mm_cfg *cfg = ctx->cfg;
@@ -298,6 +547,14 @@ static int cfg_handler(void *user, const char *section, const char *key,
 		ok = cfg_journal(ctx, key, value);
 	else if (strcmp(section, "fs") == 0)
 		ok = cfg_fs(ctx, key, value);
+	else if (strcmp(section, "replication") == 0)
+		ok = cfg_replication(ctx, key, value);
+	else if (strcmp(section, "tls") == 0)
+		ok = cfg_tls(ctx, key, value);
+	else if (strncmp(section, "peer ", 5) == 0)
+		ok = cfg_peer(ctx, section + 5, key, value);
+	else if (strncmp(section, "account ", 8) == 0)
+		ok = cfg_account(ctx, section + 8, key, value);
 	else if (strcmp(section, "classify") == 0)
 		ok = cfg_classify(ctx, key, value);
 	else if (section[0] == '\0') {
@@ -344,6 +601,26 @@ static int cfg_finish(struct cfg_ctx *ctx, int ret, const char **error_r)
 		snprintf(cfg_error, sizeof(cfg_error),
 			 "%s: missing required key '%s' in [node]", ctx->name, missing);
 		goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].address == NULL) {
+			snprintf(cfg_error, sizeof(cfg_error),
+				 "%s:%d: [peer %s] has no address", ctx->name,
+				 cfg->peers[i].line, cfg->peers[i].name);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_accounts; i++) {
+		const struct mm_account_cfg *a = &cfg->accounts[i];
+
+		for (size_t j = 0; j < a->n_replicas; j++) {
+			if (mm_cfg_peer(cfg, a->replicas[j]) == NULL) {
+				snprintf(cfg_error, sizeof(cfg_error),
+					 "%s:%d: [account %s] replicas: no [peer %s]",
+					 ctx->name, a->line, a->pattern, a->replicas[j]);
+				goto fail;
+			}
+		}
 	}
 	if (strcmp(cfg->store, cfg->state) == 0 ||
 	    strncmp(cfg->state, cfg->store, strlen(cfg->store)) == 0) {
@@ -434,6 +711,20 @@ void mm_cfg_free(struct mm_cfg **cfgp)
 	list_free(&cfg->classify_ignore, &cfg->n_classify_ignore);
 	list_free(&cfg->classify_meta, &cfg->n_classify_meta);
 	list_free(&cfg->classify_plain, &cfg->n_classify_plain);
+	free(cfg->repl_listen);
+	free(cfg->tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		free(cfg->peers[i].name);
+		free(cfg->peers[i].address);
+	}
+	free(cfg->peers);
+	for (size_t i = 0; i < cfg->n_accounts; i++) {
+		free(cfg->accounts[i].pattern);
+		list_free(&cfg->accounts[i].replicas, &cfg->accounts[i].n_replicas);
+	}
+	free(cfg->accounts);
 	free(cfg);
 	*cfgp = NULL;
 }

@@ -3,6 +3,7 @@
  * Every program reads it with mm_cfg_load(); unknown or bad keys are refused. */
 #ifndef MM_CFG_H
 #define MM_CFG_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -16,6 +17,37 @@ enum mm_fsync {
 enum mm_perm {
 	MM_PERM_DAEMON,		/* the daemon, as the caller, on every request */
 	MM_PERM_KERNEL,		/* the kernel too (default_permissions) */
+};
+
+enum mm_repl_mode {
+	MM_REPL_ASYNC,		/* the call returns; records follow within the lag */
+	MM_REPL_SYNC,		/* a delivery returns once sync_acks peers have it */
+};
+
+enum mm_on_timeout {
+	MM_ON_TIMEOUT_FAIL,	/* the delivery fails with a temporary error */
+	MM_ON_TIMEOUT_DEGRADE,	/* it succeeds; the account runs unprotected */
+};
+
+/* [peer NAME]: another store of the cluster. */
+struct mm_peer_cfg {
+	char *name;
+	char *address;		/* HOST:PORT of its replicator */
+	int line;		/* of the section's first key, for messages */
+};
+
+/* [account PATTERN]: replication policy of the accounts matching pattern
+   (fnmatch(3)); the first matching section in file order applies. */
+struct mm_account_cfg {
+	char *pattern;
+	bool replicate;
+	enum mm_repl_mode mode;
+	unsigned int sync_acks;
+	unsigned int sync_timeout_ms;
+	enum mm_on_timeout on_timeout;
+	char **replicas;	/* peer names holding a replica; none: all peers */
+	size_t n_replicas;
+	int line;
 };
 
 struct mm_cfg {
@@ -34,6 +66,14 @@ struct mm_cfg {
 
 	enum mm_perm permissions;
 
+	/* [replication], [tls], [peer NAME], [account PATTERN] */
+	char *repl_listen;		/* HOST:PORT, NULL when not set */
+	char *tls_ca, *tls_cert, *tls_key;
+	struct mm_peer_cfg *peers;
+	size_t n_peers;
+	struct mm_account_cfg *accounts;
+	size_t n_accounts;
+
 	/* [classify] overrides, tried before the built-in table. */
 	char **classify_ignore, **classify_meta, **classify_plain;
 	size_t n_classify_ignore, n_classify_meta, n_classify_plain;
@@ -49,6 +89,16 @@ int mm_cfg_parse(const char *name, const char *text, struct mm_cfg **cfg_r,
 void mm_cfg_free(struct mm_cfg **cfgp);
 
 const char *mm_fsync_str(enum mm_fsync f);
+/* The policy for account: the first matching [account] section, or the
+   defaults (replicate to every peer, async) when none matches. */
+const struct mm_account_cfg *mm_cfg_account(const struct mm_cfg *cfg, const char *account);
+/* The [peer] section named name, or NULL. */
+const struct mm_peer_cfg *mm_cfg_peer(const struct mm_cfg *cfg, const char *name);
+/* Whether peer holds a replica of account under policy a. */
+bool mm_cfg_account_on(const struct mm_account_cfg *a, const char *peer);
+/* Splits "HOST:PORT" or "[V6]:PORT" into host (NUL-terminated, in host_r of
+   size hsize) and port. 0, or -1 when malformed. */
+int mm_parse_hostport(const char *s, char *host_r, size_t hsize, unsigned int *port_r);
 /* "64M", "1G", "4096" -> bytes; "30s", "15m", "2h", "7d", "500ms"
    -> milliseconds. Return 0 or -1 on a malformed value. */
 int mm_parse_size(const char *s, uint64_t *v_r);

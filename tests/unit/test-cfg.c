@@ -130,6 +130,62 @@ Test(cfg, permissions_values)
 	cr_expect_eq(cfg->permissions, MM_PERM_DAEMON);
 }
 
+Test(cfg, replication_sections)
+{
+	const char *error = NULL;
+	const struct mm_account_cfg *a;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE
+		"[replication]\nlisten = 127.0.0.1:7001\n"
+		"[tls]\nca = /etc/mm/ca.crt\ncert = /etc/mm/mx1.crt\nkey = /etc/mm/mx1.key\n"
+		"[peer mx2]\naddress = 127.0.0.1:7002\n"
+		"[peer mx3]\naddress = [::1]:7003\n"
+		"[account example.org/vip*]\nmode = sync\nsync_acks = 2\n"
+		"sync_timeout = 2s\non_timeout = degrade\nreplicas = mx2, mx3\n"
+		"[account example.org/*]\nreplicas = mx3\n"
+		"[account spam.example/*]\nreplicate = no\n", &cfg, &error), 0, "%s", error);
+	cr_expect_str_eq(cfg->repl_listen, "127.0.0.1:7001");
+	cr_expect_str_eq(cfg->tls_key, "/etc/mm/mx1.key");
+	cr_assert_eq(cfg->n_peers, 2);
+	cr_expect_str_eq(cfg->peers[1].name, "mx3");
+	cr_expect_str_eq(mm_cfg_peer(cfg, "mx2")->address, "127.0.0.1:7002");
+	cr_expect_null(mm_cfg_peer(cfg, "mx9"));
+	a = mm_cfg_account(cfg, "example.org/vipalice");
+	cr_expect_eq(a->mode, MM_REPL_SYNC);
+	cr_expect_eq(a->sync_acks, 2);
+	cr_expect_eq(a->sync_timeout_ms, 2000);
+	cr_expect_eq(a->on_timeout, MM_ON_TIMEOUT_DEGRADE);
+	cr_expect(mm_cfg_account_on(a, "mx2") && mm_cfg_account_on(a, "mx3"));
+	/* the first matching section wins */
+	a = mm_cfg_account(cfg, "example.org/bob");
+	cr_expect_eq(a->mode, MM_REPL_ASYNC);
+	cr_expect(!mm_cfg_account_on(a, "mx2"));
+	cr_expect(mm_cfg_account_on(a, "mx3"));
+	cr_expect(!mm_cfg_account_on(mm_cfg_account(cfg, "spam.example/x"), "mx3"));
+	/* no section: every peer, async */
+	a = mm_cfg_account(cfg, "other.net/carol");
+	cr_expect(a->replicate && a->mode == MM_REPL_ASYNC);
+	cr_expect(mm_cfg_account_on(a, "mx2"));
+}
+
+Test(cfg, hostport)
+{
+	char host[64];
+	unsigned int port;
+
+	cr_expect_eq(mm_parse_hostport("10.0.0.1:25", host, sizeof(host), &port), 0);
+	cr_expect_str_eq(host, "10.0.0.1");
+	cr_expect_eq(port, 25);
+	cr_expect_eq(mm_parse_hostport("[fe80::1]:7000", host, sizeof(host), &port), 0);
+	cr_expect_str_eq(host, "fe80::1");
+	cr_expect_eq(mm_parse_hostport("mx2.example:65535", host, sizeof(host), &port), 0);
+	cr_expect_str_eq(host, "mx2.example");
+	static const char *const bad[] = { "host", "host:", ":25", "host:0", "host:65536",
+		"host:25x", "::1:25", "[::1]25", "[::1]:", "[]:25" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(mm_parse_hostport(bad[i], host, sizeof(host), &port), -1, "%s", bad[i]);
+}
+
 struct bad_case {
 	char text[320];
 	char error[160];	/* the exact message */
@@ -186,6 +242,32 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		  "t.conf:7: permissions must be daemon or kernel, not 'none'" },
 		{ NODE "[fs]\nbogus = 1\n",
 		  "t.conf:7: unknown key 'bogus' in [fs]" },
+		{ NODE "[replication]\nlisten = 7001\n",
+		  "t.conf:7: listen must be HOST:PORT, not '7001'" },
+		{ NODE "[replication]\nport = 7001\n",
+		  "t.conf:7: unknown key 'port' in [replication]" },
+		{ NODE "[tls]\ncafile = /x\n",
+		  "t.conf:7: unknown key 'cafile' in [tls] (ca, cert, key)" },
+		{ NODE "[tls]\nca = x.pem\n",
+		  "t.conf:7: 'x.pem' is not an absolute path" },
+		{ NODE "[peer a b]\naddress = h:1\n",
+		  "t.conf:7: peer name 'a b' must be 1-63 letters, digits, '.' or '-'" },
+		{ NODE "[peer mx2]\naddress = h:1\n[peer mx2]\naddress = h:2\n",
+		  "t.conf:9: [peer mx2] given twice" },
+		{ NODE "[peer mx2]\naddress = h\n",
+		  "t.conf:7: address must be HOST:PORT, not 'h'" },
+		{ NODE "[peer mx2]\nhost = h:1\n",
+		  "t.conf:7: unknown key 'host' in [peer mx2]" },
+		{ NODE "[account *]\nmode = semi\n",
+		  "t.conf:7: mode must be async or sync, not 'semi'" },
+		{ NODE "[account *]\nsync_acks = 0\n",
+		  "t.conf:7: sync_acks must be 1..64, not '0'" },
+		{ NODE "[account *]\non_timeout = retry\n",
+		  "t.conf:7: on_timeout must be fail or degrade, not 'retry'" },
+		{ NODE "[account *]\nreplicate = maybe\n",
+		  "t.conf:7: replicate must be yes or no, not 'maybe'" },
+		{ NODE "[account *]\nsync_timeout = 0ms\n",
+		  "t.conf:7: sync_timeout must be 1ms..10m, not '0ms'" },
 		{ NODE "[classify]\nmessage = *.eml\n",
 		  "t.conf:7: unknown key 'message' in [classify] (ignore, meta or plain)" },
 		{ NODE "[journal\n",
@@ -415,4 +497,15 @@ Test(cfg, free_is_idempotent)
 	mm_cfg_free(&cfg);
 	cr_expect_null(cfg);
 	mm_cfg_free(&cfg);
+}
+
+/* Errors found once the whole file is read name the section's line. */
+Test(cfg, cross_section_checks)
+{
+	const char *error = NULL;
+
+	cr_expect_eq(mm_cfg_parse("t.conf", NODE "[peer mx2]\naddress = h:1\n"
+				  "[account *]\nreplicas = mx2, mx7\n", &cfg, &error), -1);
+	cr_expect_str_eq(error, "t.conf:8: [account *] replicas: no [peer mx7]");
+	cr_expect_null(cfg);
 }
