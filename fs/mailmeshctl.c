@@ -15,6 +15,7 @@
 #include "acct.h"
 #include "buf.h"
 #include "cfg.h"
+#include "ctl.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -35,45 +36,19 @@ static void usage(FILE *f)
 		"                      store behind the mount (relative to the store)\n");
 }
 
-/* Sends one line to the daemon's control socket. Returns 0 with the reply
+/* Sends one line to mailmesh-fs's control socket. Returns 0 with the reply
    in out, 1 when no daemon listens, -1 on error (message printed). */
 static int ctl_call(const struct mm_cfg *cfg, const char *line, char *out, size_t outsize)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t got = 0;
-	ssize_t n;
-	int fd;
+	char path[4200];
+	const char *error;
+	int ret;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", cfg->state);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		fprintf(stderr, "mailmeshctl: socket: %s\n", strerror(errno));
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-
-		close(fd);
-		if (e == ENOENT || e == ECONNREFUSED)
-			return 1;
-		fprintf(stderr, "mailmeshctl: connect(%s): %s\n", sa.sun_path, strerror(e));
-		return -1;
-	}
-	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
-		fprintf(stderr, "mailmeshctl: write(%s): %s\n", sa.sun_path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	while (got < outsize - 1 && (n = read(fd, out + got, outsize - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
-	close(fd);
-	out[strcspn(out, "\n")] = '\0';
-	if (strncmp(out, "ok", 2) != 0) {
-		fprintf(stderr, "mailmeshctl: daemon: %s\n", got > 0 ? out : "no reply");
-		return -1;
-	}
-	return 0;
+	snprintf(path, sizeof(path), "%s/control.sock", cfg->state);
+	ret = mm_ctl_call(path, line, out, outsize, &error);
+	if (ret < 0)
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+	return ret;
 }
 
 static const char *flags_of(const char *name)

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT
+ * ctl.c - one request on a daemon's control socket (lib/ctl.h); used by
+ * mailmeshctl and by the replicator to reach mailmesh-fs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "ctl.h"
+
+static __thread char ctl_error[512];
+
+int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
+		const char **error_r)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 10 };
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(ctl_error, sizeof(ctl_error), "%s: socket path too long", path);
+		goto fail;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(ctl_error, sizeof(ctl_error), "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return 1;
+		snprintf(ctl_error, sizeof(ctl_error), "connect(%s): %s", path, strerror(e));
+		goto fail;
+	}
+	/* a daemon that hangs must not hang its caller (a fencing script) */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+		snprintf(ctl_error, sizeof(ctl_error), "write(%s): %s", path, strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	while (got < outsize - 1 && (n = read(fd, out + got, outsize - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+	out[strcspn(out, "\n")] = '\0';
+	if (strncmp(out, "ok", 2) != 0) {
+		snprintf(ctl_error, sizeof(ctl_error), "%s: %s", path,
+			 got > 0 ? out : "no reply");
+		goto fail;
+	}
+	return 0;
+fail:
+	*error_r = ctl_error;
+	return -1;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT
+ * ctl.h - the client side of a daemon's control socket: one request line,
+ * one reply line ("ok ..." or "error ..."), one connection per request. */
+#ifndef MM_CTL_H
+#define MM_CTL_H
+#include <stddef.h>
+
+/* Sends line (no newline) to the unix socket at path and reads the reply
+   into out (NUL-terminated, first line only). Returns 0 when the reply
+   starts with "ok", 1 when no daemon listens there (no socket, or refused),
+   -1 otherwise with *error_r: a failed call, no reply, or the daemon's
+   "error ..." line (also left in out). */
+int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
+		const char **error_r);
+
+#endif
