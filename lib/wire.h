@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT
+ * wire.h - the replication wire format: checksummed, optionally zstd
+ * compressed frames carrying one message each, their encoder and a
+ * streaming decoder. Pure; sockets and TLS belong to the replicator. */
+#ifndef MM_WIRE_H
+#define MM_WIRE_H
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+
+/* header:  0 magic "MMWF" | 4 version u8 | 5 type u8 | 6 flags u8 |
+ *          7 reserved u8 (0) | 8 wire_len u32 | 12 raw_len u32 |
+ *         16 XXH3-64 of bytes 0..15 and then the wire payload
+ * Integers are little-endian. raw_len == wire_len unless MM_WIRE_F_ZSTD. */
+#define MM_WIRE_VERSION 1
+#define MM_WIRE_HDR_SIZE 24
+#define MM_WIRE_F_ZSTD 0x1		/* the payload is one zstd frame */
+#define MM_WIRE_PAYLOAD_MAX (80U << 20)	/* raw_len; a 64 MiB record fits */
+#define MM_WIRE_CHUNK_MAX (1U << 20)	/* DATA chunk */
+#define MM_WIRE_NAME_MAX 255
+#define MM_WIRE_TEXT_MAX 1024
+
+/* Payloads: str is u16 length + bytes (no NUL), blob is u32 length + bytes.
+   Trailing bytes after the fields are an error. */
+enum mm_wire_type {
+	MM_WIRE_HELLO = 1,	/* u16 version, str name: client, after TLS */
+	MM_WIRE_WELCOME,	/* u16 version, str name, u64 lsn: resume here */
+	MM_WIRE_RECORD,		/* u64 lsn, blob record, u64 content_len */
+	MM_WIRE_DATA,		/* u64 lsn, u64 offset, blob chunk */
+	MM_WIRE_ACK,		/* u64 lsn: all <= lsn durably applied */
+	MM_WIRE_PING,		/* u64 nonce */
+	MM_WIRE_PONG,		/* u64 nonce */
+	MM_WIRE_ERROR,		/* u32 code, str text */
+	MM_WIRE_TYPE_LAST = MM_WIRE_ERROR,
+};
+
+enum mm_wire_err {
+	MM_WIRE_ERR_MAGIC = -1,
+	MM_WIRE_ERR_VERSION = -2,
+	MM_WIRE_ERR_FLAGS = -3,		/* unknown flag, nonzero reserved */
+	MM_WIRE_ERR_TOOBIG = -4,
+	MM_WIRE_ERR_CHECKSUM = -5,
+	MM_WIRE_ERR_ZSTD = -6,		/* bad frame, or not raw_len bytes */
+	MM_WIRE_ERR_TYPE = -7,
+	MM_WIRE_ERR_MALFORMED = -8,	/* payload fields */
+};
+
+/* One message. Fields a type does not carry are 0 or NULL.
+   name: HELLO, WELCOME (1..MM_WIRE_NAME_MAX bytes, no NUL).
+   lsn: WELCOME (resume point), RECORD, DATA, ACK.
+   blob: RECORD (one mm_journal_encode() record, 1..MM_JOURNAL_REC_MAX
+   bytes, not decoded here), DATA (chunk, 1..MM_WIRE_CHUNK_MAX bytes).
+   content_len: RECORD, bytes of content following in DATA frames.
+   text: ERROR (0..MM_WIRE_TEXT_MAX bytes, no NUL). */
+struct mm_wire_msg {
+	enum mm_wire_type type;
+	uint16_t version;
+	const char *name;
+	size_t name_len;
+	uint64_t lsn;
+	uint64_t offset, content_len, nonce;
+	const unsigned char *blob;
+	size_t blob_len;
+	uint32_t code;
+	const char *text;
+	size_t text_len;
+};
+
+const char *mm_wire_strerror(int err);
+/* "hello", "welcome", ..., or "unknown". */
+const char *mm_wire_type_str(enum mm_wire_type type);
+
+/* Appends msg as one frame to out. Strings are taken as name_len/text_len
+   bytes (no NUL needed). level is a zstd level, 0 = never compress; the
+   payload goes compressed only when that makes it smaller. Returns 0,
+   MM_WIRE_ERR_TOOBIG (a string, record or chunk over its limit),
+   MM_WIRE_ERR_MALFORMED (empty name, record or chunk; NUL in a string) or
+   MM_WIRE_ERR_TYPE; on error nothing is appended. A NULL pointer with a
+   nonzero length is a bug (mm_assert). Any thread. */
+int mm_wire_encode(struct mm_buf *out, const struct mm_wire_msg *msg,
+		   int level);
+
+/* A streaming decoder: feed it bytes as they arrive, then call _next()
+   until it returns 0; it then holds at most one partial frame. One
+   thread at a time per decoder. */
+struct mm_wire_decoder *mm_wire_decoder_new(void);
+void mm_wire_decoder_free(struct mm_wire_decoder **dp);
+/* Copies len bytes in. After an error they are dropped. */
+void mm_wire_decoder_feed(struct mm_wire_decoder *d, const void *data,
+			  size_t len);
+/* Returns 1 with *msg_r set, 0 when more bytes are needed, or a negative
+   MM_WIRE_ERR_*. Header errors (lengths over the limits too) come as soon
+   as the 24 header bytes are in, without waiting for the payload. Errors
+   are sticky: every later call returns the same one.
+   *msg_r is only written on 1; its pointers borrow from d until the next
+   _feed(), _next() or _free(); name and text are also NUL-terminated. */
+int mm_wire_decoder_next(struct mm_wire_decoder *d,
+			 struct mm_wire_msg *msg_r);
+
+#endif
