@@ -20,6 +20,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
+#include "repl-cmd.h"
 
 static void usage(FILE *f)
 {
@@ -33,7 +34,11 @@ static void usage(FILE *f)
 		"  status              ask the running mailmesh-fs for its counters\n"
 		"  invalidate RELPATH...\n"
 		"                      drop the kernel's cache of paths changed in the\n"
-		"                      store behind the mount (relative to the store)\n");
+		"                      store behind the mount (relative to the store)\n"
+		"  certs init          create the cluster CA ([tls] ca, key beside it)\n"
+		"  certs node NAME     create NAME.crt and NAME.key signed by the CA\n"
+		"  replication [--json]\n"
+		"                      per peer: state, LSNs acknowledged, lag\n");
 }
 
 /* Sends one line to mailmesh-fs's control socket. Returns 0 with the reply
@@ -334,6 +339,10 @@ int main(int argc, char **argv)
 		ret = cmd_status(cfg);
 	else if (strcmp(argv[0], "invalidate") == 0)
 		ret = cmd_invalidate(cfg, argc, argv);
+	else if (strcmp(argv[0], "certs") == 0)
+		ret = repl_cmd_certs(cfg, argc, argv);
+	else if (strcmp(argv[0], "replication") == 0)
+		ret = repl_cmd_replication(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

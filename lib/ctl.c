@@ -7,20 +7,21 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "buf.h"
 #include "ctl.h"
 
 static __thread char ctl_error[512];
 
-int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
-		const char **error_r)
+int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
+		   const char **error_r)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 10 };
-	size_t got = 0;
+	char chunk[4096];
 	ssize_t n;
 	int fd;
 
-	out[0] = '\0';
+	mm_buf_reset(reply);
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(ctl_error, sizeof(ctl_error), "%s: socket path too long", path);
 		goto fail;
@@ -48,18 +49,34 @@ int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
 		close(fd);
 		goto fail;
 	}
-	while (got < outsize - 1 && (n = read(fd, out + got, outsize - 1 - got)) > 0)
-		got += (size_t)n;
-	out[got] = '\0';
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		mm_buf_append(reply, chunk, (size_t)n);
 	close(fd);
-	out[strcspn(out, "\n")] = '\0';
-	if (strncmp(out, "ok", 2) != 0) {
-		snprintf(ctl_error, sizeof(ctl_error), "%s: %s", path,
-			 got > 0 ? out : "no reply");
+	if (reply->len < 2 || strncmp(mm_buf_str(reply), "ok", 2) != 0) {
+		const char *r = mm_buf_str(reply);
+
+		snprintf(ctl_error, sizeof(ctl_error), "%s: %.*s", path,
+			 (int)strcspn(r, "\n"), reply->len > 0 ? r : "no reply");
 		goto fail;
 	}
 	return 0;
 fail:
 	*error_r = ctl_error;
 	return -1;
+}
+
+int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
+		const char **error_r)
+{
+	struct mm_buf reply = { 0 };
+	int ret = mm_ctl_request(path, line, &reply, error_r);
+	const char *r = mm_buf_str(&reply);
+	size_t n = strcspn(r, "\n");
+
+	if (n >= outsize)
+		n = outsize - 1;
+	memcpy(out, r, n);
+	out[n] = '\0';
+	mm_buf_free(&reply);
+	return ret;
 }

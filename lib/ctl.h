@@ -5,6 +5,8 @@
 #define MM_CTL_H
 #include <stddef.h>
 
+struct mm_buf;
+
 /* Sends line (no newline) to the unix socket at path and reads the reply
    into out (NUL-terminated, first line only). Returns 0 when the reply
    starts with "ok", 1 when no daemon listens there (no socket, or refused),
@@ -12,5 +14,9 @@
    "error ..." line (also left in out). */
 int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
 		const char **error_r);
+
+/* The same, with the whole reply (all lines) in reply. */
+int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
+		   const char **error_r);
 
 #endif

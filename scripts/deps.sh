@@ -7,7 +7,7 @@ set -euo pipefail
 mm_install_deps() {
 	local pkgs=(build-essential autoconf automake pkg-config
 		libfuse3-dev fuse3 libzstd-dev libssl-dev libxxhash-dev xxhash
-		libinih-dev libjansson-dev libcriterion-dev
+		libinih-dev libjansson-dev libcriterion-dev libevent-dev openssl clang libclang-rt-14-dev
 		dovecot-core dovecot-imapd dovecot-lmtpd postfix
 		jq python3 util-linux procps)
 	local missing=()

@@ -18,6 +18,9 @@ mm_fail() {
 		mm_log "--- mailmesh-fs log (last 30 lines) ---"
 		tail -n 30 "$MM_T/fs.log" >&2 || true
 	fi
+	if declare -F mm_fail_hook >/dev/null; then
+		mm_fail_hook
+	fi
 	exit 1
 }
 # Exit 77 (skip) outside CI, fail inside it [STYLE.md].

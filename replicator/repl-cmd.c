@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT
+ * repl-cmd.c - mailmeshctl's replication commands: `certs init|node NAME`
+ * (a cluster CA and node certificates) and `replication [--json]`. */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "buf.h"
+#include "ctl.h"
+#include "mem.h"
+#include "repl-certs.h"
+#include "repl-cmd.h"
+
+#define CERT_DAYS 3650
+
+/* The CA key lives next to the CA certificate: ca.crt -> ca.key. */
+static char *ca_key_path(const char *ca)
+{
+	size_t n = strlen(ca);
+
+	if (n > 4 && (strcmp(ca + n - 4, ".crt") == 0 || strcmp(ca + n - 4, ".pem") == 0))
+		return mm_strdup_printf("%.*s.key", (int)(n - 4), ca);
+	return mm_strdup_printf("%s.key", ca);
+}
+
+int repl_cmd_certs(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	const char *error;
+	char *ca_key, *dir, *cert, *key;
+	int ret = 1;
+
+	if (cfg->tls_ca == NULL) {
+		fprintf(stderr, "mailmeshctl: %s: certs needs [tls] ca = FILE\n", cfg->path);
+		return 2;
+	}
+	ca_key = ca_key_path(cfg->tls_ca);
+	if (argc == 2 && strcmp(argv[1], "init") == 0) {
+		if (repl_certs_init(cfg->tls_ca, ca_key, "mailmesh cluster CA", CERT_DAYS,
+				    &error) < 0)
+			fprintf(stderr, "mailmeshctl: certs init: %s\n", error);
+		else {
+			printf("CA certificate %s\nCA key %s (keep it off the stores)\n",
+			       cfg->tls_ca, ca_key);
+			ret = 0;
+		}
+	} else if (argc == 3 && strcmp(argv[1], "node") == 0) {
+		char *copy = mm_strdup(cfg->tls_ca);
+
+		dir = mm_strdup(dirname(copy));
+		free(copy);
+		cert = mm_strdup_printf("%s/%s.crt", dir, argv[2]);
+		key = mm_strdup_printf("%s/%s.key", dir, argv[2]);
+		/* valid from 5 minutes ago: a store whose clock lags a little
+		   still accepts a certificate made just now */
+		if (repl_certs_node(cfg->tls_ca, ca_key, argv[2], cert, key, -300, CERT_DAYS,
+				    &error) < 0)
+			fprintf(stderr, "mailmeshctl: certs node %s: %s\n", argv[2], error);
+		else {
+			printf("certificate %s\nkey %s\n", cert, key);
+			ret = 0;
+		}
+		free(dir);
+		free(cert);
+		free(key);
+	} else {
+		fprintf(stderr, "usage: mailmeshctl -c FILE certs init|node NAME\n");
+		ret = 2;
+	}
+	free(ca_key);
+	return ret;
+}
+
+static void print_table(const char *body)
+{
+	const char *line = body;
+
+	printf("%-12s %-4s %-11s %12s %12s %8s %8s  %s\n", "peer", "dir", "state",
+	       "lsn", "acked/durable", "lag", "lag_ms", "last error");
+	while (*line != '\0') {
+		size_t n = strcspn(line, "\n");
+		json_t *o = json_loadb(line, n, 0, NULL);
+
+		line += n + (line[n] == '\n');
+		if (o == NULL)
+			continue;
+		const char *peer = json_string_value(json_object_get(o, "peer"));
+		const char *dir = json_string_value(json_object_get(o, "direction"));
+
+		if (peer == NULL) {
+			printf("store %s: applied %lld, already there %lld, missing %lld, "
+			       "conflicts %lld, refused %lld\n",
+			       json_string_value(json_object_get(o, "store")),
+			       json_integer_value(json_object_get(o, "applied")),
+			       json_integer_value(json_object_get(o, "already")),
+			       json_integer_value(json_object_get(o, "missing")),
+			       json_integer_value(json_object_get(o, "conflicts")),
+			       json_integer_value(json_object_get(o, "refused")));
+		} else if (dir != NULL && strcmp(dir, "out") == 0) {
+			printf("%-12s %-4s %-11s %12lld %12lld %8lld %8lld  %s\n", peer, "out",
+			       json_string_value(json_object_get(o, "state")),
+			       json_integer_value(json_object_get(o, "sent_lsn")),
+			       json_integer_value(json_object_get(o, "acked_lsn")),
+			       json_integer_value(json_object_get(o, "lag_records")),
+			       json_integer_value(json_object_get(o, "lag_ms")),
+			       json_string_value(json_object_get(o, "last_error")));
+		} else {
+			printf("%-12s %-4s %-11s %12lld %12lld\n", peer, "in", "applying",
+			       json_integer_value(json_object_get(o, "applied_lsn")),
+			       json_integer_value(json_object_get(o, "durable_lsn")));
+		}
+		json_decref(o);
+	}
+}
+
+int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state);
+	struct mm_buf reply = { 0 };
+	const char *error, *body;
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	int ret;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE replication [--json]\n");
+		free(path);
+		return 2;
+	}
+	ret = mm_ctl_request(path, "status", &reply, &error);
+	if (ret == 1)
+		printf("mailmesh-replicator: not running (no %s)\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+	free(path);
+	if (ret == 0) {
+		body = strchr(mm_buf_str(&reply), '\n');
+		body = body != NULL ? body + 1 : "";
+		if (json)
+			fputs(body, stdout);
+		else
+			print_table(body);
+	}
+	mm_buf_free(&reply);
+	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+}

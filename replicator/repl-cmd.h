@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT
+ * repl-cmd.h - mailmeshctl's replication commands (repl-cmd.c). */
+#ifndef REPL_CMD_H
+#define REPL_CMD_H
+#include "cfg.h"
+
+/* argv[0] is the command name. Each returns mailmeshctl's exit status:
+   0 done, 1 failed, 2 usage, 3 (replication) the replicator is not running. */
+int repl_cmd_certs(const struct mm_cfg *cfg, int argc, char **argv);
+int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv);
+
+#endif

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT
+ * repl-ctl.c - the replicator's control socket (STATE/replicator.sock):
+ * "status" answers "ok" then one JSON object per peer link and session. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include "log.h"
+#include "mem.h"
+#include "repl.h"
+
+static const char *const link_states[] = {
+	[REPL_LINK_DOWN] = "down",
+	[REPL_LINK_CONNECTING] = "connecting",
+	[REPL_LINK_HELLO] = "handshake",
+	[REPL_LINK_STREAMING] = "streaming",
+};
+
+static void put_line(struct mm_buf *out, json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+
+	mm_buf_puts(out, s);
+	mm_buf_puts(out, "\n");
+	free(s);
+	json_decref(obj);
+}
+
+void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
+{
+	uint64_t now = repl_now_ns();
+
+	for (size_t i = 0; i < d->n_links; i++) {
+		const struct repl_link *l = &d->links[i];
+		uint64_t lag_ms = 0;
+
+		if (l->n_inflight > 0) {
+			uint64_t t = l->inflight[l->inflight_head].time_ns;
+
+			lag_ms = now > t ? (now - t) / 1000000 : 0;
+		}
+		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+			"peer", l->peer->name, "direction", "out",
+			"address", l->peer->address, "state", link_states[l->state],
+			"sent_lsn", (json_int_t)l->sent_lsn,
+			"acked_lsn", (json_int_t)l->acked_lsn,
+			"lag_records", (json_int_t)l->n_inflight,
+			"lag_ms", (json_int_t)lag_ms,
+			"records_sent", (json_int_t)l->records_sent,
+			"bytes_sent", (json_int_t)l->bytes_sent,
+			"last_error", l->last_error));
+	}
+	for (const struct repl_session *s = d->sessions; s != NULL; s = s->next) {
+		if (!s->welcomed)
+			continue;
+		put_line(out, json_pack("{s:s, s:s, s:I, s:I}",
+			"peer", s->peer, "direction", "in",
+			"applied_lsn", (json_int_t)s->applied_lsn,
+			"durable_lsn", (json_int_t)s->durable_lsn));
+	}
+	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
+		"store", d->cfg->node_name,
+		"applied", (json_int_t)d->n_applied, "already", (json_int_t)d->n_already,
+		"missing", (json_int_t)d->n_missing, "conflicts", (json_int_t)d->n_conflicts,
+		"refused", (json_int_t)d->n_refused));
+}
+
+static void c_on_write(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_free(bev);
+}
+
+static void c_on_read(struct bufferevent *bev, void *arg)
+{
+	struct repl_daemon *d = arg;
+	struct mm_buf out = { 0 };
+	size_t n;
+	char *line = evbuffer_readln(bufferevent_get_input(bev), &n, EVBUFFER_EOL_LF);
+
+	if (line == NULL)
+		return;
+	if (strcmp(line, "status") == 0) {
+		mm_buf_puts(&out, "ok\n");
+		repl_status_json(d, &out);
+	} else {
+		mm_buf_puts(&out, "error unknown command\n");
+	}
+	free(line);
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, c_on_write, NULL, d);
+	bufferevent_write(bev, out.data, out.len);
+	mm_buf_free(&out);
+}
+
+static void c_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	bufferevent_free(bev);
+}
+
+static void c_on_accept(struct evconnlistener *lis, evutil_socket_t fd,
+			struct sockaddr *sa, int salen, void *arg)
+{
+	struct bufferevent *bev;
+
+	(void)sa;
+	(void)salen;
+	bev = bufferevent_socket_new(evconnlistener_get_base(lis), fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(bev, c_on_read, NULL, c_on_event, arg);
+	bufferevent_enable(bev, EV_READ);
+}
+
+int repl_ctl_start(struct repl_daemon *d, const char **error_r)
+{
+	static char err[512];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(d->ctl_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, sizeof(err), "%s: path too long for a socket", d->ctl_path);
+		*error_r = err;
+		return -1;
+	}
+	strcpy(sa.sun_path, d->ctl_path);
+	unlink(d->ctl_path);
+	d->ctl_listener = evconnlistener_new_bind(d->base, c_on_accept, d,
+						  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+						  16, (struct sockaddr *)&sa, sizeof(sa));
+	if (d->ctl_listener == NULL) {
+		snprintf(err, sizeof(err), "control socket %s: %s", d->ctl_path,
+			 strerror(errno));
+		*error_r = err;
+		return -1;
+	}
+	chmod(d->ctl_path, 0600);
+	return 0;
+}
+
+void repl_ctl_stop(struct repl_daemon *d)
+{
+	if (d->ctl_listener != NULL) {
+		evconnlistener_free(d->ctl_listener);
+		unlink(d->ctl_path);
+	}
+	d->ctl_listener = NULL;
+}

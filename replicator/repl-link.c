@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT
+ * repl-link.c - outbound replication: one TLS link per peer that streams
+ * this store's journal from the peer's cursor, with message content,
+ * pipelined, and reconnects with backoff. Applying is repl-session.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include "journal.h"
+#include "journal-file.h"
+#include "log.h"
+#include "mem.h"
+#include "repl-tls.h"
+#include "repl.h"
+#include "wire.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static void link_connect(struct repl_link *l);
+
+uint64_t repl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int repl_resolve(const char *hostport, struct sockaddr_storage *sa_r, int *len_r,
+		 const char **error_r)
+{
+	static __thread char err[300];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char host[256], port[8];
+	unsigned int p;
+	int ret;
+
+	if (mm_parse_hostport(hostport, host, sizeof(host), &p) < 0) {
+		snprintf(err, sizeof(err), "'%s' is not HOST:PORT", hostport);
+		*error_r = err;
+		return -1;
+	}
+	snprintf(port, sizeof(port), "%u", p);
+	ret = getaddrinfo(host, port, &hints, &res);
+	if (ret != 0 || res == NULL) {
+		snprintf(err, sizeof(err), "%s: %s", hostport, gai_strerror(ret));
+		*error_r = err;
+		return -1;
+	}
+	memcpy(sa_r, res->ai_addr, res->ai_addrlen);
+	*len_r = (int)res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void link_send(struct repl_link *l, const struct mm_wire_msg *msg)
+{
+	struct mm_buf out = { 0 };
+
+	if (mm_wire_encode(&out, msg, REPL_ZSTD_LEVEL) < 0)
+		mm_panic("wire: cannot encode a %s frame", mm_wire_type_str(msg->type));
+	bufferevent_write(l->bev, out.data, out.len);
+	l->bytes_sent += out.len;
+	mm_buf_free(&out);
+}
+
+/* Drops the connection; a reconnect follows after the backoff. */
+static void link_down(struct repl_link *l, const char *why)
+{
+	if (why != NULL) {
+		snprintf(l->last_error, sizeof(l->last_error), "%s", why);
+		if (l->state == REPL_LINK_STREAMING)
+			mm_log_warn("replication to %s: link lost: %s", l->peer->name, why);
+		else
+			mm_log_debug("replication to %s: %s", l->peer->name, why);
+	}
+	if (l->reader_ev != NULL)
+		event_free(l->reader_ev);
+	l->reader_ev = NULL;
+	mm_journal_reader_close(&l->reader);
+	if (l->bev != NULL)
+		bufferevent_free(l->bev);
+	l->bev = NULL;
+	mm_wire_decoder_free(&l->dec);
+	l->n_inflight = l->inflight_head = 0;
+	l->state = REPL_LINK_DOWN;
+	if (l->backoff_ms == 0)
+		l->backoff_ms = BACKOFF_MIN_MS;
+	else if (l->backoff_ms < BACKOFF_MAX_MS)
+		l->backoff_ms = l->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+			l->backoff_ms * 2;
+	struct timeval tv = { .tv_sec = l->backoff_ms / 1000,
+			      .tv_usec = (l->backoff_ms % 1000) * 1000 };
+	evtimer_add(l->retry_ev, &tv);
+}
+
+static void inflight_push(struct repl_link *l, uint64_t lsn, uint64_t time_ns)
+{
+	if (l->n_inflight == l->inflight_cap) {
+		size_t cap = l->inflight_cap ? l->inflight_cap * 2 : 256;
+		struct repl_inflight *n = mm_calloc(cap, sizeof(*n));
+
+		for (size_t i = 0; i < l->n_inflight; i++)
+			n[i] = l->inflight[(l->inflight_head + i) % l->inflight_cap];
+		free(l->inflight);
+		l->inflight = n;
+		l->inflight_cap = cap;
+		l->inflight_head = 0;
+	}
+	l->inflight[(l->inflight_head + l->n_inflight) % l->inflight_cap] =
+		(struct repl_inflight){ .lsn = lsn, .time_ns = time_ns };
+	l->n_inflight++;
+}
+
+static void inflight_ack(struct repl_link *l, uint64_t lsn)
+{
+	while (l->n_inflight > 0 && l->inflight[l->inflight_head].lsn <= lsn) {
+		l->inflight_head = (l->inflight_head + 1) % l->inflight_cap;
+		l->n_inflight--;
+	}
+}
+
+/* Sends the content kept for the record just read, in DATA chunks. */
+static int send_content(struct repl_link *l, const struct mm_journal_rec *rec)
+{
+	int fd = mm_journal_reader_content_open(l->reader);
+	unsigned char *chunk;
+	uint64_t off = 0;
+
+	if (fd < 0)
+		return fd;
+	chunk = mm_malloc(MM_WIRE_CHUNK_MAX);
+	while (off < rec->size) {
+		size_t want = rec->size - off > MM_WIRE_CHUNK_MAX ? MM_WIRE_CHUNK_MAX :
+			(size_t)(rec->size - off);
+		ssize_t n = pread(fd, chunk, want, (off_t)off);
+
+		if (n <= 0) {
+			int ret = n < 0 ? -errno : -EIO;
+
+			free(chunk);
+			close(fd);
+			return ret;
+		}
+		struct mm_wire_msg m = { .type = MM_WIRE_DATA, .lsn = rec->lsn, .offset = off,
+					 .blob = chunk, .blob_len = (size_t)n };
+		link_send(l, &m);
+		off += (uint64_t)n;
+	}
+	l->content_bytes += off;
+	free(chunk);
+	close(fd);
+	return 0;
+}
+
+static bool wants_content(const struct mm_journal_rec *rec)
+{
+	return rec->op == MM_OP_DELIVER && rec->size > 0;
+}
+
+/* Streams journal records while the peer keeps up. */
+static void link_pump(struct repl_link *l)
+{
+	struct evbuffer *out;
+
+	if (l->state != REPL_LINK_STREAMING)
+		return;
+	out = bufferevent_get_output(l->bev);
+	while (evbuffer_get_length(out) < REPL_OUT_HIGH) {
+		struct mm_journal_rec rec;
+		const char *error;
+		int r = mm_journal_reader_next(l->reader, &rec, &error);
+
+		if (r < 0) {
+			/* lost on this store: never shipped, and the log says so */
+			mm_log_error("replication to %s: %s", l->peer->name, error);
+			continue;
+		}
+		if (r == 0)
+			break;
+		if (!mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec.account), l->peer->name)) {
+			l->sent_lsn = rec.lsn;
+			continue;
+		}
+		struct mm_buf enc = { 0 };
+
+		if (mm_journal_encode(&rec, &enc) < 0)
+			mm_panic("journal: re-encoding record %" PRIu64 " failed", rec.lsn);
+		uint64_t clen = wants_content(&rec) ? rec.size : 0;
+		struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = rec.lsn,
+					 .blob = enc.data, .blob_len = enc.len,
+					 .content_len = clen };
+
+		link_send(l, &m);
+		mm_buf_free(&enc);
+		if (clen > 0) {
+			int ret = send_content(l, &rec);
+
+			if (ret < 0) {
+				char why[200];
+
+				/* the peer refuses a record whose content does not
+				   arrive: it needs a resync of this account */
+				mm_log_error("replication to %s: content of record %" PRIu64
+					     " (%s/%s/%s) unavailable: %s", l->peer->name,
+					     rec.lsn, rec.account, rec.folder, rec.name,
+					     strerror(-ret));
+				snprintf(why, sizeof(why), "content of %" PRIu64 " unavailable",
+					 rec.lsn);
+				link_down(l, why);
+				return;
+			}
+		}
+		inflight_push(l, rec.lsn, rec.time_ns);
+		l->records_sent++;
+		l->sent_lsn = rec.lsn;
+	}
+	/* records this peer does not hold still move its cursor on */
+	if (l->sent_lsn > l->marked_lsn && evbuffer_get_length(out) < REPL_OUT_HIGH) {
+		struct mm_wire_msg m = { .type = MM_WIRE_ACK, .lsn = l->sent_lsn };
+
+		link_send(l, &m);
+		l->marked_lsn = l->sent_lsn;
+	}
+}
+
+static void on_journal(evutil_socket_t fd, short what, void *arg)
+{
+	struct repl_link *l = arg;
+
+	(void)fd;
+	(void)what;
+	mm_journal_reader_wait(l->reader, 0);
+	link_pump(l);
+}
+
+static int start_stream(struct repl_link *l, uint64_t resume_lsn)
+{
+	const char *error;
+
+	if (mm_journal_reader_open(l->d->cfg->state, resume_lsn, &l->reader, &error) < 0) {
+		mm_log_error("replication to %s: journal: %s", l->peer->name, error);
+		return -1;
+	}
+	l->reader_ev = event_new(l->d->base, mm_journal_reader_fd(l->reader),
+				 EV_READ | EV_PERSIST, on_journal, l);
+	event_add(l->reader_ev, NULL);
+	l->sent_lsn = l->marked_lsn = resume_lsn > 0 ? resume_lsn - 1 : 0;
+	if (l->acked_lsn < l->sent_lsn)
+		l->acked_lsn = l->sent_lsn;
+	l->state = REPL_LINK_STREAMING;
+	mm_log_info("replication to %s: streaming from LSN %" PRIu64, l->peer->name,
+		    resume_lsn);
+	link_pump(l);
+	return 0;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct repl_link *l = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct mm_wire_msg m;
+	size_t len;
+	int r = 0;
+
+	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
+		mm_wire_decoder_feed(l->dec, evbuffer_pullup(in, (ssize_t)len), len);
+		evbuffer_drain(in, len);
+	}
+	while (l->dec != NULL && (r = mm_wire_decoder_next(l->dec, &m)) == 1) {
+		char why[300];
+
+		if (m.type == MM_WIRE_WELCOME && l->state == REPL_LINK_HELLO) {
+			if (m.version != REPL_PROTO_VERSION) {
+				snprintf(why, sizeof(why), "peer speaks protocol %u, not %u",
+					 m.version, REPL_PROTO_VERSION);
+				mm_log_error("replication to %s: %s", l->peer->name, why);
+				link_down(l, why);
+				return;
+			}
+			if (start_stream(l, m.lsn) < 0) {
+				link_down(l, "cannot read the journal");
+				return;
+			}
+			if (l->state != REPL_LINK_STREAMING)
+				return;	/* the first records already failed it */
+		} else if (m.type == MM_WIRE_ACK && l->state == REPL_LINK_STREAMING) {
+			if (m.lsn > l->sent_lsn) {
+				snprintf(why, sizeof(why), "acknowledged LSN %" PRIu64
+					 " was never sent (last %" PRIu64 ")", m.lsn, l->sent_lsn);
+				mm_log_error("replication to %s: %s", l->peer->name, why);
+				link_down(l, why);
+				return;
+			}
+			if (m.lsn > l->acked_lsn)
+				l->acked_lsn = m.lsn;
+			/* progress: the next failure starts the backoff afresh */
+			l->backoff_ms = 0;
+			l->last_error[0] = '\0';
+			inflight_ack(l, m.lsn);
+		} else if (m.type == MM_WIRE_PING) {
+			struct mm_wire_msg pong = { .type = MM_WIRE_PONG, .nonce = m.nonce };
+
+			link_send(l, &pong);
+		} else if (m.type == MM_WIRE_ERROR) {
+			snprintf(why, sizeof(why), "peer refused: %.*s", (int)m.text_len, m.text);
+			mm_log_error("replication to %s: %s", l->peer->name, why);
+			link_down(l, why);
+			return;
+		} else {
+			snprintf(why, sizeof(why), "unexpected %s frame", mm_wire_type_str(m.type));
+			mm_log_error("replication to %s: %s", l->peer->name, why);
+			link_down(l, why);
+			return;
+		}
+	}
+	if (r < 0) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "bad frame: %s", mm_wire_strerror(r));
+		mm_log_error("replication to %s: %s", l->peer->name, why);
+		link_down(l, why);
+	}
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	link_pump(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct repl_link *l = arg;
+	const char *error;
+	char why[400];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (repl_tls_check_peer(ssl, l->peer->name, &error) < 0) {
+			snprintf(why, sizeof(why), "%s: %s", l->peer->address, error);
+			mm_log_error("replication to %s: refused: %s", l->peer->name, why);
+			link_down(l, why);
+			return;
+		}
+		struct mm_wire_msg m = { .type = MM_WIRE_HELLO, .version = REPL_PROTO_VERSION,
+					 .name = l->d->cfg->node_name,
+					 .name_len = strlen(l->d->cfg->node_name) };
+
+		l->dec = mm_wire_decoder_new();
+		link_send(l, &m);
+		l->state = REPL_LINK_HELLO;
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		long v = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
+
+		if (e != 0 && v != X509_V_OK)
+			snprintf(why, sizeof(why), "%s: TLS: certificate refused: %s",
+				 l->peer->address, X509_verify_cert_error_string(v));
+		else if (e != 0)
+			snprintf(why, sizeof(why), "%s: TLS: %s", l->peer->address,
+				 ERR_reason_error_string(e) ? ERR_reason_error_string(e) : "error");
+		else
+			snprintf(why, sizeof(why), "%s: %s", l->peer->address,
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	} else {
+		snprintf(why, sizeof(why), "%s: connection closed", l->peer->address);
+	}
+	link_down(l, why);
+}
+
+static void link_connect(struct repl_link *l)
+{
+	struct sockaddr_storage sa;
+	const char *error;
+	SSL *ssl;
+	int len;
+
+	if (repl_resolve(l->peer->address, &sa, &len, &error) < 0) {
+		link_down(l, error);
+		return;
+	}
+	ssl = SSL_new(l->d->ssl_ctx);
+	l->bev = bufferevent_openssl_socket_new(l->d->base, -1, ssl,
+						BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+	bufferevent_setcb(l->bev, on_read, on_write, on_event, l);
+	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+	l->state = REPL_LINK_CONNECTING;
+	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sa, len) < 0)
+		link_down(l, "connect failed");
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	link_connect(arg);
+}
+
+void repl_links_start(struct repl_daemon *d)
+{
+	d->links = mm_calloc(d->cfg->n_peers, sizeof(*d->links));
+	for (size_t i = 0; i < d->cfg->n_peers; i++) {
+		const struct mm_peer_cfg *p = &d->cfg->peers[i];
+		struct repl_link *l;
+
+		if (strcmp(p->name, d->cfg->node_name) == 0)
+			continue;	/* a shared cluster file lists us too */
+		l = &d->links[d->n_links++];
+		l->d = d;
+		l->peer = p;
+		l->retry_ev = evtimer_new(d->base, on_retry, l);
+		link_connect(l);
+	}
+}
+
+void repl_links_stop(struct repl_daemon *d)
+{
+	for (size_t i = 0; i < d->n_links; i++) {
+		struct repl_link *l = &d->links[i];
+
+		if (l->reader_ev != NULL)
+			event_free(l->reader_ev);
+		mm_journal_reader_close(&l->reader);
+		if (l->bev != NULL)
+			bufferevent_free(l->bev);
+		mm_wire_decoder_free(&l->dec);
+		event_free(l->retry_ev);
+		free(l->inflight);
+	}
+	mm_free(&d->links);
+	d->n_links = 0;
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: MIT
+ * repl-session.c - inbound replication: accepts peers over TLS, applies
+ * their records to this store (repl-apply.c), and acknowledges each batch
+ * once it is durable, with the cursor that lets a peer resume. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include "acct.h"
+#include "ctl.h"
+#include "journal.h"
+#include "log.h"
+#include "mem.h"
+#include "repl-apply.h"
+#include "repl-tls.h"
+#include "repl.h"
+#include "wire.h"
+
+/* a message bigger than this is refused as hostile */
+#define CONTENT_MAX (1ULL << 31)
+
+/* ---- the cursor: last LSN of a peer applied durably here ---- */
+
+static char *cursor_path(struct repl_daemon *d, const char *peer)
+{
+	return mm_strdup_printf("%s/from-%s.lsn", d->cursor_dir, peer);
+}
+
+static uint64_t cursor_load(struct repl_daemon *d, const char *peer)
+{
+	char *path = cursor_path(d, peer), buf[32];
+	uint64_t lsn = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL)
+			lsn = strtoull(buf, NULL, 10);
+		fclose(f);
+	}
+	free(path);
+	return lsn;
+}
+
+static int cursor_save(struct repl_daemon *d, const char *peer, uint64_t lsn,
+		       const char **error_r)
+{
+	static __thread char err[512];
+	char *path = cursor_path(d, peer), *tmp = mm_strdup_printf("%s.tmp", path);
+	char buf[32];
+	int fd, len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", lsn), ret = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		snprintf(err, sizeof(err), "cursor %s: %s", path, strerror(errno));
+		*error_r = err;
+	} else {
+		ret = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(path);
+	return ret;
+}
+
+/* ---- accounts held as replicas ---- */
+
+static bool dir_empty_or_missing(const char *store, const char *account)
+{
+	char *path = mm_strdup_printf("%s/%s", store, account);
+	DIR *dir = opendir(path);
+	struct dirent *de;
+	bool empty = true;
+
+	free(path);
+	if (dir == NULL)
+		return errno == ENOENT;
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			empty = false;
+	closedir(dir);
+	return empty;
+}
+
+/* Whether records for account may be applied here: it is held read-only,
+   or this store has nothing of it yet and now holds it read-only (the
+   mount refuses writes before the first record lands). */
+static bool hold_replica(struct repl_session *s, const char *account)
+{
+	struct repl_daemon *d = s->d;
+	const char *error;
+	char reply[256];
+
+	if (mm_acct_in(d->ro, d->n_ro, account, strlen(account)))
+		return true;
+	if (!dir_empty_or_missing(d->cfg->store, account))
+		return false;
+	if (mm_acct_set(d->cfg->state, account, true, &error) < 0) {
+		mm_log_error("replication from %s: holding %s read-only: %s", s->peer,
+			     account, error);
+		return false;
+	}
+	if (mm_ctl_call(d->fs_ctl_path, "reload-accounts", reply, sizeof(reply), &error) < 0)
+		mm_log_error("replication from %s: mailmesh-fs did not take %s read-only: %s",
+			     s->peer, account, error);
+	mm_acct_list_free(&d->ro, d->n_ro);
+	if (mm_acct_load(d->cfg->state, &d->ro, &d->n_ro, &error) < 0)
+		mm_log_error("replication: %s", error);
+	mm_log_info("replication from %s: %s is now held read-only here as a replica",
+		    s->peer, account);
+	return true;
+}
+
+/* ---- the session ---- */
+
+static void session_free(struct repl_session *s)
+{
+	struct repl_session **pp;
+
+	for (pp = &s->d->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	if (s->stage != NULL)
+		repl_stage_abort(s->d->store, &s->stage);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	mm_wire_decoder_free(&s->dec);
+	mm_buf_free(&s->rec_bytes);
+	repl_changes_free(&s->changes);
+	free(s);
+}
+
+static void session_send(struct repl_session *s, const struct mm_wire_msg *m)
+{
+	struct mm_buf out = { 0 };
+
+	if (mm_wire_encode(&out, m, 0) < 0)
+		mm_panic("wire: cannot encode a %s frame", mm_wire_type_str(m->type));
+	bufferevent_write(s->bev, out.data, out.len);
+	mm_buf_free(&out);
+}
+
+/* Refuses the peer's stream: one log line, an ERROR frame, and the
+   connection goes once the frame is out. Nothing of the failed record
+   was applied. */
+static void session_refuse(struct repl_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void session_refuse(struct repl_session *s, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	mm_log_error("replication from %s: %s; connection dropped",
+		     s->peer[0] != '\0' ? s->peer : s->addr, why);
+	s->d->n_refused++;
+	if (s->dec != NULL) {
+		struct mm_wire_msg m = { .type = MM_WIRE_ERROR, .code = 1, .text = why,
+					 .text_len = strlen(why) };
+
+		session_send(s, &m);
+	}
+	if (s->stage != NULL)
+		repl_stage_abort(s->d->store, &s->stage);
+	/* free once the ERROR frame has been written */
+	mm_wire_decoder_free(&s->dec);
+	bufferevent_disable(s->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		session_free(s);
+}
+
+static void invalidate(struct repl_session *s)
+{
+	const char *error;
+	char reply[256];
+	const char *rel;
+	size_t pos = 0;
+
+	while ((rel = repl_changes_next(&s->changes, &pos)) != NULL) {
+		char *line = mm_strdup_printf("inval %s", rel);
+		int r = mm_ctl_call(s->d->fs_ctl_path, line, reply, sizeof(reply), &error);
+
+		free(line);
+		if (r == 1)
+			break;	/* mailmesh-fs is not running: nothing cached */
+		if (r < 0)
+			mm_log_warn("replication: invalidating %s in the mount: %s", rel, error);
+	}
+	repl_changes_reset(&s->changes);
+}
+
+/* Makes what was applied durable, records the cursor, acknowledges. */
+static int session_commit(struct repl_session *s)
+{
+	const char *error;
+
+	/* the mount shows what the store holds now; durability is separate */
+	invalidate(s);
+	if (s->applied_lsn <= s->durable_lsn)
+		return 0;
+	if (repl_store_sync(s->d->store, &error) < 0 ||
+	    cursor_save(s->d, s->peer, s->applied_lsn, &error) < 0) {
+		mm_log_error("replication from %s: %s", s->peer, error);
+		return -1;
+	}
+	s->durable_lsn = s->applied_lsn;
+	struct mm_wire_msg m = { .type = MM_WIRE_ACK, .lsn = s->durable_lsn };
+
+	session_send(s, &m);
+	return 0;
+}
+
+/* Applies the open record (its content, if any, is complete). */
+static int apply_open_record(struct repl_session *s)
+{
+	struct mm_journal_rec rec;
+	const char *error;
+	size_t used;
+	int r;
+
+	s->rec_open = false;
+	if (mm_journal_decode(s->rec_bytes.data, s->rec_bytes.len, &rec, &used) < 0)
+		mm_panic("replication: a checked record no longer decodes");
+	if (s->stage == NULL && s->content_len > 0) {
+		/* skipped: a duplicate, or an account not held here */
+		s->applied_lsn = rec.lsn;
+		return 0;
+	}
+	r = repl_apply(s->d->store, &rec, &s->stage, &s->changes, &error);
+	if (r < 0) {
+		session_refuse(s, "record %" PRIu64 " (%s %s/%s/%s) refused: %s", rec.lsn,
+			       mm_op_str(rec.op), rec.account, rec.folder, rec.name, error);
+		return -1;
+	}
+	switch (r) {
+	case REPL_APPLIED:
+		s->d->n_applied++;
+		break;
+	case REPL_ALREADY:
+		s->d->n_already++;
+		break;
+	case REPL_MISSING:
+		s->d->n_missing++;
+		mm_log_warn("replication from %s: record %" PRIu64 " (%s %s/%s/%s): not in "
+			    "this store; the account needs a resync", s->peer, rec.lsn,
+			    mm_op_str(rec.op), rec.account, rec.folder, rec.name);
+		break;
+	default:
+		s->d->n_conflicts++;
+		mm_log_warn("replication from %s: record %" PRIu64 " (%s %s/%s/%s) conflicts "
+			    "with this store; left as it is", s->peer, rec.lsn,
+			    mm_op_str(rec.op), rec.account, rec.folder, rec.name);
+		break;
+	}
+	s->applied_lsn = rec.lsn;
+	return 0;
+}
+
+static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
+{
+	struct mm_journal_rec rec;
+	const char *error;
+	size_t used;
+	int ret, fd;
+
+	ret = mm_journal_decode(m->blob, m->blob_len, &rec, &used);
+	if (ret < 0 || used != m->blob_len) {
+		session_refuse(s, "record %" PRIu64 ": %s", m->lsn,
+			       ret < 0 ? mm_strerror(ret) : "trailing bytes");
+		return -1;
+	}
+	if (rec.lsn != m->lsn || rec.status != MM_REC_COMMITTED) {
+		session_refuse(s, "record %" PRIu64 ": frame says LSN %" PRIu64 ", status '%c'",
+			       rec.lsn, m->lsn, rec.status);
+		return -1;
+	}
+	if (m->content_len > CONTENT_MAX ||
+	    (m->content_len > 0 && (rec.op != MM_OP_DELIVER || m->content_len != rec.size))) {
+		session_refuse(s, "record %" PRIu64 ": %" PRIu64 " content bytes for a %s of "
+			       "%" PRIu64, rec.lsn, m->content_len, mm_op_str(rec.op), rec.size);
+		return -1;
+	}
+	if (mm_acct_check(rec.account, s->d->cfg->account_depth, &error) < 0) {
+		session_refuse(s, "record %" PRIu64 ": %s", rec.lsn, error);
+		return -1;
+	}
+	mm_buf_reset(&s->rec_bytes);
+	mm_buf_append(&s->rec_bytes, m->blob, m->blob_len);
+	s->rec_open = true;
+	s->content_len = m->content_len;
+	s->content_got = 0;
+	s->stage = NULL;
+	s->stage_fd = -1;
+	if (rec.lsn <= s->applied_lsn) {
+		/* a replay (reconnect): applied already; its content is skipped */
+	} else if (!hold_replica(s, rec.account)) {
+		s->d->n_conflicts++;
+		mm_log_error("replication from %s: record %" PRIu64 " for %s not applied: the "
+			     "account is read-write on this store too (two sources?)",
+			     s->peer, rec.lsn, rec.account);
+	} else if (m->content_len > 0 || rec.op == MM_OP_DELIVER) {
+		/* an empty message has an empty stage */
+		if (repl_stage_open(s->d->store, &rec, &s->stage, &fd, &error) < 0) {
+			mm_log_error("replication from %s: record %" PRIu64 ": %s", s->peer,
+				     rec.lsn, error);
+			session_refuse(s, "record %" PRIu64 ": cannot stage its content", rec.lsn);
+			return -1;
+		}
+		s->stage_fd = fd;
+	}
+	if (m->content_len == 0) {
+		if (s->stage != NULL)
+			return apply_open_record(s);
+		if (rec.lsn <= s->applied_lsn || !mm_acct_in(s->d->ro, s->d->n_ro, rec.account,
+							     strlen(rec.account))) {
+			s->rec_open = false;
+			if (rec.lsn > s->applied_lsn)
+				s->applied_lsn = rec.lsn;
+			return 0;
+		}
+		return apply_open_record(s);
+	}
+	return 0;
+}
+
+static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
+{
+	struct mm_journal_rec rec;
+	size_t used;
+
+	mm_journal_decode(s->rec_bytes.data, s->rec_bytes.len, &rec, &used);
+	if (m->lsn != rec.lsn || m->offset != s->content_got ||
+	    m->blob_len > s->content_len - s->content_got) {
+		session_refuse(s, "content of record %" PRIu64 ": chunk for LSN %" PRIu64
+			       " at %" PRIu64 "+%zu does not fit (have %" PRIu64 " of %" PRIu64 ")",
+			       rec.lsn, m->lsn, m->offset, m->blob_len, s->content_got,
+			       s->content_len);
+		return -1;
+	}
+	if (s->stage != NULL) {
+		size_t off = 0;
+
+		while (off < m->blob_len) {
+			ssize_t n = pwrite(s->stage_fd, m->blob + off, m->blob_len - off,
+					   (off_t)(s->content_got + off));
+
+			if (n < 0) {
+				session_refuse(s, "content of record %" PRIu64 ": write: %s",
+					       rec.lsn, strerror(errno));
+				return -1;
+			}
+			off += (size_t)n;
+		}
+	}
+	s->content_got += m->blob_len;
+	if (s->content_got == s->content_len)
+		return apply_open_record(s);
+	return 0;
+}
+
+static void s_on_read(struct bufferevent *bev, void *arg)
+{
+	struct repl_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct mm_wire_msg m;
+	size_t len;
+	int r = 0;
+
+	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
+		if (s->dec != NULL)
+			mm_wire_decoder_feed(s->dec, evbuffer_pullup(in, (ssize_t)len), len);
+		evbuffer_drain(in, len);
+	}
+	while (s->dec != NULL && (r = mm_wire_decoder_next(s->dec, &m)) == 1) {
+		if (m.type == MM_WIRE_HELLO && !s->welcomed) {
+			if ((size_t)m.name_len != strlen(s->peer) ||
+			    memcmp(m.name, s->peer, m.name_len) != 0) {
+				session_refuse(s, "HELLO names '%.*s', certificate '%s'",
+					       (int)m.name_len, m.name, s->peer);
+				return;
+			}
+			if (m.version != REPL_PROTO_VERSION) {
+				session_refuse(s, "protocol %u, this store speaks %u", m.version,
+					       REPL_PROTO_VERSION);
+				return;
+			}
+			s->durable_lsn = s->applied_lsn = cursor_load(s->d, s->peer);
+			s->resume_lsn = s->applied_lsn + 1;
+			struct mm_wire_msg w = { .type = MM_WIRE_WELCOME,
+						 .version = REPL_PROTO_VERSION,
+						 .name = s->d->cfg->node_name,
+						 .name_len = strlen(s->d->cfg->node_name),
+						 .lsn = s->resume_lsn };
+
+			session_send(s, &w);
+			s->welcomed = true;
+			mm_log_info("replication from %s: connected, resuming at LSN %" PRIu64,
+				    s->peer, s->resume_lsn);
+		} else if (m.type == MM_WIRE_RECORD && s->welcomed && !s->rec_open) {
+			if (on_record(s, &m) < 0)
+				return;
+		} else if (m.type == MM_WIRE_DATA && s->rec_open) {
+			if (on_data(s, &m) < 0)
+				return;
+		} else if (m.type == MM_WIRE_ACK && s->welcomed && !s->rec_open) {
+			/* position: the peer has nothing more for us up to here */
+			if (m.lsn > s->applied_lsn)
+				s->applied_lsn = m.lsn;
+		} else if (m.type == MM_WIRE_PING) {
+			struct mm_wire_msg p = { .type = MM_WIRE_PONG, .nonce = m.nonce };
+
+			session_send(s, &p);
+		} else if (m.type == MM_WIRE_PONG) {
+		} else {
+			session_refuse(s, "unexpected %s frame", mm_wire_type_str(m.type));
+			return;
+		}
+	}
+	if (r < 0) {
+		session_refuse(s, "bad frame: %s", mm_wire_strerror(r));
+		return;
+	}
+	if (s->welcomed && session_commit(s) < 0)
+		session_refuse(s, "cannot make applied records durable");
+}
+
+static void s_on_write(struct bufferevent *bev, void *arg)
+{
+	struct repl_session *s = arg;
+
+	/* a refused session goes once its ERROR frame is out */
+	if (s->dec == NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		session_free(s);
+}
+
+static void s_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct repl_session *s = arg;
+	const char *error;
+	char name[64];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (repl_tls_peer_name(ssl, name, sizeof(name)) == NULL) {
+			session_refuse(s, "certificate names no store");
+			return;
+		}
+		snprintf(s->peer, sizeof(s->peer), "%s", name);
+		if (mm_cfg_peer(s->d->cfg, name) == NULL ||
+		    strcmp(name, s->d->cfg->node_name) == 0) {
+			session_refuse(s, "'%s' is not a peer of this store", name);
+			return;
+		}
+		if (repl_tls_check_peer(ssl, name, &error) < 0) {
+			session_refuse(s, "%s", error);
+			return;
+		}
+		s->dec = mm_wire_decoder_new();
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		long v = SSL_get_verify_result(bufferevent_openssl_get_ssl(bev));
+
+		/* OpenSSL's own error only says "certificate verify failed" */
+		mm_log_warn("replication from %s: %s%s", s->peer[0] ? s->peer : s->addr,
+			    e != 0 ? "TLS: " : "",
+			    e != 0 ? ERR_reason_error_string(e) :
+			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		if (e != 0 && v != X509_V_OK)
+			mm_log_warn("replication from %s: certificate refused: %s",
+				    s->peer[0] ? s->peer : s->addr,
+				    X509_verify_cert_error_string(v));
+	} else if (s->peer[0] != '\0') {
+		mm_log_info("replication from %s: disconnected at LSN %" PRIu64, s->peer,
+			    s->durable_lsn);
+	}
+	session_free(s);
+}
+
+static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
+		      struct sockaddr *sa, int salen, void *arg)
+{
+	struct repl_daemon *d = arg;
+	struct repl_session *s = mm_calloc(1, sizeof(*s));
+
+	(void)lis;
+	s->d = d;
+	if (sa->sa_family == AF_INET6 && (size_t)salen >= sizeof(struct sockaddr_in6)) {
+		char ip[INET6_ADDRSTRLEN] = "?";
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+
+		evutil_inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+		snprintf(s->addr, sizeof(s->addr), "unknown client [%s]:%u", ip,
+			 ntohs(a6->sin6_port));
+	} else if (sa->sa_family == AF_INET && (size_t)salen >= sizeof(struct sockaddr_in)) {
+		char ip[INET_ADDRSTRLEN] = "?";
+		const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+
+		evutil_inet_ntop(AF_INET, &a4->sin_addr, ip, sizeof(ip));
+		snprintf(s->addr, sizeof(s->addr), "unknown client %s:%u", ip,
+			 ntohs(a4->sin_port));
+	} else {
+		snprintf(s->addr, sizeof(s->addr), "unknown client");
+	}
+	s->stage_fd = -1;
+	s->bev = bufferevent_openssl_socket_new(d->base, fd, SSL_new(d->ssl_ctx),
+						BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	bufferevent_setcb(s->bev, s_on_read, s_on_write, s_on_event, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->next = d->sessions;
+	d->sessions = s;
+}
+
+int repl_listen_start(struct repl_daemon *d, const char **error_r)
+{
+	static char err[512];
+	struct sockaddr_storage sa;
+	int len;
+
+	if (repl_resolve(d->cfg->repl_listen, &sa, &len, error_r) < 0)
+		return -1;
+	d->listener = evconnlistener_new_bind(d->base, on_accept, d,
+					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+					      LEV_OPT_CLOSE_ON_EXEC, -1,
+					      (struct sockaddr *)&sa, len);
+	if (d->listener == NULL) {
+		snprintf(err, sizeof(err), "listen on %s: %s", d->cfg->repl_listen,
+			 strerror(errno));
+		*error_r = err;
+		return -1;
+	}
+	return 0;
+}
+
+void repl_sessions_stop(struct repl_daemon *d)
+{
+	while (d->sessions != NULL) {
+		struct repl_session *s = d->sessions;
+
+		if (s->welcomed && s->dec != NULL)
+			session_commit(s);
+		session_free(s);
+	}
+	if (d->listener != NULL)
+		evconnlistener_free(d->listener);
+	d->listener = NULL;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT
+ * repl.h - the replicator daemon's shared state: outbound links (one per
+ * peer, repl-link.c), inbound sessions (repl-session.c), the status socket. */
+#ifndef REPL_H
+#define REPL_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+#include <event2/event.h>
+#include "buf.h"
+#include "cfg.h"
+#include "repl-apply.h"
+
+struct bufferevent;
+struct evconnlistener;
+struct mm_journal_reader;
+struct mm_wire_decoder;
+struct repl_store;
+
+#define REPL_PROTO_VERSION 1
+/* stop reading the journal for a peer while this much is queued for it */
+#define REPL_OUT_HIGH (8u << 20)
+#define REPL_ZSTD_LEVEL 3
+
+enum repl_link_state {
+	REPL_LINK_DOWN,		/* waiting to reconnect */
+	REPL_LINK_CONNECTING,	/* TCP and TLS handshake */
+	REPL_LINK_HELLO,	/* HELLO sent, waiting for WELCOME */
+	REPL_LINK_STREAMING,
+};
+
+/* A sent record not acknowledged yet, for the lag in ms. */
+struct repl_inflight {
+	uint64_t lsn;
+	uint64_t time_ns;	/* when it was journaled */
+};
+
+/* Outbound: this store's journal to one peer. */
+struct repl_link {
+	struct repl_daemon *d;
+	const struct mm_peer_cfg *peer;
+	enum repl_link_state state;
+	struct bufferevent *bev;
+	struct mm_wire_decoder *dec;
+	struct mm_journal_reader *reader;
+	struct event *reader_ev, *retry_ev;
+	unsigned int backoff_ms;
+	uint64_t sent_lsn;	/* last LSN sent or passed over */
+	uint64_t marked_lsn;	/* last position marker sent */
+	uint64_t acked_lsn;	/* the peer has everything up to here durably */
+	uint64_t records_sent, bytes_sent, content_bytes;
+	struct repl_inflight *inflight;	/* FIFO of sent, unacknowledged */
+	size_t n_inflight, inflight_head, inflight_cap;
+	char last_error[256];
+};
+
+/* Inbound: one peer's records applied to this store. */
+struct repl_session {
+	struct repl_daemon *d;
+	struct repl_session *next;
+	struct bufferevent *bev;
+	struct mm_wire_decoder *dec;
+	char peer[64];		/* from its certificate; "" before HELLO */
+	char addr[80];		/* where it connected from, for the log */
+	bool welcomed;
+	uint64_t resume_lsn;	/* the next LSN we wanted at WELCOME */
+	uint64_t applied_lsn;	/* applied, maybe not durable yet */
+	uint64_t durable_lsn;	/* synced, cursor written, acknowledged */
+	/* the record waiting for its content */
+	struct mm_buf rec_bytes;
+	bool rec_open;
+	uint64_t content_len, content_got;
+	struct repl_stage *stage;
+	int stage_fd;
+	struct repl_changes changes;	/* paths to invalidate in the mount */
+};
+
+struct repl_daemon {
+	struct mm_cfg *cfg;
+	struct event_base *base;
+	SSL_CTX *ssl_ctx;
+	struct repl_store *store;
+	struct evconnlistener *listener, *ctl_listener;
+	struct repl_link *links;
+	size_t n_links;
+	struct repl_session *sessions;
+	char *fs_ctl_path;	/* STATE/control.sock of mailmesh-fs */
+	char *ctl_path;		/* STATE/replicator.sock: our status */
+	char *cursor_dir;	/* STATE/replication */
+	char **ro;		/* read-only accounts here (sorted) */
+	size_t n_ro;
+	uint64_t n_applied, n_already, n_missing, n_conflicts, n_refused;
+};
+
+/* repl-link.c */
+void repl_links_start(struct repl_daemon *d);
+void repl_links_stop(struct repl_daemon *d);
+/* repl-session.c */
+int repl_listen_start(struct repl_daemon *d, const char **error_r);
+void repl_sessions_stop(struct repl_daemon *d);
+/* repl-ctl.c: the status socket */
+int repl_ctl_start(struct repl_daemon *d, const char **error_r);
+void repl_ctl_stop(struct repl_daemon *d);
+/* Prints the status as JSON lines into out (one object per line). */
+void repl_status_json(struct repl_daemon *d, struct mm_buf *out);
+
+/* Resolves HOST:PORT (blocking getaddrinfo; config addresses are
+   usually literal). 0 or -1 with *error_r. */
+int repl_resolve(const char *hostport, struct sockaddr_storage *sa_r, int *len_r,
+		 const char **error_r);
+uint64_t repl_now_ns(void);
+
+#endif

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+# cluster.sh - several stores on one machine for the replication tests
+# (source after lib.sh): per node its own store, state, mount, loopback
+# port and certificate, one shared CA, and cleanup of everything started.
+
+MM_REPL=$MM_BUILDDIR/replicator/mailmesh-replicator
+MM_NODES=
+
+# mm_cluster_init NAME...: creates $MM_T and the nodes' files. Every node
+# lists every other as a peer; the config text in $MM_NODE_EXTRA (if set)
+# is appended to each node's file.
+mm_cluster_init() {
+	local n port
+	mm_require_fuse
+	[ -x "$MM_REPL" ] || mm_fail "$MM_REPL not built"
+	MM_T=$(mktemp -d /var/tmp/mmtest.XXXXXX)
+	chmod 755 "$MM_T"
+	mkdir -p "$MM_T/tls"
+	MM_NODES="$*"
+	for n in "$@"; do
+		mkdir -p "$MM_T/$n/store" "$MM_T/$n/state" "$MM_T/$n/mnt"
+		chmod 755 "$MM_T/$n" "$MM_T/$n/store" "$MM_T/$n/mnt"
+		port=$(mm_free_port)
+		eval "MM_PORT_$n=$port"
+	done
+	for n in "$@"; do
+		{
+			printf '[node]\nname = %s\nstore = %s\nstate = %s\nmount = %s\n' \
+				"$n" "$MM_T/$n/store" "$MM_T/$n/state" "$MM_T/$n/mnt"
+			printf '[journal]\nfsync = batch\n'
+			printf '[replication]\nlisten = 127.0.0.1:%s\n' "$(mm_node_port "$n")"
+			printf '[tls]\nca = %s/ca.crt\ncert = %s/%s.crt\nkey = %s/%s.key\n' \
+				"$MM_T/tls" "$MM_T/tls" "$n" "$MM_T/tls" "$n"
+			for p in "$@"; do
+				[ "$p" = "$n" ] && continue
+				printf '[peer %s]\naddress = 127.0.0.1:%s\n' "$p" "$(mm_node_port "$p")"
+			done
+			printf '%s\n' "${MM_NODE_EXTRA:-}"
+		} >"$MM_T/$n.ini"
+	done
+	set -- $MM_NODES
+	mm_node_ctl "$1" certs init >/dev/null || mm_fail "certs init"
+	for n in $MM_NODES; do
+		mm_node_ctl "$1" certs node "$n" >/dev/null || mm_fail "certs node $n"
+	done
+}
+
+# on failure: the end of every node's logs
+mm_fail_hook() {
+	local n f
+	for n in $MM_NODES; do
+		for f in fs repl; do
+			[ -s "$MM_T/$n/$f.log" ] || continue
+			mm_log "--- $n $f.log (last 15 lines) ---"
+			tail -n 15 "$MM_T/$n/$f.log" >&2
+		done
+	done
+}
+
+mm_node_port() { eval "echo \$MM_PORT_$1"; }
+mm_node_ctl() { local n=$1; shift; "$MM_CTL" -c "$MM_T/$n.ini" "$@"; }
+mm_node_pid() { eval "echo \${MM_PID_$1_$2:-}"; }
+
+# mm_node_fs NAME: mounts the node's store (foreground daemon in the
+# background, its log in $MM_T/NAME/fs.log).
+mm_node_fs() {
+	local n=$1 pid
+	"$MM_FS" -c "$MM_T/$n.ini" -f -o allow_other >>"$MM_T/$n/fs.log" 2>&1 &
+	pid=$!
+	eval "MM_PID_${n}_fs=$pid"
+	mm_on_exit "mm_node_stop_fs $n"
+	mm_wait_for 10 mm_is_mounted "$MM_T/$n/mnt" ||
+		mm_fail "mailmesh-fs of $n did not mount"
+}
+
+mm_node_stop_fs() {
+	local n=$1 pid
+	pid=$(mm_node_pid "$n" fs)
+	[ -n "$pid" ] || return 0
+	fusermount3 -u "$MM_T/$n/mnt" 2>/dev/null || umount -l "$MM_T/$n/mnt" 2>/dev/null
+	mm_reap 10 "$pid" || true
+	wait "$pid" 2>/dev/null || true
+	eval "MM_PID_${n}_fs="
+}
+
+# mm_node_repl NAME: starts the node's replicator (log in NAME/repl.log).
+mm_node_repl() {
+	local n=$1 pid
+	"$MM_REPL" -c "$MM_T/$n.ini" -f >>"$MM_T/$n/repl.log" 2>&1 &
+	pid=$!
+	eval "MM_PID_${n}_repl=$pid"
+	mm_on_exit "mm_node_stop_repl $n"
+	mm_wait_for 10 test -S "$MM_T/$n/state/replicator.sock" ||
+		mm_fail "the replicator of $n did not start: $(tail -n 5 "$MM_T/$n/repl.log")"
+}
+
+# mm_node_stop_repl NAME [SIGNAL]: stops it (TERM by default, or KILL).
+mm_node_stop_repl() {
+	local n=$1 sig=${2:-TERM} pid
+	pid=$(mm_node_pid "$n" repl)
+	[ -n "$pid" ] || return 0
+	kill -"$sig" "$pid" 2>/dev/null
+	mm_reap 10 "$pid" || true
+	wait "$pid" 2>/dev/null || true
+	eval "MM_PID_${n}_repl="
+	rm -f "$MM_T/$n/state/replicator.sock"
+}
+
+# mm_tree NAME ACCOUNT: one line per file of the account in NAME's store
+# that replication must reproduce (not tmp/, not index or cache files):
+# path, size, mode, uid, gid, mtime in ns, SHA-256.
+mm_tree() {
+	python3 - "$MM_T/$1/store/$2" <<'PY'
+import hashlib, os, re, stat, sys
+root = sys.argv[1]
+skip = re.compile(r'(^|/)tmp/|(^|/)dovecot\.(index|list\.index|mailbox\.log)|\.lock$')
+out = []
+for d, dirs, files in os.walk(root):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(d, f)
+        rel = os.path.relpath(p, root)
+        if skip.search(rel):
+            continue
+        st = os.lstat(p)
+        h = hashlib.sha256(open(p, 'rb').read()).hexdigest()
+        out.append('%s %d %o %d %d %d %s' % (rel, st.st_size, stat.S_IMODE(st.st_mode),
+                   st.st_uid, st.st_gid, st.st_mtime_ns, h))
+print('\n'.join(out))
+PY
+}
+
+mm_trees_equal() { [ "$(mm_tree "$1" "$3")" = "$(mm_tree "$2" "$3")" ]; }
+
+# mm_wait_converged SECONDS ACCOUNT SOURCE REPLICA...: polls until every
+# replica's tree of ACCOUNT equals SOURCE's; on timeout prints a diff.
+mm_wait_converged() {
+	local deadline=$1 acct=$2 src=$3 r; shift 3
+	for r in "$@"; do
+		if ! mm_wait_for "$deadline" mm_trees_equal "$src" "$r" "$acct"; then
+			diff <(mm_tree "$src" "$acct") <(mm_tree "$r" "$acct") | head -20 >&2
+			mm_log "--- $r replicator log ---"
+			tail -n 20 "$MM_T/$r/repl.log" >&2
+			mm_log "--- $src replicator log ---"
+			tail -n 20 "$MM_T/$src/repl.log" >&2
+			mm_fail "$r did not converge on $acct with $src within $deadline s"
+		fi
+	done
+}
