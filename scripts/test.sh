@@ -30,6 +30,19 @@ mm_build "$top/build-sanitizers" --enable-sanitizers
 make -j2 check || { show_failures "$top/build-sanitizers"; exit 1; }
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
+# libFuzzer needs clang; the decoder faces the network, so CI always runs it
+fuzz_s=${MM_FUZZ_SECONDS:-60}
+echo "== fuzz the replication frame decoder for $fuzz_s s (tests/fuzz/fuzz-wire.c)"
+fz=$top/build/fuzz
+mkdir -p "$fz/corpus"
+clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-D_GNU_SOURCE -I"$top/lib" "$top/lib/wire.c" "$top/lib/buf.c" "$top/lib/mem.c" \
+	"$top/lib/log.c" "$top/tests/fuzz/fuzz-wire.c" -lzstd -lxxhash -o "$fz/fuzz-wire"
+( cd "$fz" && ./fuzz-wire -max_total_time="$fuzz_s" -print_final_stats=1 corpus \
+	>fuzz.log 2>&1 ) || { tail -n 60 "$fz/fuzz.log"; echo "fuzz-wire found a crash"; exit 1; }
+fuzz_runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$fz/fuzz.log")
+echo "fuzz-wire: $fuzz_runs inputs, no crash"
+
 echo "== make distcheck (unit tests)"
 cd "$top/build"
 make -j2 distcheck TESTS='$(UNIT_TESTS)' >/dev/null || { echo "distcheck failed"; exit 1; }
@@ -38,4 +51,4 @@ make -j2 distcheck TESTS='$(UNIT_TESTS)' >/dev/null || { echo "distcheck failed"
 count() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' \
 	"$top/build/test-suite.log" "$top/build-sanitizers/test-suite.log"; }
 echo "== all tests passed in $(( $(date +%s) - start )) s"
-echo "$(count PASS) passed, $(count FAIL) failed, $(count SKIP) skipped"
+echo "$(count PASS) passed, $(count FAIL) failed, $(count SKIP) skipped; fuzz-wire $fuzz_runs inputs"
