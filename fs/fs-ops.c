@@ -1197,6 +1197,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
 		else if (ret == -ENOENT)
 			ret = 0;
+		/* An existing file of a read-only account opened for writing:
+		   EACCES, as its modes would say. Dovecot then opens it
+		   read-only (dovecot-uidlist on a replica) where EROFS is an
+		   error. Every other change still fails with EROFS. */
+		if (ret == -EROFS)
+			ret = -EACCES;
 		if (ret < 0)
 			goto out;
 	}
@@ -1529,6 +1535,11 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	int ret;
 
 	ret = perm_inode(fs, req, inode_of(fs, ino));
+	/* write access to a read-only account (a replica): EACCES, which is
+	   what Dovecot checks (on cur/) to open a mailbox read-only and leave
+	   its dovecot-uidlist alone, rather than fail on EROFS later */
+	if (ret == 0 && (mask & W_OK) && inode_writable(fs, inode_of(fs, ino)) == -EROFS)
+		ret = -EACCES;
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
