@@ -508,7 +508,19 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 		rec.name = name;
 		rec.new_folder = nfolder != NULL ? nfolder : "";
 		rec.new_name = nname != NULL ? nname : "";
-		if (p->content != FS_CONTENT_NONE && content_fd >= 0) {
+		if ((p->op == MM_OP_FOLDER_CREATE) && content_fd >= 0) {
+			struct stat sb;
+
+			/* the folder directory's owner and mode: a replica makes
+			   the account's directories the same */
+			if (fstat(content_fd, &sb) == 0) {
+				rec.mode = sb.st_mode & 07777;
+				rec.uid = sb.st_uid;
+				rec.gid = sb.st_gid;
+				rec.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000LL +
+					sb.st_mtim.tv_nsec;
+			}
+		} else if (p->content != FS_CONTENT_NONE && content_fd >= 0) {
 			ret = content_facts(content_fd, &rec, p->content == FS_CONTENT_MESSAGE,
 					    p->content == FS_CONTENT_META ? &data : NULL);
 			if (ret == -EFBIG) {
@@ -818,7 +830,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		facts.folder_complete = complete && !folder_has(pin->fd, name);
 	}
 	n = fs_derive(FS_RAW_MKDIR, NULL, &loc, &facts, plans);
-	ret = txn_begin(fs, &txn, plans, n, NULL, &loc, -1, -1, NULL);
+	/* pin is the folder directory when its third subdirectory appears */
+	ret = txn_begin(fs, &txn, plans, n, NULL, &loc,
+			loc.cls == MM_CLASS_SUBDIR ? pin->fd : -1, -1, NULL);
 	if (ret < 0)
 		goto out;
 	/* created as the caller: its uid/gid, setgid directories, umask */

@@ -1518,7 +1518,10 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 		ret = check_owner(&a) < 0 ? -1 : op_copy(&a, sg);
 		break;
 	case MM_OP_FOLDER_CREATE:
-		ret = op_folder_create(&a);
+		/* mailmesh-fs records the folder directory's mode and owner;
+		   a record without them (mode 0) leaves the parent's owner */
+		a.rec_owner = r.mode != 0;
+		ret = a.rec_owner && check_owner(&a) < 0 ? -1 : op_folder_create(&a);
 		break;
 	case MM_OP_FOLDER_RENAME:
 		ret = op_folder_rename(&a);
