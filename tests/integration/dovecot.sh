@@ -4,16 +4,9 @@
 # exact journal records of each mail operation, a clean Dovecot log, and a
 # concurrent IMAP load whose journal replays to what the mount holds.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/dovecot-lib.sh"
 
-LDA=/usr/lib/dovecot/dovecot-lda
-for c in dovecot doveadm python3 xxh128sum; do
-	command -v $c >/dev/null || mm_skip "$c missing"
-done
-[ -x $LDA ] || mm_skip "$LDA missing (apt-get install dovecot-core)"
-VUSER=mail
-VUID=$(id -u $VUSER 2>/dev/null) || mm_skip "no '$VUSER' user"
-VGID=$(id -g $VUSER)
-
+mm_dovecot_require
 mm_setup batch
 mm_mount
 
@@ -23,63 +16,12 @@ MUSER=alice@example.org
 A=$MM_MNT/example.org/alice
 M=$A/Maildir
 PORT=$(mm_free_port)
-mkdir -p "$D/home/alice"
-chown "$VUID:$VGID" "$D/home/alice"
 mkdir -p "$A"
 chown "$VUID:$VGID" "$A"
-# auth reads the passwd-file as the dovecot user
-echo "$MUSER:{PLAIN}secret:$VUID:$VGID::$D/home/alice::" >"$D/users"
-chmod 644 "$D/users"
-cat >"$CONF" <<CONF
-base_dir = $D/run
-state_dir = $D/state
-instance_name = mmtest-$$
-log_path = $D/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = $VUID
-mail_location = maildir:$MM_MNT/%d/%n/Maildir
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $D/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u $D/users
-}
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $PORT
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-protocol imap {
-  mail_max_userip_connections = 50
-}
-CONF
+mm_dovecot_start "$D" "maildir:$MM_MNT/%d/%n/Maildir" "$PORT"
 
 da() { doveadm -c "$CONF" "$@"; }
-lda() { $LDA -c "$CONF" -d "$MUSER"; }
-
-dc_stop() {
-	local pid pids
-	[ -s "$D/run/master.pid" ] || return 0
-	pid=$(cat "$D/run/master.pid")
-	pids=$(mm_proc_tree "$pid")
-	da stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null
-	mm_reap 15 $pids
-	rm -f "$D/run/master.pid"
-}
-
-dovecot -c "$CONF" || mm_fail "dovecot did not start"
-mm_on_exit dc_stop
-mm_wait_for 10 test -s "$D/run/master.pid" || mm_fail "no dovecot master.pid"
+lda() { $MM_LDA -c "$CONF" -d "$MUSER"; }
 
 # Journal lines from LSN $1 with message base names replaced by the labels
 # given to them (m1, m2, ...) and uidvalidity marker names by X.
@@ -380,7 +322,7 @@ while read -r f; do
 	[[ $f =~ ,S=([0-9]+) ]] || continue
 	mm_assert_eq "$(stat -c %s "$f")" "${BASH_REMATCH[1]}" "size of $f"
 done < <(find "$MM_MNT" -type f \( -path '*/cur/*' -o -path '*/new/*' \))
-dc_stop
+mm_dovecot_stop "$D"
 mm_check_replay >&2 || mm_fail "the journal does not replay to what the mount holds"
 mm_umount
 mm_log "ok"
