@@ -49,6 +49,7 @@ struct mm_journal {
 
 	pthread_t flusher;
 	bool flusher_running, stopping;
+	bool prune_soon;	/* a segment was started: retention may apply */
 	pthread_cond_t flusher_cond;
 };
 
@@ -559,6 +560,7 @@ static int journal_rotate(struct mm_journal *j, uint64_t first_lsn)
 
 		j->cur = NULL;
 		seg_release(j, old);
+		j->prune_soon = true;
 	}
 	j->cur = seg;
 	j->cur_size = MM_JSEG_HDR_SIZE;
@@ -767,14 +769,16 @@ static void *flusher_main(void *arg)
 		ts.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&j->flusher_cond, &j->mtx, &ts);
 		target = j->next_lsn - 1;
-		if (j->stopping || target <= j->durable_lsn) {
-			if ((uint64_t)ts.tv_sec < last_prune + 60)
-				continue;
-		}
+		/* retention is checked every minute, and when a segment ends */
+		bool prune = j->prune_soon || (uint64_t)ts.tv_sec >= last_prune + 60;
+
+		j->prune_soon = false;
+		if ((j->stopping || target <= j->durable_lsn) && !prune)
+			continue;
 		pthread_mutex_unlock(&j->mtx);
 		if (target > j->durable_lsn)
 			mm_journal_sync(j, target);
-		if ((uint64_t)ts.tv_sec >= last_prune + 60) {
+		if (prune) {
 			last_prune = (uint64_t)ts.tv_sec;
 			mm_journal_prune(j, (uint64_t)ts.tv_sec);
 		}
@@ -941,9 +945,39 @@ struct mm_journal_reader {
 	off_t off;
 	struct mm_buf buf;
 	uint64_t last_lsn;	/* of the record last returned */
+	uint64_t gap_from, gap_to;	/* records removed before they were read */
 	bool raw;
 	char err[512];
 };
+
+bool mm_journal_reader_gap(const struct mm_journal_reader *r, uint64_t *from_r,
+			   uint64_t *to_r)
+{
+	if (r->gap_from == 0)
+		return false;
+	*from_r = r->gap_from;
+	*to_r = r->gap_to;
+	return true;
+}
+
+uint64_t mm_journal_first_lsn(const char *state_dir)
+{
+	char *dir = mm_strdup_printf("%s/journal", state_dir);
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t *lsns, first = 0;
+	ssize_t n;
+
+	free(dir);
+	if (dirfd < 0)
+		return 0;
+	n = seg_list(dirfd, &lsns);
+	if (n > 0)
+		first = lsns[0];
+	if (n >= 0)
+		free(lsns);
+	close(dirfd);
+	return first;
+}
 
 void mm_journal_reader_set_raw(struct mm_journal_reader *r, bool raw)
 {
@@ -1023,6 +1057,11 @@ static int reader_open_segment(struct mm_journal_reader *r)
 	free(lsns);
 	if (!found)
 		return 0;
+	if (pick > r->want_lsn && r->gap_from == 0) {
+		/* retention removed the segments holding want_lsn.. */
+		r->gap_from = r->want_lsn;
+		r->gap_to = pick - 1;
+	}
 	seg_name(pick, name);
 	r->seg_fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (r->seg_fd < 0) {

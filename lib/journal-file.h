@@ -102,6 +102,12 @@ int mm_journal_reader_wait(struct mm_journal_reader *r, int timeout_ms);
 /* An fd that becomes readable when the journal changes (for event loops);
    call mm_journal_reader_wait(r, 0) to drain it. */
 int mm_journal_reader_fd(const struct mm_journal_reader *r);
+/* Whether the reader had to skip records because retention removed their
+   segments before it got there: true with the first and last LSN lost. */
+bool mm_journal_reader_gap(const struct mm_journal_reader *r, uint64_t *from_r,
+			   uint64_t *to_r);
+/* The first LSN of the oldest segment in state_dir's journal, 0 if none. */
+uint64_t mm_journal_first_lsn(const char *state_dir);
 /* Opens the content kept for the record last returned. fd or -errno. */
 int mm_journal_reader_content_open(struct mm_journal_reader *r);
 

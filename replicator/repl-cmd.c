@@ -105,6 +105,11 @@ static void print_table(const char *body)
 			       json_integer_value(json_object_get(o, "lag_records")),
 			       json_integer_value(json_object_get(o, "lag_ms")),
 			       json_string_value(json_object_get(o, "last_error")));
+			if (json_is_true(json_object_get(o, "needs_resync")))
+				printf("%-12s      NEEDS A RESYNC: journal records %lld..%lld were "
+				       "removed before it had them\n", peer,
+				       json_integer_value(json_object_get(o, "lost_from")),
+				       json_integer_value(json_object_get(o, "lost_to")));
 		} else {
 			printf("%-12s %-4s %-11s %12lld %12lld\n", peer, "in", "applying",
 			       json_integer_value(json_object_get(o, "applied_lsn")),

@@ -47,7 +47,8 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 
 			lag_ms = now > t ? (now - t) / 1000000 : 0;
 		}
-		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+					"s:b, s:I, s:I}",
 			"peer", l->peer->name, "direction", "out",
 			"address", l->peer->address, "state", link_states[l->state],
 			"sent_lsn", (json_int_t)l->sent_lsn,
@@ -56,7 +57,10 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"lag_ms", (json_int_t)lag_ms,
 			"records_sent", (json_int_t)l->records_sent,
 			"bytes_sent", (json_int_t)l->bytes_sent,
-			"last_error", l->last_error));
+			"last_error", l->last_error,
+			"needs_resync", l->needs_resync,
+			"lost_from", (json_int_t)l->lost_from,
+			"lost_to", (json_int_t)l->lost_to));
 	}
 	for (const struct repl_session *s = d->sessions; s != NULL; s = s->next) {
 		if (!s->welcomed)

@@ -4,6 +4,7 @@
  * pipelined, and reconnects with backoff. Applying is repl-session.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,95 @@ int repl_resolve(const char *hostport, struct sockaddr_storage *sa_r, int *len_r
 	*len_r = (int)res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+/* ---- what a peer has acknowledged, and what it lost ---- */
+
+static char *link_file(struct repl_link *l, const char *suffix)
+{
+	return mm_strdup_printf("%s/to-%s.%s", l->d->cursor_dir, l->peer->name, suffix);
+}
+
+/* Writes "text" to the link's file atomically (write, rename); advisory
+   state, so no fsync: a lost update only means an older value. */
+static void link_file_put(struct repl_link *l, const char *suffix, const char *text)
+{
+	char *path = link_file(l, suffix), *tmp = mm_strdup_printf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0)
+		mm_log_warn("replication to %s: writing %s failed: %m", l->peer->name, path);
+	free(tmp);
+	free(path);
+}
+
+static void link_load(struct repl_link *l)
+{
+	char *path = link_file(l, "acked"), buf[128];
+	FILE *f = fopen(path, "r");
+
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL)
+			l->acked_lsn = l->saved_acked = strtoull(buf, NULL, 10);
+		fclose(f);
+	}
+	free(path);
+	path = link_file(l, "resync");
+	f = fopen(path, "r");
+	if (f != NULL) {
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    sscanf(buf, "%" SCNu64 " %" SCNu64, &l->lost_from, &l->lost_to) == 2)
+			l->needs_resync = true;
+		fclose(f);
+	}
+	free(path);
+}
+
+static void link_save_acked(struct repl_link *l)
+{
+	char buf[32];
+
+	if (l->acked_lsn == l->saved_acked)
+		return;
+	snprintf(buf, sizeof(buf), "%" PRIu64 "\n", l->acked_lsn);
+	link_file_put(l, "acked", buf);
+	l->saved_acked = l->acked_lsn;
+}
+
+/* Records from..to will never reach this peer from the journal: say so
+   once, keep it in to-PEER.resync, and show it in the status. */
+static void link_lost(struct repl_link *l, uint64_t from, uint64_t to)
+{
+	char buf[64];
+
+	if (l->needs_resync && from >= l->lost_from && to <= l->lost_to)
+		return;
+	if (!l->needs_resync || from < l->lost_from)
+		l->lost_from = from;
+	if (!l->needs_resync || to > l->lost_to)
+		l->lost_to = to;
+	l->needs_resync = true;
+	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64 "\n", l->lost_from, l->lost_to);
+	link_file_put(l, "resync", buf);
+	mm_log_error("replication to %s: journal records %" PRIu64 "..%" PRIu64 " were removed "
+		     "by retention before %s acknowledged them: %s needs a resync of the "
+		     "accounts it holds (see docs/runbook.md)", l->peer->name, l->lost_from,
+		     l->lost_to, l->peer->name, l->peer->name);
+}
+
+/* Every few seconds: persist the acknowledged LSN, and notice when
+   retention has removed records a peer (even one that is down) still
+   needed. */
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct repl_link *l = arg;
+	uint64_t first = mm_journal_first_lsn(l->d->cfg->state);
+
+	(void)fd;
+	(void)what;
+	link_save_acked(l);
+	if (first > l->acked_lsn + 1)
+		link_lost(l, l->acked_lsn + 1, first - 1);
 }
 
 static void link_send(struct repl_link *l, const struct mm_wire_msg *msg)
@@ -189,6 +279,10 @@ static void link_pump(struct repl_link *l)
 		}
 		if (r == 0)
 			break;
+		uint64_t gfrom, gto;
+
+		if (mm_journal_reader_gap(l->reader, &gfrom, &gto))
+			link_lost(l, gfrom, gto);
 		if (!mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec.account), l->peer->name)) {
 			l->sent_lsn = rec.lsn;
 			continue;
@@ -427,6 +521,11 @@ void repl_links_start(struct repl_daemon *d)
 		l->d = d;
 		l->peer = p;
 		l->retry_ev = evtimer_new(d->base, on_retry, l);
+		l->check_ev = event_new(d->base, -1, EV_PERSIST, on_check, l);
+		struct timeval every = { .tv_sec = 5 };
+
+		evtimer_add(l->check_ev, &every);
+		link_load(l);
 		link_connect(l);
 	}
 }
@@ -443,6 +542,8 @@ void repl_links_stop(struct repl_daemon *d)
 			bufferevent_free(l->bev);
 		mm_wire_decoder_free(&l->dec);
 		event_free(l->retry_ev);
+		event_free(l->check_ev);
+		link_save_acked(l);
 		free(l->inflight);
 	}
 	mm_free(&d->links);

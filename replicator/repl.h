@@ -43,12 +43,16 @@ struct repl_link {
 	struct bufferevent *bev;
 	struct mm_wire_decoder *dec;
 	struct mm_journal_reader *reader;
-	struct event *reader_ev, *retry_ev;
+	struct event *reader_ev, *retry_ev, *check_ev;
 	unsigned int backoff_ms;
 	uint64_t sent_lsn;	/* last LSN sent or passed over */
 	uint64_t marked_lsn;	/* last position marker sent */
 	uint64_t acked_lsn;	/* the peer has everything up to here durably */
 	uint64_t records_sent, bytes_sent, content_bytes;
+	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
+	/* records this peer never got: retention removed them first */
+	bool needs_resync;
+	uint64_t lost_from, lost_to;
 	struct repl_inflight *inflight;	/* FIFO of sent, unacknowledged */
 	size_t n_inflight, inflight_head, inflight_cap;
 	char last_error[256];

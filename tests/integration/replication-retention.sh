@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# replication-retention.sh - retention removes journal segments a stopped
+# peer never acknowledged: the source says so (log, status, a marker that
+# survives restarts) instead of letting the replica drift silently, and
+# streaming goes on from what is left.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
+
+MM_NODE_EXTRA=$'[journal]\nsegment_size = 4K\nretention_size = 12K'
+mm_cluster_init a b
+for n in a b; do
+	mm_node_fs "$n"
+	mm_node_repl "$n"
+done
+ACCT=example.org/alice
+M=$MM_T/a/mnt/$ACCT/Maildir
+mkdir -p "$M/cur" "$M/new" "$M/tmp"
+deliver() {
+	printf 'Subject: %s\n\n%s\n' "$1" "$1" >"$M/tmp/$1"
+	mv "$M/tmp/$1" "$M/new/$1"
+}
+for i in 1 2 3; do deliver "1700000000.M${i}P1.host"; done
+mm_wait_converged 20 "$ACCT" a b
+status() { "$MM_CTL" -c "$MM_T/a.ini" replication --json | jq -c 'select(.peer == "b" and .direction == "out")'; }
+mm_assert_eq "$(status | jq .needs_resync)" false "b needs no resync while it keeps up"
+
+mm_log "b's replicator stops; a's journal outgrows retention_size"
+mm_node_stop_repl b
+acked=$(status | jq .acked_lsn)
+for i in $(seq 10 120); do deliver "1700000000.M${i}P1.host"; done
+mm_wait_for 20 grep -q "removed segment" "$MM_T/a/fs.log" ||
+	mm_fail "retention removed no segment"
+mm_wait_for 20 grep -q "journal records $((acked + 1))\.\.[0-9]* were removed by retention before b acknowledged them: b needs a resync" \
+	"$MM_T/a/repl.log" || mm_fail "a did not report what b lost"
+mm_assert_eq "$(status | jq '[.needs_resync, .lost_from]' -c)" "[true,$((acked + 1))]" \
+	"status of b while it is down"
+"$MM_CTL" -c "$MM_T/a.ini" replication | grep -q "^b .*NEEDS A RESYNC" ||
+	mm_fail "the status table does not show that b needs a resync"
+
+mm_log "b returns: the rest streams, the gap stays reported"
+mm_node_repl b
+last=$(for i in 120; do echo "1700000000.M${i}P1.host"; done)
+mm_wait_for 20 test -e "$MM_T/b/store/$ACCT/Maildir/new/$last" ||
+	mm_fail "b did not get the records after the gap"
+[ -e "$MM_T/b/store/$ACCT/Maildir/new/1700000000.M10P1.host" ] &&
+	mm_fail "b has a message whose record retention removed (test set-up?)"
+mm_node_stop_repl a
+mm_node_repl a
+mm_assert_eq "$(status | jq .needs_resync)" true "the mark survives a restart of a's replicator"
+mm_finish
