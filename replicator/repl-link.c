@@ -154,15 +154,51 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 		link_lost(l, l->acked_lsn + 1, first - 1);
 }
 
+/* Queues one frame: raw before WELCOME, into the zstd stream after it. */
 static void link_send(struct repl_link *l, const struct mm_wire_msg *msg)
 {
-	struct mm_buf out = { 0 };
+	struct mm_buf frame = { 0 };
 
-	if (mm_wire_encode(&out, msg, REPL_ZSTD_LEVEL) < 0)
+	if (mm_wire_encode(&frame, msg, 0) < 0)
 		mm_panic("wire: cannot encode a %s frame", mm_wire_type_str(msg->type));
-	bufferevent_write(l->bev, out.data, out.len);
-	l->bytes_sent += out.len;
-	mm_buf_free(&out);
+	if (l->zc == NULL) {
+		bufferevent_write(l->bev, frame.data, frame.len);
+		l->bytes_sent += frame.len;
+	} else {
+		ZSTD_inBuffer in = { frame.data, frame.len, 0 };
+		unsigned char out[65536];
+
+		while (in.pos < in.size) {
+			ZSTD_outBuffer o = { out, sizeof(out), 0 };
+			size_t r = ZSTD_compressStream2(l->zc, &o, &in, ZSTD_e_continue);
+
+			if (ZSTD_isError(r))
+				mm_panic("zstd: %s", ZSTD_getErrorName(r));
+			bufferevent_write(l->bev, out, o.pos);
+			l->bytes_sent += o.pos;
+		}
+	}
+	mm_buf_free(&frame);
+}
+
+/* Pushes out what the zstd stream holds, so the peer can act on it now. */
+static void link_flush(struct repl_link *l)
+{
+	unsigned char out[65536];
+	size_t left;
+
+	if (l->zc == NULL)
+		return;
+	do {
+		ZSTD_inBuffer in = { NULL, 0, 0 };
+		ZSTD_outBuffer o = { out, sizeof(out), 0 };
+
+		left = ZSTD_compressStream2(l->zc, &o, &in, ZSTD_e_flush);
+		if (ZSTD_isError(left))
+			mm_panic("zstd: %s", ZSTD_getErrorName(left));
+		bufferevent_write(l->bev, out, o.pos);
+		l->bytes_sent += o.pos;
+	} while (left > 0);
 }
 
 /* Drops the connection; a reconnect follows after the backoff. */
@@ -183,6 +219,8 @@ static void link_down(struct repl_link *l, const char *why)
 		bufferevent_free(l->bev);
 	l->bev = NULL;
 	mm_wire_decoder_free(&l->dec);
+	ZSTD_freeCStream(l->zc);
+	l->zc = NULL;
 	l->n_inflight = l->inflight_head = 0;
 	l->state = REPL_LINK_DOWN;
 	if (l->backoff_ms == 0)
@@ -327,6 +365,7 @@ static void link_pump(struct repl_link *l)
 		link_send(l, &m);
 		l->marked_lsn = l->sent_lsn;
 	}
+	link_flush(l);
 }
 
 static void on_journal(evutil_socket_t fd, short what, void *arg)
@@ -354,6 +393,11 @@ static int start_stream(struct repl_link *l, uint64_t resume_lsn)
 	if (l->acked_lsn < l->sent_lsn)
 		l->acked_lsn = l->sent_lsn;
 	l->state = REPL_LINK_STREAMING;
+	l->zc = ZSTD_createCStream();
+	if (l->zc == NULL)
+		mm_panic("zstd: out of memory");
+	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_compressionLevel, REPL_ZSTD_LEVEL);
+	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_windowLog, REPL_STREAM_WINDOW_LOG);
 	mm_log_info("replication to %s: streaming from LSN %" PRIu64, l->peer->name,
 		    resume_lsn);
 	link_pump(l);
@@ -407,6 +451,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			struct mm_wire_msg pong = { .type = MM_WIRE_PONG, .nonce = m.nonce };
 
 			link_send(l, &pong);
+			link_flush(l);
 		} else if (m.type == MM_WIRE_ERROR) {
 			snprintf(why, sizeof(why), "peer refused: %.*s", (int)m.text_len, m.text);
 			mm_log_error("replication to %s: %s", l->peer->name, why);
@@ -541,6 +586,7 @@ void repl_links_stop(struct repl_daemon *d)
 		if (l->bev != NULL)
 			bufferevent_free(l->bev);
 		mm_wire_decoder_free(&l->dec);
+		ZSTD_freeCStream(l->zc);
 		event_free(l->retry_ev);
 		event_free(l->check_ev);
 		link_save_acked(l);

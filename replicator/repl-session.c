@@ -141,6 +141,7 @@ static void session_free(struct repl_session *s)
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	mm_wire_decoder_free(&s->dec);
+	ZSTD_freeDStream(s->zd);
 	mm_buf_free(&s->rec_bytes);
 	repl_changes_free(&s->changes);
 	free(s);
@@ -376,31 +377,26 @@ static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
 	return 0;
 }
 
-static void s_on_read(struct bufferevent *bev, void *arg)
+/* Feeds decoded bytes to the frame decoder and handles every complete
+   frame. 0, or -1 when the session was refused (stop using it). */
+static int session_feed(struct repl_session *s, const void *data, size_t len)
 {
-	struct repl_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	struct mm_wire_msg m;
-	size_t len;
-	int r = 0;
+	int r;
 
-	while ((len = evbuffer_get_contiguous_space(in)) > 0) {
-		if (s->dec != NULL)
-			mm_wire_decoder_feed(s->dec, evbuffer_pullup(in, (ssize_t)len), len);
-		evbuffer_drain(in, len);
-	}
-	while (s->dec != NULL && (r = mm_wire_decoder_next(s->dec, &m)) == 1) {
+	mm_wire_decoder_feed(s->dec, data, len);
+	while ((r = mm_wire_decoder_next(s->dec, &m)) == 1) {
 		if (m.type == MM_WIRE_HELLO && !s->welcomed) {
 			if ((size_t)m.name_len != strlen(s->peer) ||
 			    memcmp(m.name, s->peer, m.name_len) != 0) {
 				session_refuse(s, "HELLO names '%.*s', certificate '%s'",
 					       (int)m.name_len, m.name, s->peer);
-				return;
+				return -1;
 			}
 			if (m.version != REPL_PROTO_VERSION) {
 				session_refuse(s, "protocol %u, this store speaks %u", m.version,
 					       REPL_PROTO_VERSION);
-				return;
+				return -1;
 			}
 			s->durable_lsn = s->applied_lsn = cursor_load(s->d, s->peer);
 			s->resume_lsn = s->applied_lsn + 1;
@@ -412,14 +408,23 @@ static void s_on_read(struct bufferevent *bev, void *arg)
 
 			session_send(s, &w);
 			s->welcomed = true;
+			/* from now on the peer's bytes are one zstd stream; the
+			   window is capped, so a hostile stream cannot ask for
+			   more memory than ours would use */
+			s->zd = ZSTD_createDStream();
+			if (s->zd == NULL)
+				mm_panic("zstd: out of memory");
+			ZSTD_DCtx_setParameter(s->zd, ZSTD_d_windowLogMax, REPL_STREAM_WINDOW_LOG);
 			mm_log_info("replication from %s: connected, resuming at LSN %" PRIu64,
 				    s->peer, s->resume_lsn);
+			/* the peer sends nothing else before our WELCOME */
+			return 0;
 		} else if (m.type == MM_WIRE_RECORD && s->welcomed && !s->rec_open) {
 			if (on_record(s, &m) < 0)
-				return;
+				return -1;
 		} else if (m.type == MM_WIRE_DATA && s->rec_open) {
 			if (on_data(s, &m) < 0)
-				return;
+				return -1;
 		} else if (m.type == MM_WIRE_ACK && s->welcomed && !s->rec_open) {
 			/* position: the peer has nothing more for us up to here */
 			if (m.lsn > s->applied_lsn)
@@ -431,13 +436,56 @@ static void s_on_read(struct bufferevent *bev, void *arg)
 		} else if (m.type == MM_WIRE_PONG) {
 		} else {
 			session_refuse(s, "unexpected %s frame", mm_wire_type_str(m.type));
-			return;
+			return -1;
 		}
 	}
 	if (r < 0) {
 		session_refuse(s, "bad frame: %s", mm_wire_strerror(r));
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+static void s_on_read(struct bufferevent *bev, void *arg)
+{
+	struct repl_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	static unsigned char out[256 * 1024];
+	size_t len;
+
+	while (s->dec != NULL && (len = evbuffer_get_contiguous_space(in)) > 0) {
+		const unsigned char *p = evbuffer_pullup(in, (ssize_t)len);
+		int ret = 0;
+
+		if (s->zd == NULL) {
+			ret = session_feed(s, p, len);
+		} else {
+			ZSTD_inBuffer zi = { p, len, 0 };
+			bool full = true;
+
+			/* decompressed in bounded pieces, each handled before the
+			   next: memory stays bounded whatever the input claims */
+			while (ret == 0 && (zi.pos < zi.size || full)) {
+				ZSTD_outBuffer zo = { out, sizeof(out), 0 };
+				size_t z = ZSTD_decompressStream(s->zd, &zo, &zi);
+
+				if (ZSTD_isError(z)) {
+					session_refuse(s, "bad compressed stream: %s",
+						       ZSTD_getErrorName(z));
+					return;
+				}
+				full = zo.pos == zo.size;
+				if (zo.pos > 0)
+					ret = session_feed(s, out, zo.pos);
+			}
+		}
+		if (ret < 0)
+			return;
+		evbuffer_drain(in, len);
+	}
+	if (s->dec == NULL)
+		return;
+
 	if (s->welcomed && session_commit(s) < 0)
 		session_refuse(s, "cannot make applied records durable");
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
+#include <zstd.h>
 #include "buf.h"
 #include "cfg.h"
 #include "repl-apply.h"
@@ -18,6 +19,11 @@ struct mm_wire_decoder;
 struct repl_store;
 
 #define REPL_PROTO_VERSION 1
+/* After WELCOME the dialer's bytes are one zstd stream (level 3, 8 MiB
+   window), flushed at the end of every burst: later messages compress
+   against earlier ones (headers, common words), which per-message
+   compression cannot do. */
+#define REPL_STREAM_WINDOW_LOG 23
 /* stop reading the journal for a peer while this much is queued for it */
 #define REPL_OUT_HIGH (8u << 20)
 #define REPL_ZSTD_LEVEL 3
@@ -42,6 +48,7 @@ struct repl_link {
 	enum repl_link_state state;
 	struct bufferevent *bev;
 	struct mm_wire_decoder *dec;
+	ZSTD_CStream *zc;	/* set once streaming: compresses what we send */
 	struct mm_journal_reader *reader;
 	struct event *reader_ev, *retry_ev, *check_ev;
 	unsigned int backoff_ms;
@@ -64,6 +71,7 @@ struct repl_session {
 	struct repl_session *next;
 	struct bufferevent *bev;
 	struct mm_wire_decoder *dec;
+	ZSTD_DStream *zd;	/* set after WELCOME: the peer's bytes are zstd */
 	char peer[64];		/* from its certificate; "" before HELLO */
 	char addr[80];		/* where it connected from, for the log */
 	bool welcomed;

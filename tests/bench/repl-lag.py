@@ -8,6 +8,7 @@ import ctypes, json, os, random, select, struct, sys, threading, time
 
 src_dir, dst_dir, n, rate = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 seed = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+small = len(sys.argv) > 6 and sys.argv[6] == "small"    # 4 KiB messages only
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 IN_MOVED_TO, IN_CREATE = 0x80, 0x100
@@ -21,7 +22,7 @@ WORDS = ("the of and to in is you that it he was for on are as with his they at 
 def message(rnd, i):
     """A realistic mail: headers, text, and sometimes a base64 attachment."""
     r = rnd.random()
-    size = 4096 if r < 0.6 else 40960 if r < 0.9 else 409600
+    size = 4096 if r < 0.6 or small else 40960 if r < 0.9 else 409600
     head = ("Return-Path: <sender%d@example.net>\nDelivered-To: alice@example.org\n"
             "Received: from mx.example.net (mx.example.net [192.0.2.%d])\n\tby mx1.example.org "
             "with ESMTPS id %08X\n\tfor <alice@example.org>; Tue, 24 Nov 2026 12:00:%02d +0000\n"

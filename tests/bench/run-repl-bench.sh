@@ -28,16 +28,16 @@ for n in a b; do
 done
 ACCT=example.org/alice
 
-# run LABEL: one timed run into a fresh folder; prints its JSON line
+# run LABEL SEED [small]: one timed run into a fresh folder; prints its JSON line
 run() {
-	local label=$1 seed=$2 f=$MM_T/a/mnt/$ACCT/Maildir/.run$2 before after
+	local label=$1 seed=$2 mix=${3:-} f=$MM_T/a/mnt/$ACCT/Maildir/.run$2 before after
 	mkdir -p "$f/cur" "$f/new" "$f/tmp"
 	mm_wait_for 20 test -d "$MM_T/b/store/$ACCT/Maildir/.run$seed/new" ||
 		mm_fail "the run's folder did not reach b"
 	before=$("$MM_CTL" -c "$MM_T/a.ini" replication --json |
 		jq 'select(.peer == "b" and .direction == "out") | .bytes_sent')
 	python3 "$HERE/repl-lag.py" "$f/new" "$MM_T/b/store/$ACCT/Maildir/.run$seed/new" \
-		"$N" "$RATE" "$seed" >"$MM_T/run$seed.json" || mm_fail "run $seed lost messages"
+		"$N" "$RATE" "$seed" $mix >"$MM_T/run$seed.json" || mm_fail "run $seed lost messages"
 	after=$("$MM_CTL" -c "$MM_T/a.ini" replication --json |
 		jq 'select(.peer == "b" and .direction == "out") | .bytes_sent')
 	# per-message zstd -3, the baseline for bytes on the wire
@@ -63,6 +63,9 @@ PY
 for r in $(seq 1 "$REPEATS"); do
 	run loopback "$r"
 done >"$MM_T/loopback.jsonl"
+for r in $(seq 1 "$REPEATS"); do
+	run small "$((r + 50))" small
+done >"$MM_T/small.jsonl"
 
 # the same through a proxy that adds 25 ms each way
 PROXY=$(mm_free_port)
@@ -80,7 +83,7 @@ median() { jq -s "map(.$2) | sort | .[length / 2 | floor]" "$1"; }
 printf '\nReplication a -> b, %s messages at %s/s (60%% 4 KiB, 30%% 40 KiB, 10%% 400 KiB), median of %s runs\n' \
 	"$N" "$RATE" "$REPEATS"
 printf '%-10s %9s %9s %9s %9s %11s %11s\n' link "rate/s" "p50 ms" "p99 ms" "max ms" "wire/raw" "zstd3/raw"
-for f in loopback delayed; do
+for f in loopback small delayed; do
 	printf '%-10s %9s %9s %9s %9s %11.3f %11.3f\n' "$f" \
 		"$(median "$MM_T/$f.jsonl" rate)" "$(median "$MM_T/$f.jsonl" p50_ms)" \
 		"$(median "$MM_T/$f.jsonl" p99_ms)" "$(median "$MM_T/$f.jsonl" max_ms)" \
@@ -93,5 +96,7 @@ echo
 echo "Targets:"
 awk -v p="$p99" 'BEGIN { printf "  %s p99 lag on loopback < 100 ms (%s ms)\n", (p < 100 ? "MET " : "MISS"), p }'
 awk -v w="$w" -v z="$z" 'BEGIN { printf "  %s wire bytes <= per-message zstd -3 (%.3f vs %.3f of raw)\n", (w <= z ? "MET " : "MISS"), w, z }'
+s4=$(median "$MM_T/small.jsonl" wire_ratio)
+awk -v w="$s4" 'BEGIN { printf "  %s wire bytes <= 0.45 of raw for 4 KiB messages (%.3f)\n", (w <= 0.45 ? "MET " : "MISS"), w }'
 cat "$MM_T"/*.jsonl >"${MM_BENCH_OUT:-/dev/null}"
 mm_finish
