@@ -48,13 +48,15 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 		snprintf(out, outsize,
 			 "ok node=%s last_lsn=%" PRIu64 " durable_lsn=%" PRIu64
 			 " journaled=%" PRIu64
-			 " refused_readonly=%" PRIu64 " errors=%" PRIu64 " readonly_accounts=%zu\n",
+			 " refused_readonly=%" PRIu64 " errors=%" PRIu64 " readonly_accounts=%zu"
+			 " sync_timeouts=%" PRIu64 "\n",
 			 fs->cfg->node_name, mm_journal_last_lsn(fs->journal),
 			 mm_journal_durable_lsn(fs->journal),
 			 __atomic_load_n(&fs->n_journaled, __ATOMIC_RELAXED),
 			 __atomic_load_n(&fs->n_refused_ro, __ATOMIC_RELAXED),
 			 __atomic_load_n(&fs->n_errors, __ATOMIC_RELAXED),
-			 fs->n_ro_accounts);
+			 fs->n_ro_accounts,
+			 __atomic_load_n(&fs->n_sync_timeouts, __ATOMIC_RELAXED));
 	} else {
 		snprintf(out, outsize, "error unknown command\n");
 	}

@@ -18,6 +18,7 @@
 #include <xxhash.h>
 #include "acct.h"
 #include "buf.h"
+#include "ctl.h"
 #include "fs-cred.h"
 #include "fs-derive.h"
 #include "fs.h"
@@ -163,7 +164,8 @@ static int child_relpath(struct fs *fs, struct fs_inode *parent, const char *nam
 
 static bool perm_needed(struct fs *fs, fuse_req_t req)
 {
-	return fs->cfg->permissions == MM_PERM_DAEMON && fuse_req_ctx(req)->uid != 0;
+	return req != NULL && fs->cfg->permissions == MM_PERM_DAEMON &&
+		fuse_req_ctx(req)->uid != 0;
 }
 
 static int perm_walk(struct fs *fs, fuse_req_t req, const char *relpath, int mode)
@@ -893,10 +895,60 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	reply_entry_or_err(req, fs, pin, name, ret);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* [account] mode = sync (RPO zero): a delivery's call returns only once
+   sync_acks peers have it durably, asked of the replicator. 0 when done
+   (or not asked for, or on_timeout = degrade), -EAGAIN when the caller must
+   undo the delivery and fail. */
+static int sync_wait(struct fs *fs, const struct mm_loc *dloc, const struct fs_txn *txn,
+		     const struct fs_plan *plans, int nplans)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_inode *pin = inode_of(fs, parent);
+	const struct mm_account_cfg *pol;
+	char *acct, *path, line[96], reply[256];
+	const char *error;
+	uint64_t lsn = 0;
+	int ret;
+
+	for (int i = 0; i < nplans && (unsigned int)i < txn->n; i++)
+		if (plans[i].op == MM_OP_DELIVER)
+			lsn = txn->refs[i].lsn;
+	if (lsn == 0 || dloc->cls != MM_CLASS_MESSAGE)
+		return 0;
+	acct = mm_strndup(dloc->account, dloc->account_len);
+	pol = mm_cfg_account(fs->cfg, acct);
+	if (pol->mode != MM_REPL_SYNC || !pol->replicate) {
+		free(acct);
+		return 0;
+	}
+	path = mm_strdup_printf("%s/replicator.sock", fs->cfg->state);
+	snprintf(line, sizeof(line), "wait %" PRIu64 " %u %u", lsn, pol->sync_acks,
+		 pol->sync_timeout_ms);
+	ret = mm_ctl_call_timeout(path, line, reply, sizeof(reply),
+				  pol->sync_timeout_ms + 5000, &error);
+	free(path);
+	if (ret == 0) {
+		free(acct);
+		return 0;
+	}
+	if (ret == 1)
+		error = "mailmesh-replicator is not running";
+	__atomic_add_fetch(&fs->n_sync_timeouts, 1, __ATOMIC_RELAXED);
+	if (pol->on_timeout == MM_ON_TIMEOUT_DEGRADE) {
+		mm_log_warn("fs: %s runs unprotected: delivery LSN %" PRIu64 " not on %u "
+			    "peer(s) within %u ms (%s); accepted (on_timeout = degrade)",
+			    acct, lsn, pol->sync_acks, pol->sync_timeout_ms, error);
+		free(acct);
+		return 0;
+	}
+	mm_log_warn("fs: %s: delivery LSN %" PRIu64 " not on %u peer(s) within %u ms (%s): "
+		    "refused with EAGAIN, the sender keeps it", acct, lsn, pol->sync_acks,
+		    pol->sync_timeout_ms, error);
+	free(acct);
+	return -EAGAIN;
+}
+
+/* unlink(2) with its journal records; req NULL: as the daemon itself. */
+static int do_unlink(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const char *name)
+{
 	struct fs_derive_facts facts = { .is_dir = false };
 	struct fs_plan plans[FS_PLAN_MAX];
 	struct mm_buf rel = { 0 };
@@ -924,13 +976,22 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	ret = txn_begin(fs, &txn, plans, n, &loc, NULL, -1, -1, NULL);
 	if (ret < 0)
 		goto out;
-	fs_cred_enter(req);
+	if (req != NULL)
+		fs_cred_enter(req);
 	ret = unlinkat(pin->fd, name, 0) < 0 ? -errno : 0;
-	fs_cred_leave();
+	if (req != NULL)
+		fs_cred_leave();
 	txn_end(fs, &txn, ret);
 out:
 	mm_buf_free(&rel);
-	fuse_reply_err(req, -ret);
+	return ret;
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+
+	fuse_reply_err(req, -do_unlink(fs, req, inode_of(fs, parent), name));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -1010,11 +1071,11 @@ static void fix_moved_inode(struct fs *fs, int dirfd, const char *name,
 	pthread_mutex_unlock(&fs->itab_mtx);
 }
 
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+/* rename(2) with its journal records; req NULL: as the daemon itself,
+   with no sync wait (the undo of a delivery that timed out). */
+static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const char *name,
+		     struct fs_inode *npin, const char *newname, unsigned int flags)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_inode *pin = inode_of(fs, parent), *npin = inode_of(fs, newparent);
 	struct fs_derive_facts facts = { 0 };
 	struct fs_plan plans[FS_PLAN_MAX];
 	struct mm_buf srel = { 0 }, drel = { 0 };
@@ -1067,18 +1128,41 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	ret = txn_begin(fs, &txn, plans, n, &sloc, &dloc, cfd, pin->fd, name);
 	if (ret < 0)
 		goto out;
-	fs_cred_enter(req);
+	if (req != NULL)
+		fs_cred_enter(req);
 	ret = renameat2(pin->fd, name, npin->fd, newname, flags) < 0 ? -errno : 0;
-	fs_cred_leave();
+	if (req != NULL)
+		fs_cred_leave();
 	txn_end(fs, &txn, ret);
 	if (ret == 0)
 		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel), &txn);
+	if (ret == 0 && req != NULL && sync_wait(fs, &dloc, &txn, plans, n) < 0) {
+		/* not on enough peers in time: the delivery did not happen,
+		   the MDA keeps the message and retries; an expunge record
+		   tells the peers that got it */
+		int undo = do_rename(fs, NULL, npin, newname, pin, name, 0);
+
+		if (undo < 0)
+			mm_log_error("fs: %s: undoing a delivery no peer acknowledged failed: "
+				     "%s; it stays delivered", mm_buf_str(&drel), strerror(-undo));
+		else
+			ret = -EAGAIN;
+	}
 out:
 	if (cfd >= 0)
 		close(cfd);
 	mm_buf_free(&srel);
 	mm_buf_free(&drel);
-	fuse_reply_err(req, -ret);
+	return ret;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = fs_of(req);
+
+	fuse_reply_err(req, -do_rename(fs, req, inode_of(fs, parent), name,
+				       inode_of(fs, newparent), newname, flags));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
@@ -1127,6 +1211,16 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	ret = linkat(AT_FDCWD, proc, npin->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 	fs_cred_leave();
 	txn_end(fs, &txn, ret);
+	if (ret == 0 && sync_wait(fs, &dloc, &txn, plans, n) < 0) {
+		/* as in do_rename(): Postfix delivers with link() */
+		int undo = do_unlink(fs, NULL, npin, newname);
+
+		if (undo < 0)
+			mm_log_error("fs: %s: undoing a delivery no peer acknowledged failed: "
+				     "%s; it stays delivered", mm_buf_str(&drel), strerror(-undo));
+		else
+			ret = -EAGAIN;
+	}
 out:
 	if (cfd >= 0)
 		close(cfd);

@@ -52,7 +52,7 @@ struct fs {
 	double msg_timeout, dir_timeout, neg_timeout;
 
 	/* counters for the control socket's status */
-	uint64_t n_journaled, n_refused_ro, n_errors;
+	uint64_t n_journaled, n_refused_ro, n_errors, n_sync_timeouts;
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

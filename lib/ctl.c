@@ -12,11 +12,12 @@
 
 static __thread char ctl_error[512];
 
-int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
-		   const char **error_r)
+static int ctl_request(const char *path, const char *line, struct mm_buf *reply,
+		       unsigned int timeout_ms, const char **error_r)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
 	char chunk[4096];
 	ssize_t n;
 	int fd;
@@ -65,11 +66,17 @@ fail:
 	return -1;
 }
 
-int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
-		const char **error_r)
+int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
+		   const char **error_r)
+{
+	return ctl_request(path, line, reply, 10000, error_r);
+}
+
+int mm_ctl_call_timeout(const char *path, const char *line, char *out, size_t outsize,
+			unsigned int timeout_ms, const char **error_r)
 {
 	struct mm_buf reply = { 0 };
-	int ret = mm_ctl_request(path, line, &reply, error_r);
+	int ret = ctl_request(path, line, &reply, timeout_ms, error_r);
 	const char *r = mm_buf_str(&reply);
 	size_t n = strcspn(r, "\n");
 
@@ -79,4 +86,10 @@ int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
 	out[n] = '\0';
 	mm_buf_free(&reply);
 	return ret;
+}
+
+int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
+		const char **error_r)
+{
+	return mm_ctl_call_timeout(path, line, out, outsize, 10000, error_r);
 }

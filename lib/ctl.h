@@ -15,6 +15,9 @@ struct mm_buf;
 int mm_ctl_call(const char *path, const char *line, char *out, size_t outsize,
 		const char **error_r);
 
+/* mm_ctl_call() waiting up to timeout_ms for the reply (not 10 s). */
+int mm_ctl_call_timeout(const char *path, const char *line, char *out, size_t outsize,
+			unsigned int timeout_ms, const char **error_r);
 /* The same, with the whole reply (all lines) in reply. */
 int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
 		   const char **error_r);

@@ -45,19 +45,8 @@ static int check_cfg(const struct mm_cfg *cfg, const char **error_r)
 		snprintf(err, sizeof(err), "%s: missing [replication] listen", cfg->path);
 	else if (cfg->tls_ca == NULL || cfg->tls_cert == NULL || cfg->tls_key == NULL)
 		snprintf(err, sizeof(err), "%s: [tls] needs ca, cert and key", cfg->path);
-	else {
-		for (size_t i = 0; i < cfg->n_accounts; i++) {
-			/* refuse rather than silently run without RPO zero */
-			if (cfg->accounts[i].mode == MM_REPL_SYNC) {
-				snprintf(err, sizeof(err), "%s:%d: [account %s] mode = sync is not "
-					 "implemented yet; this replicator would ship asynchronously",
-					 cfg->path, cfg->accounts[i].line, cfg->accounts[i].pattern);
-				*error_r = err;
-				return -1;
-			}
-		}
+	else
 		return 0;
-	}
 	*error_r = err;
 	return -1;
 }

@@ -77,6 +77,102 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 		"refused", (json_int_t)d->n_refused));
 }
 
+/* ---- sync mode: "wait LSN ACKS TIMEOUT_MS" ---- */
+
+static unsigned int acked_by(struct repl_daemon *d, uint64_t lsn)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < d->n_links; i++)
+		if (d->links[i].acked_lsn >= lsn)
+			n++;
+	return n;
+}
+
+static void c_on_write(struct bufferevent *bev, void *arg);
+
+static void reply_and_close(struct bufferevent *bev, const char *text)
+{
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, c_on_write, NULL, NULL);
+	bufferevent_write(bev, text, strlen(text));
+}
+
+static void waiter_done(struct repl_waiter *w, bool ok)
+{
+	struct repl_waiter **pp;
+	char text[96];
+
+	for (pp = &w->d->waiters; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	snprintf(text, sizeof(text), "%s acked=%u of %u\n", ok ? "ok" : "error timeout",
+		 acked_by(w->d, w->lsn), w->acks);
+	if (w->bev != NULL)
+		reply_and_close(w->bev, text);
+	event_free(w->timer);
+	free(w);
+}
+
+static void on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	waiter_done(arg, false);
+}
+
+void repl_waiters_check(struct repl_daemon *d)
+{
+	struct repl_waiter *w = d->waiters, *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		if (acked_by(d, w->lsn) >= w->acks)
+			waiter_done(w, true);
+	}
+}
+
+/* The caller went away before its answer: forget the connection. */
+static void c_on_waiter_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct repl_waiter *w = arg;
+
+	(void)what;
+	w->bev = NULL;
+	bufferevent_free(bev);
+}
+
+static void wait_start(struct repl_daemon *d, struct bufferevent *bev, const char *args)
+{
+	unsigned long long lsn;
+	unsigned int acks, ms;
+	struct repl_waiter *w;
+
+	if (sscanf(args, "%llu %u %u", &lsn, &acks, &ms) != 3 || acks == 0) {
+		reply_and_close(bev, "error usage: wait LSN ACKS TIMEOUT_MS\n");
+		return;
+	}
+	w = mm_calloc(1, sizeof(*w));
+	w->d = d;
+	w->bev = bev;
+	w->lsn = lsn;
+	w->acks = acks;
+	w->timer = evtimer_new(d->base, on_waiter_timeout, w);
+	w->next = d->waiters;
+	d->waiters = w;
+	bufferevent_setcb(bev, NULL, NULL, c_on_waiter_event, w);
+	if (acked_by(d, w->lsn) >= w->acks) {
+		waiter_done(w, true);
+		return;
+	}
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(w->timer, &tv);
+}
+
 static void c_on_write(struct bufferevent *bev, void *arg)
 {
 	(void)arg;
@@ -93,6 +189,11 @@ static void c_on_read(struct bufferevent *bev, void *arg)
 
 	if (line == NULL)
 		return;
+	if (strncmp(line, "wait ", 5) == 0) {
+		wait_start(d, bev, line + 5);
+		free(line);
+		return;
+	}
 	if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		repl_status_json(d, &out);
@@ -152,6 +253,14 @@ int repl_ctl_start(struct repl_daemon *d, const char **error_r)
 
 void repl_ctl_stop(struct repl_daemon *d)
 {
+	/* stopping: the loop is gone, so no reply could be written out; the
+	   callers see the connection close and fail their delivery */
+	while (d->waiters != NULL) {
+		if (d->waiters->bev != NULL)
+			bufferevent_free(d->waiters->bev);
+		d->waiters->bev = NULL;
+		waiter_done(d->waiters, false);
+	}
 	if (d->ctl_listener != NULL) {
 		evconnlistener_free(d->ctl_listener);
 		unlink(d->ctl_path);

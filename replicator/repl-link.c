@@ -446,6 +446,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 			/* progress: the next failure starts the backoff afresh */
 			l->backoff_ms = 0;
 			l->last_error[0] = '\0';
+			repl_waiters_check(l->d);
 			inflight_ack(l, m.lsn);
 		} else if (m.type == MM_WIRE_PING) {
 			struct mm_wire_msg pong = { .type = MM_WIRE_PONG, .nonce = m.nonce };

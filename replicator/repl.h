@@ -87,6 +87,16 @@ struct repl_session {
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 };
 
+/* A delivery in sync mode waiting for acknowledgements (repl-ctl.c). */
+struct repl_waiter {
+	struct repl_waiter *next;
+	struct repl_daemon *d;
+	struct bufferevent *bev;	/* the caller (mailmesh-fs), answered once */
+	struct event *timer;
+	uint64_t lsn;
+	unsigned int acks;
+};
+
 struct repl_daemon {
 	struct mm_cfg *cfg;
 	struct event_base *base;
@@ -96,6 +106,7 @@ struct repl_daemon {
 	struct repl_link *links;
 	size_t n_links;
 	struct repl_session *sessions;
+	struct repl_waiter *waiters;
 	char *fs_ctl_path;	/* STATE/control.sock of mailmesh-fs */
 	char *ctl_path;		/* STATE/replicator.sock: our status */
 	char *cursor_dir;	/* STATE/replication */
@@ -113,6 +124,8 @@ void repl_sessions_stop(struct repl_daemon *d);
 /* repl-ctl.c: the status socket */
 int repl_ctl_start(struct repl_daemon *d, const char **error_r);
 void repl_ctl_stop(struct repl_daemon *d);
+/* Answers the waiters that enough peers have now acknowledged. */
+void repl_waiters_check(struct repl_daemon *d);
 /* Prints the status as JSON lines into out (one object per line). */
 void repl_status_json(struct repl_daemon *d, struct mm_buf *out);
 

@@ -147,3 +147,6 @@ mm_wait_converged() {
 		fi
 	done
 }
+
+# mm_last_lsn_of NAME: the last LSN of NAME's journal.
+mm_last_lsn_of() { "$MM_CTL" -c "$MM_T/$1.ini" journal --json | jq -s 'map(.lsn) | max // 0'; }
