@@ -89,21 +89,28 @@ mm_node_repl() {
 	"$MM_REPL" -c "$MM_T/$n.ini" -f >>"$MM_T/$n/repl.log" 2>&1 &
 	pid=$!
 	eval "MM_PID_${n}_repl=$pid"
-	mm_on_exit "mm_node_stop_repl $n"
+	mm_on_exit "mm_node_stop_repl $n TERM quiet"
 	mm_wait_for 10 test -S "$MM_T/$n/state/replicator.sock" ||
 		mm_fail "the replicator of $n did not start: $(tail -n 5 "$MM_T/$n/repl.log")"
 }
 
-# mm_node_stop_repl NAME [SIGNAL]: stops it (TERM by default, or KILL).
+# mm_node_stop_repl NAME [SIGNAL [quiet]]: stops it (TERM by default, or
+# KILL). After TERM it must exit 0 by itself (under ASan that includes no
+# leak), unless "quiet" (the exit trap).
 mm_node_stop_repl() {
-	local n=$1 sig=${2:-TERM} pid
+	local n=$1 sig=${2:-TERM} quiet=${3:-} pid rc=0 st=0
 	pid=$(mm_node_pid "$n" repl)
 	[ -n "$pid" ] || return 0
 	kill -"$sig" "$pid" 2>/dev/null
-	mm_reap 10 "$pid" || true
-	wait "$pid" 2>/dev/null || true
+	mm_reap 10 "$pid" || rc=137
+	wait "$pid" 2>/dev/null || st=$?
+	[ "$rc" != 0 ] || rc=$st
 	eval "MM_PID_${n}_repl="
 	rm -f "$MM_T/$n/state/replicator.sock"
+	if [ "$sig" = TERM ] && [ -z "$quiet" ] && [ "$rc" != 0 ]; then
+		mm_fail "the replicator of $n exited with status $rc after SIGTERM"
+	fi
+	return 0
 }
 
 # mm_tree NAME ACCOUNT: one line per file of the account in NAME's store
@@ -150,3 +157,23 @@ mm_wait_converged() {
 
 # mm_last_lsn_of NAME: the last LSN of NAME's journal.
 mm_last_lsn_of() { "$MM_CTL" -c "$MM_T/$1.ini" journal --json | jq -s 'map(.lsn) | max // 0'; }
+
+# mm_cluster_stop: stops every replicator (each must exit 0 on SIGTERM)
+# and unmounts every store (each mailmesh-fs must exit 0), so that leaks
+# and crashes at exit fail the test under ASan.
+mm_cluster_stop() {
+	local n pid st
+	for n in $MM_NODES; do
+		mm_node_stop_repl "$n"
+	done
+	for n in $MM_NODES; do
+		pid=$(mm_node_pid "$n" fs)
+		[ -n "$pid" ] || continue
+		fusermount3 -u "$MM_T/$n/mnt" || mm_fail "fusermount3 -u of $n failed"
+		mm_reap 10 "$pid" || mm_fail "mailmesh-fs of $n did not exit after unmount"
+		st=0
+		wait "$pid" 2>/dev/null || st=$?
+		eval "MM_PID_${n}_fs="
+		[ "$st" = 0 ] || mm_fail "mailmesh-fs of $n exited with status $st"
+	done
+}

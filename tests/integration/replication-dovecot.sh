@@ -84,4 +84,7 @@ for d in "$DA" "$DB"; do
 	fi
 done
 grep -E 'Error:' "$DA/dovecot.log" >&2 && mm_fail "Dovecot on a logged errors"
+mm_dovecot_stop "$DB"
+mm_dovecot_stop "$DA"
+mm_cluster_stop
 mm_finish

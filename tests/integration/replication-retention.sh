@@ -48,4 +48,5 @@ mm_wait_for 20 test -e "$MM_T/b/store/$ACCT/Maildir/new/$last" ||
 mm_node_stop_repl a
 mm_node_repl a
 mm_assert_eq "$(status | jq .needs_resync)" true "the mark survives a restart of a's replicator"
+mm_cluster_stop
 mm_finish

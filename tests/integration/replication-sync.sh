@@ -71,4 +71,5 @@ mm_wait_converged 20 example.net/dave a b
 st=$("$MM_CTL" -c "$MM_T/a.ini" status)
 [[ $st =~ sync_timeouts=([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -ge 3 ] ||
 	mm_fail "status does not count the 3 timeouts: $st"
+mm_cluster_stop
 mm_finish

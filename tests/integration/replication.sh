@@ -148,4 +148,5 @@ grep -q "unknown client 127.0.0.1:[0-9]*: TLS: wrong version number" "$MM_T/a/re
 kill -0 "$(mm_node_pid a repl)" || mm_fail "a's replicator died"
 deliver 999 >/dev/null
 mm_wait_converged 30 "$ACCT" a b c
+mm_cluster_stop
 mm_finish
