@@ -28,6 +28,8 @@
 #define BACKOFF_MAX_MS 5000
 
 static void link_connect(struct repl_link *l);
+static void link_send(struct repl_link *l, const struct mm_wire_msg *msg);
+static void link_flush(struct repl_link *l);
 
 uint64_t repl_now_ns(void)
 {
@@ -152,6 +154,12 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 	link_save_acked(l);
 	if (first > l->acked_lsn + 1)
 		link_lost(l, l->acked_lsn + 1, first - 1);
+	if (l->state == REPL_LINK_STREAMING) {
+		struct mm_wire_msg m = { .type = MM_WIRE_PING, .nonce = repl_now_ns() };
+
+		link_send(l, &m);
+		link_flush(l);
+	}
 }
 
 /* Queues one frame: raw before WELCOME, into the zstd stream after it. */
@@ -448,6 +456,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 			l->last_error[0] = '\0';
 			repl_waiters_check(l->d);
 			inflight_ack(l, m.lsn);
+		} else if (m.type == MM_WIRE_PONG) {
+			/* alive: the read timeout has been reset */
 		} else if (m.type == MM_WIRE_PING) {
 			struct mm_wire_msg pong = { .type = MM_WIRE_PONG, .nonce = m.nonce };
 
@@ -518,6 +528,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		else
 			snprintf(why, sizeof(why), "%s: %s", l->peer->address,
 				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		snprintf(why, sizeof(why), "%s: silent for %d s", l->peer->address, REPL_SILENT_S);
 	} else {
 		snprintf(why, sizeof(why), "%s: connection closed", l->peer->address);
 	}
@@ -541,6 +553,9 @@ static void link_connect(struct repl_link *l)
 						BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
 	bufferevent_setcb(l->bev, on_read, on_write, on_event, l);
+	struct timeval silent = { .tv_sec = REPL_SILENT_S };
+
+	bufferevent_set_timeouts(l->bev, &silent, NULL);
 	bufferevent_enable(l->bev, EV_READ | EV_WRITE);
 	l->state = REPL_LINK_CONNECTING;
 	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sa, len) < 0)
@@ -568,7 +583,7 @@ void repl_links_start(struct repl_daemon *d)
 		l->peer = p;
 		l->retry_ev = evtimer_new(d->base, on_retry, l);
 		l->check_ev = event_new(d->base, -1, EV_PERSIST, on_check, l);
-		struct timeval every = { .tv_sec = 5 };
+		struct timeval every = { .tv_sec = REPL_PING_S };
 
 		evtimer_add(l->check_ev, &every);
 		link_load(l);

@@ -538,6 +538,9 @@ static void s_on_event(struct bufferevent *bev, short what, void *arg)
 			mm_log_warn("replication from %s: certificate refused: %s",
 				    s->peer[0] ? s->peer : s->addr,
 				    X509_verify_cert_error_string(v));
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		mm_log_warn("replication from %s: silent for %d s, connection closed",
+			    s->peer[0] ? s->peer : s->addr, REPL_SESSION_SILENT_S);
 	} else if (s->peer[0] != '\0') {
 		mm_log_info("replication from %s: disconnected at LSN %" PRIu64, s->peer,
 			    s->durable_lsn);
@@ -576,6 +579,9 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 						BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	bufferevent_setcb(s->bev, s_on_read, s_on_write, s_on_event, s);
+	struct timeval silent = { .tv_sec = REPL_SESSION_SILENT_S };
+
+	bufferevent_set_timeouts(s->bev, &silent, NULL);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->next = d->sessions;
 	d->sessions = s;

@@ -27,6 +27,14 @@ struct repl_store;
 /* stop reading the journal for a peer while this much is queued for it */
 #define REPL_OUT_HIGH (8u << 20)
 #define REPL_ZSTD_LEVEL 3
+/* keepalive: a streaming link pings every REPL_PING_S; a link that hears
+   nothing for REPL_SILENT_S (no ACK, no PONG, no handshake) is dropped and
+   dialed again, so a cut link or a frozen peer is noticed in seconds, not
+   after TCP's retransmission timeout; a session silent for
+   REPL_SESSION_SILENT_S is closed */
+#define REPL_PING_S 2
+#define REPL_SILENT_S 10
+#define REPL_SESSION_SILENT_S 30
 
 enum repl_link_state {
 	REPL_LINK_DOWN,		/* waiting to reconnect */

@@ -69,7 +69,7 @@ done >"$MM_T/small.jsonl"
 
 # the same through a proxy that adds 25 ms each way
 PROXY=$(mm_free_port)
-python3 "$HERE/delay-proxy.py" "$PROXY" "$(mm_node_port b)" 25 &
+python3 "$HERE/../integration/netproxy.py" "$PROXY" "$(mm_node_port b)" --delay 25 &
 PROXY_PID=$!
 mm_on_exit "kill $PROXY_PID 2>/dev/null"
 sed -i "/^\[peer b\]/,/^address/ s/^address = .*/address = 127.0.0.1:$PROXY/" "$MM_T/a.ini"

@@ -1,11 +1,20 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# delay-proxy.py LISTEN_PORT TARGET_PORT DELAY_MS - a TCP proxy on loopback
-# that holds every chunk DELAY_MS before passing it on, in each direction
-# (this kernel has no netem). 25 ms each way makes a 50 ms round trip.
-import asyncio, sys, time
+# netproxy.py LISTEN_PORT TARGET_PORT [--delay MS] [--blackhole FILE] - a
+# TCP proxy on loopback for tests and benchmarks (this kernel has no netem):
+# holds every chunk MS milliseconds in each direction (25 makes a 50 ms
+# round trip), and while FILE exists forwards nothing at all, in either
+# direction, on old and new connections alike (a cut link, not a closed one).
+import asyncio, os, sys, time
 
-listen_port, target_port, delay = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]) / 1000
+args = sys.argv[1:]
+listen_port, target_port = int(args[0]), int(args[1])
+delay = float(args[args.index("--delay") + 1]) / 1000 if "--delay" in args else 0.0
+hole = args[args.index("--blackhole") + 1] if "--blackhole" in args else None
+
+
+def cut():
+    return hole is not None and os.path.exists(hole)
 
 
 async def pump(reader, writer):
@@ -29,7 +38,8 @@ async def pump(reader, writer):
             data = await reader.read(65536)
             if not data:
                 break
-            q.put_nowait((time.monotonic() + delay, data))
+            if not cut():
+                q.put_nowait((time.monotonic() + delay, data))
     except ConnectionError:
         pass
     q.put_nowait((0, None))
@@ -37,6 +47,8 @@ async def pump(reader, writer):
 
 
 async def handle(cr, cw):
+    while cut():        # a cut link: the connection opens, nothing passes
+        await asyncio.sleep(0.05)
     try:
         tr, tw = await asyncio.open_connection("127.0.0.1", target_port)
     except OSError:
