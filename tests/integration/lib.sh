@@ -62,7 +62,7 @@ trap 'exit 130' INT TERM
 # and $MM_CONF. Directories are world-searchable so unprivileged delivery
 # agents can reach the mount.
 mm_setup() {
-	local fsync=${1:-batch} extra=${2:-}
+	local fsync=${1:-batch} extra=${2:-${MM_SETUP_EXTRA:-}}
 	mm_require_fuse
 	MM_T=$(mktemp -d /var/tmp/mmtest.XXXXXX)
 	chmod 755 "$MM_T"
