@@ -91,8 +91,10 @@ int main(int argc, char **argv)
 	d.fs_ctl_path = mm_strdup_printf("%s/control.sock", d.cfg->state);
 	d.ctl_path = mm_strdup_printf("%s/replicator.sock", d.cfg->state);
 	d.cursor_dir = mm_strdup_printf("%s/replication", d.cfg->state);
+	d.content_dir = mm_strdup_printf("%s/replication/content", d.cfg->state);
 	if ((mkdir(d.cfg->state, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(d.cursor_dir, 0700) < 0 && errno != EEXIST)) {
+	    (mkdir(d.cursor_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(d.content_dir, 0700) < 0 && errno != EEXIST)) {
 		mm_log_error("state %s: mkdir failed: %m", d.cursor_dir);
 		goto out;
 	}
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 	sigs[2] = evsignal_new(d.base, SIGHUP, on_signal, &d);
 	for (int i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
+	repl_content_start(&d);
 	repl_links_start(&d);
 	mm_log_info("store %s: replicating, listening on %s, %zu peer(s)",
 		    d.cfg->node_name, d.cfg->repl_listen, d.n_links);
@@ -127,6 +130,8 @@ out:
 	repl_links_stop(&d);
 	repl_sessions_stop(&d);
 	repl_ctl_stop(&d);
+	if (d.prune_ev != NULL)
+		event_free(d.prune_ev);
 	for (int i = 0; i < 3; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
@@ -139,6 +144,7 @@ out:
 	free(d.fs_ctl_path);
 	free(d.ctl_path);
 	free(d.cursor_dir);
+	free(d.content_dir);
 	mm_cfg_free(&d.cfg);
 	return ret;
 }

@@ -48,7 +48,7 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			lag_ms = now > t ? (now - t) / 1000000 : 0;
 		}
 		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-					"s:b, s:I, s:I}",
+					"s:b, s:I, s:I, s:I, s:I}",
 			"peer", l->peer->name, "direction", "out",
 			"address", l->peer->address, "state", link_states[l->state],
 			"sent_lsn", (json_int_t)l->sent_lsn,
@@ -60,7 +60,9 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"last_error", l->last_error,
 			"needs_resync", l->needs_resync,
 			"lost_from", (json_int_t)l->lost_from,
-			"lost_to", (json_int_t)l->lost_to));
+			"lost_to", (json_int_t)l->lost_to,
+			"content_bytes", (json_int_t)l->content_bytes,
+			"content_deduped", (json_int_t)l->content_deduped));
 	}
 	for (const struct repl_session *s = d->sessions; s != NULL; s = s->next) {
 		if (!s->welcomed)
@@ -70,8 +72,8 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"applied_lsn", (json_int_t)s->applied_lsn,
 			"durable_lsn", (json_int_t)s->durable_lsn));
 	}
-	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
-		"store", d->cfg->node_name,
+	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"store", d->cfg->node_name, "by_hash", (json_int_t)d->n_by_hash,
 		"applied", (json_int_t)d->n_applied, "already", (json_int_t)d->n_already,
 		"missing", (json_int_t)d->n_missing, "conflicts", (json_int_t)d->n_conflicts,
 		"refused", (json_int_t)d->n_refused));

@@ -229,6 +229,7 @@ static void link_down(struct repl_link *l, const char *why)
 	mm_wire_decoder_free(&l->dec);
 	ZSTD_freeCStream(l->zc);
 	l->zc = NULL;
+	mm_free(&l->sent);	/* the next session sends contents afresh */
 	l->n_inflight = l->inflight_head = 0;
 	l->state = REPL_LINK_DOWN;
 	if (l->backoff_ms == 0)
@@ -305,6 +306,35 @@ static bool wants_content(const struct mm_journal_rec *rec)
 	return rec->op == MM_OP_DELIVER && rec->size > 0;
 }
 
+static struct repl_sent_hash *sent_slot(struct repl_link *l, const uint8_t hash[16])
+{
+	uint32_t i;
+
+	if (l->sent == NULL)
+		l->sent = mm_calloc(REPL_DEDUP_SLOTS, sizeof(*l->sent));
+	memcpy(&i, hash, sizeof(i));
+	return &l->sent[i % REPL_DEDUP_SLOTS];
+}
+
+/* Whether this session sent the content recently enough that the peer
+   still keeps it (a collision just means it is sent again). */
+static bool sent_recently(struct repl_link *l, const struct mm_journal_rec *rec)
+{
+	struct repl_sent_hash *e = sent_slot(l, rec->hash);
+	uint64_t now = repl_now_ns() / 1000000000ULL;
+
+	return e->time_s != 0 && memcmp(e->hash, rec->hash, 16) == 0 &&
+		now < e->time_s + REPL_DEDUP_SEND_S;
+}
+
+static void sent_note(struct repl_link *l, const struct mm_journal_rec *rec)
+{
+	struct repl_sent_hash *e = sent_slot(l, rec->hash);
+
+	memcpy(e->hash, rec->hash, 16);
+	e->time_s = repl_now_ns() / 1000000000ULL;
+}
+
 /* Streams journal records while the peer keeps up. */
 static void link_pump(struct repl_link *l)
 {
@@ -337,7 +367,11 @@ static void link_pump(struct repl_link *l)
 
 		if (mm_journal_encode(&rec, &enc) < 0)
 			mm_panic("journal: re-encoding record %" PRIu64 " failed", rec.lsn);
-		uint64_t clen = wants_content(&rec) ? rec.size : 0;
+		/* a copy of content sent before (one message to many accounts,
+		   Dovecot's COPY journaled as a delivery) goes without it: the
+		   peer takes it from what it keeps by hash */
+		bool by_hash = wants_content(&rec) && sent_recently(l, &rec);
+		uint64_t clen = wants_content(&rec) && !by_hash ? rec.size : 0;
 		struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = rec.lsn,
 					 .blob = enc.data, .blob_len = enc.len,
 					 .content_len = clen };
@@ -362,6 +396,10 @@ static void link_pump(struct repl_link *l)
 				return;
 			}
 		}
+		if (clen > 0)
+			sent_note(l, &rec);
+		if (by_hash)
+			l->content_deduped++;
 		inflight_push(l, rec.lsn, rec.time_ns);
 		l->records_sent++;
 		l->sent_lsn = rec.lsn;
@@ -607,6 +645,7 @@ void repl_links_stop(struct repl_daemon *d)
 		event_free(l->check_ev);
 		link_save_acked(l);
 		free(l->inflight);
+		free(l->sent);
 	}
 	mm_free(&d->links);
 	d->n_links = 0;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -22,6 +23,7 @@
 #include "ctl.h"
 #include "journal.h"
 #include "log.h"
+#include "maildir.h"
 #include "mem.h"
 #include "repl-apply.h"
 #include "repl-tls.h"
@@ -122,6 +124,93 @@ static bool hold_replica(struct repl_session *s, const char *account)
 	mm_log_info("replication from %s: %s is now held read-only here as a replica",
 		    s->peer, account);
 	return true;
+}
+
+/* ---- contents kept by hash, so a copy need not be sent again ---- */
+
+static char *content_path(struct repl_daemon *d, const uint8_t hash[16])
+{
+	char hex[33];
+
+	mm_hash_hex(hash, hex);
+	return mm_strdup_printf("%s/%s", d->content_dir, hex);
+}
+
+static int copy_fd(int in, int out, uint64_t size)
+{
+	loff_t ioff = 0, ooff = 0;
+
+	while ((uint64_t)ioff < size) {
+		ssize_t n = copy_file_range(in, &ioff, out, &ooff, (size_t)(size - (uint64_t)ioff), 0);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;	/* shorter than the record says */
+	}
+	return 0;
+}
+
+/* Keeps the content of a delivery just applied (a hard link, or a copy
+   when state and store are on different filesystems). */
+static void content_keep(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	struct repl_daemon *d = s->d;
+	char *dst = content_path(d, rec->hash);
+	char *src = mm_strdup_printf("%s/%s%s%s/%s/%s", d->cfg->store, rec->account,
+				     rec->folder[0] != '\0' ? "/" : "", rec->folder,
+				     mm_sub_str(rec->sub), rec->name);
+
+	if (link(src, dst) < 0 && errno != EEXIST) {
+		int in = errno == EXDEV ? open(src, O_RDONLY | O_CLOEXEC) : -1;
+		char *tmp = mm_strdup_printf("%s.tmp", dst);
+		int out = in >= 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+
+		if (in < 0 || out < 0 || copy_fd(in, out, rec->size) < 0 || rename(tmp, dst) < 0) {
+			mm_log_debug("replication: keeping %s by hash: %m", src);
+			unlink(tmp);
+		}
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		free(tmp);
+	}
+	free(src);
+	free(dst);
+}
+
+/* Removes kept contents older than REPL_DEDUP_KEEP_S (by ctime: when the
+   link was made; the mtime is the message's INTERNALDATE). */
+static void on_prune(evutil_socket_t fd, short what, void *arg)
+{
+	struct repl_daemon *d = arg;
+	time_t limit = time(NULL) - REPL_DEDUP_KEEP_S;
+	DIR *dir = opendir(d->content_dir);
+	struct dirent *de;
+
+	(void)fd;
+	(void)what;
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_ctime < limit)
+			unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
+void repl_content_start(struct repl_daemon *d)
+{
+	struct timeval every = { .tv_sec = 60 };
+
+	d->prune_ev = event_new(d->base, -1, EV_PERSIST, on_prune, d);
+	evtimer_add(d->prune_ev, &every);
 }
 
 /* ---- the session ---- */
@@ -254,6 +343,8 @@ static int apply_open_record(struct repl_session *s)
 	switch (r) {
 	case REPL_APPLIED:
 		s->d->n_applied++;
+		if (rec.op == MM_OP_DELIVER && rec.size > 0)
+			content_keep(s, &rec);
 		break;
 	case REPL_ALREADY:
 		s->d->n_already++;
@@ -317,6 +408,36 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		mm_log_error("replication from %s: record %" PRIu64 " for %s not applied: the "
 			     "account is read-write on this store too (two sources?)",
 			     s->peer, rec.lsn, rec.account);
+	} else if (m->content_len == 0 && rec.op == MM_OP_DELIVER && rec.size > 0) {
+		/* sent before: take it from what this store keeps by hash */
+		char *path = content_path(s->d, rec.hash);
+		int in = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+		free(path);
+		if (in < 0) {
+			char hex[33];
+
+			mm_hash_hex(rec.hash, hex);
+			session_refuse(s, "record %" PRIu64 ": content %s is not kept here; "
+				       "send it again", rec.lsn, hex);
+			return -1;
+		}
+		if (repl_stage_open(s->d->store, &rec, &s->stage, &fd, &error) < 0) {
+			close(in);
+			mm_log_error("replication from %s: record %" PRIu64 ": %s", s->peer,
+				     rec.lsn, error);
+			session_refuse(s, "record %" PRIu64 ": cannot stage its content", rec.lsn);
+			return -1;
+		}
+		s->stage_fd = fd;
+		ret = copy_fd(in, fd, rec.size);
+		close(in);
+		if (ret < 0) {
+			session_refuse(s, "record %" PRIu64 ": kept content: %s", rec.lsn,
+				       strerror(-ret));
+			return -1;
+		}
+		s->d->n_by_hash++;
 	} else if (m->content_len > 0 || rec.op == MM_OP_DELIVER) {
 		/* an empty message has an empty stage */
 		if (repl_stage_open(s->d->store, &rec, &s->stage, &fd, &error) < 0) {

@@ -32,6 +32,12 @@ struct repl_store;
    dialed again, so a cut link or a frozen peer is noticed in seconds, not
    after TCP's retransmission timeout; a session silent for
    REPL_SESSION_SILENT_S is closed */
+/* Content dedup: a delivery whose content this link sent within
+   REPL_DEDUP_SEND_S goes without it; the receiver keeps what it received
+   for REPL_DEDUP_KEEP_S in STATE/replication/content/<hash> */
+#define REPL_DEDUP_SLOTS 65536
+#define REPL_DEDUP_SEND_S 1800
+#define REPL_DEDUP_KEEP_S 3600
 #define REPL_PING_S 2
 #define REPL_SILENT_S 10
 #define REPL_SESSION_SILENT_S 30
@@ -50,6 +56,11 @@ struct repl_inflight {
 };
 
 /* Outbound: this store's journal to one peer. */
+struct repl_sent_hash {
+	uint8_t hash[16];
+	uint64_t time_s;
+};
+
 struct repl_link {
 	struct repl_daemon *d;
 	const struct mm_peer_cfg *peer;
@@ -63,7 +74,8 @@ struct repl_link {
 	uint64_t sent_lsn;	/* last LSN sent or passed over */
 	uint64_t marked_lsn;	/* last position marker sent */
 	uint64_t acked_lsn;	/* the peer has everything up to here durably */
-	uint64_t records_sent, bytes_sent, content_bytes;
+	uint64_t records_sent, bytes_sent, content_bytes, content_deduped;
+	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
 	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
 	/* records this peer never got: retention removed them first */
 	bool needs_resync;
@@ -118,9 +130,12 @@ struct repl_daemon {
 	char *fs_ctl_path;	/* STATE/control.sock of mailmesh-fs */
 	char *ctl_path;		/* STATE/replicator.sock: our status */
 	char *cursor_dir;	/* STATE/replication */
+	char *content_dir;	/* STATE/replication/content: received, by hash */
+	struct event *prune_ev;
 	char **ro;		/* read-only accounts here (sorted) */
 	size_t n_ro;
 	uint64_t n_applied, n_already, n_missing, n_conflicts, n_refused;
+	uint64_t n_by_hash;	/* deliveries applied from content kept here */
 };
 
 /* repl-link.c */
@@ -129,6 +144,8 @@ void repl_links_stop(struct repl_daemon *d);
 /* repl-session.c */
 int repl_listen_start(struct repl_daemon *d, const char **error_r);
 void repl_sessions_stop(struct repl_daemon *d);
+/* Starts pruning the contents kept by hash (STATE/replication/content). */
+void repl_content_start(struct repl_daemon *d);
 /* repl-ctl.c: the status socket */
 int repl_ctl_start(struct repl_daemon *d, const char **error_r);
 void repl_ctl_stop(struct repl_daemon *d);

@@ -114,6 +114,22 @@ sent=$("$MM_CTL" -c "$MM_T/a.ini" replication --json |
 	jq -s '[.[] | select(.direction == "out") | .records_sent] | add')
 mm_assert_eq "$sent" 2 "records a sent to b and c after its restart (one delivery each)"
 
+## one content delivered three times: sent once to each peer
+mm_log "the same content three times"
+sent_b() { "$MM_CTL" -c "$MM_T/a.ini" replication --json |
+	jq 'select(.peer == "b" and .direction == "out") | .bytes_sent'; }
+head -c 1000000 /dev/urandom >"$MM_T/big"
+before=$(sent_b)
+for i in 1 2 3; do
+	cp "$MM_T/big" "$M/tmp/1800000000.M${i}P1.dup,S=1000000"
+	mv "$M/tmp/1800000000.M${i}P1.dup,S=1000000" "$M/new/1800000000.M${i}P1.dup,S=1000000"
+done
+mm_wait_converged 30 "$ACCT" a b c
+sent=$(( $(sent_b) - before ))
+[ "$sent" -lt 1500000 ] || mm_fail "3 copies of 1 MB sent $sent bytes to b"
+mm_assert_eq "$("$MM_CTL" -c "$MM_T/b.ini" replication --json | jq 'select(.store) | .by_hash')" 2 \
+	"deliveries b took from the content it keeps"
+
 ## strangers and garbage
 mm_log "strangers and garbage"
 mkdir "$MM_T/evil"
