@@ -1,27 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # demo.sh - the README's main command: installs what is needed, builds,
-# mounts a demo store, delivers sample mail into it with Dovecot's LDA,
-# works on it with doveadm and shows the journal. "demo.sh stop" ends it.
+# starts three stores that replicate to each other on loopback, delivers
+# sample mail into one with Dovecot's LDA and doveadm, and shows it on all
+# three. "demo.sh stop" ends it.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/deps.sh"
 DEMO=${MM_DEMO_DIR:-/var/tmp/mailmesh-demo}
-CONF=$DEMO/node.ini
-MNT=$DEMO/mail
+STORES="s1 s2 s3"
+CONF=$DEMO/s1.ini
+MNT=$DEMO/s1/mail
 DCONF=$DEMO/dovecot.conf
 B=$top/build
+CTL=$B/fs/mailmeshctl
 
 stop() {
+	local s
 	if [ -f "$DEMO/dovecot-run/master.pid" ]; then
 		doveadm -c "$DCONF" stop 2>/dev/null || kill "$(cat "$DEMO/dovecot-run/master.pid")" 2>/dev/null || true
 	fi
-	if grep -q " $MNT fuse" /proc/mounts; then
-		fusermount3 -u "$MNT"
-		echo "unmounted $MNT"
-	fi
+	pkill -TERM -f "mailmesh-replicator -c $DEMO/" 2>/dev/null || true
+	for s in $STORES; do
+		if grep -q " $DEMO/$s/mail fuse" /proc/mounts; then
+			fusermount3 -u "$DEMO/$s/mail"
+			echo "unmounted $DEMO/$s/mail"
+		fi
+	done
 	for _ in $(seq 100); do
-		pgrep -f "mailmesh-fs -c $CONF" >/dev/null || break
+		pgrep -f "mailmesh-(fs|replicator) -c $DEMO/" >/dev/null || break
 		sleep 0.05
 	done
 	rm -rf "$DEMO"
@@ -34,8 +41,8 @@ if [ "${1:-}" = stop ]; then
 fi
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root" >&2; exit 1; }
 if grep -q " $MNT fuse" /proc/mounts; then
-	echo "The demo is running already; its journal:"
-	"$B/fs/mailmeshctl" -c "$CONF" journal
+	echo "The demo is running already; store s1's replication:"
+	"$CTL" -c "$CONF" replication
 	echo "Stop it with: bash scripts/demo.sh stop"
 	exit 0
 fi
@@ -46,28 +53,46 @@ trap 'echo "demo failed; cleaning up" >&2; stop' ERR
 echo "building in $B ..."
 mm_build "$B"
 rm -rf "$DEMO"
-mkdir -p "$DEMO/store" "$DEMO/state" "$MNT"
-chmod 755 "$DEMO" "$DEMO/store"
-cat >"$CONF" <<INI
-[node]
-name = demo
-store = $DEMO/store
-state = $DEMO/state
-mount = $MNT
-account_depth = 2
-
-[journal]
-fsync = batch
-INI
-"$B/fs/mailmesh-fs" -c "$CONF" -o allow_other
-for _ in $(seq 200); do
-	grep -q " $MNT fuse" /proc/mounts && break
-	sleep 0.05
+mkdir -p "$DEMO/tls"
+chmod 755 "$DEMO"
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+declare -A PORT
+for s in $STORES; do
+	mkdir -p "$DEMO/$s/store" "$DEMO/$s/state" "$DEMO/$s/mail"
+	chmod 755 "$DEMO/$s" "$DEMO/$s/store"
+	PORT[$s]=$(free_port)
 done
-grep -q " $MNT fuse" /proc/mounts || { echo "mailmesh-fs did not mount $MNT" >&2; exit 1; }
-echo "mounted $DEMO/store on $MNT (mailmesh-fs runs as a daemon, logging to syslog)"
+# three stores on this machine, each replicating to the other two over
+# TLS on loopback
+for s in $STORES; do
+	{
+		printf '[node]\nname = %s\nstore = %s\nstate = %s\nmount = %s\naccount_depth = 2\n\n' \
+			"$s" "$DEMO/$s/store" "$DEMO/$s/state" "$DEMO/$s/mail"
+		printf '[journal]\nfsync = batch\n\n[replication]\nlisten = 127.0.0.1:%s\n\n' "${PORT[$s]}"
+		printf '[tls]\nca = %s/tls/ca.crt\ncert = %s/tls/%s.crt\nkey = %s/tls/%s.key\n' \
+			"$DEMO" "$DEMO" "$s" "$DEMO" "$s"
+		for p in $STORES; do
+			[ "$p" = "$s" ] || printf '\n[peer %s]\naddress = 127.0.0.1:%s\n' "$p" "${PORT[$p]}"
+		done
+	} >"$DEMO/$s.ini"
+done
+"$CTL" -c "$CONF" certs init >/dev/null
+for s in $STORES; do "$CTL" -c "$CONF" certs node "$s" >/dev/null; done
+echo "made a cluster CA and certificates for $STORES in $DEMO/tls"
+for s in $STORES; do
+	"$B/fs/mailmesh-fs" -c "$DEMO/$s.ini" -o allow_other
+	for _ in $(seq 200); do
+		grep -q " $DEMO/$s/mail fuse" /proc/mounts && break
+		sleep 0.05
+	done
+	grep -q " $DEMO/$s/mail fuse" /proc/mounts || { echo "mailmesh-fs did not mount $DEMO/$s/mail" >&2; exit 1; }
+	"$B/replicator/mailmesh-replicator" -c "$DEMO/$s.ini"
+	echo "store $s: $DEMO/$s/store mounted on $DEMO/$s/mail, replicator on 127.0.0.1:${PORT[$s]}"
+done
+echo "(the daemons log to syslog)"
 
-# Dovecot delivers as the unprivileged 'mail' user, as a mail server would
+# Dovecot delivers to store s1 as the unprivileged 'mail' user, as a mail
+# server would
 mkdir "$MNT/example.org"
 chown mail:mail "$MNT/example.org"
 cat >"$DEMO/users" <<U
@@ -114,20 +139,46 @@ $D expunge -u bob@example.org mailbox INBOX 1
 trap - ERR
 echo "doveadm: marked 2 seen, created Archive, moved 1 there, expunged 1 of Bob's"
 echo
-echo "== the journal (mailmeshctl -c $CONF journal)"
-"$B/fs/mailmeshctl" -c "$CONF" journal
+echo "== store s1's journal (mailmeshctl -c $CONF journal)"
+"$CTL" -c "$CONF" journal
+# what replication reproduces: not tmp/, indexes, caches or locks
+tree() {
+	(cd "$DEMO/$1/store" && find example.org -path '*/tmp' -prune -o -type f -print |
+		grep -vE '(^|/)dovecot\.(index|list\.index|mailbox\.log)|\.lock$' | sort)
+}
+for _ in $(seq 200); do
+	[ "$(tree s1)" = "$(tree s2)" ] && [ "$(tree s1)" = "$(tree s3)" ] && break
+	sleep 0.05
+done
 echo
-echo "== what the mount shows"
-(cd "$MNT" && find example.org -path '*/new/*' -o -path '*/cur/*' | sort)
+echo "== replication from s1 (mailmeshctl -c $CONF replication)"
+"$CTL" -c "$CONF" replication
 echo
-"$B/fs/mailmeshctl" -c "$CONF" status
+for s in $STORES; do
+	echo "== mail through store $s's mount ($DEMO/$s/mail)"
+	(cd "$DEMO/$s/mail" && find example.org -path '*/new/*' -o -path '*/cur/*' | sort)
+done
+if [ "$(tree s1)" = "$(tree s2)" ] && [ "$(tree s1)" = "$(tree s3)" ]; then
+	echo "s2 and s3 hold the same messages and metadata files as s1 (names, so flags too)"
+else
+	echo "s2 and s3 have not caught up with s1 within 10 s" >&2
+	exit 1
+fi
+if touch "$DEMO/s2/mail/example.org/alice/Maildir/new/x" 2>/dev/null; then
+	echo "a write into s2's replica succeeded" >&2
+	exit 1
+fi
+echo "s2 and s3 hold example.org/alice and example.org/bob read-only (a write there fails)"
+trap - ERR
 if grep -qE 'Error|Panic|Fatal' "$DEMO/dovecot.log" 2>/dev/null; then
 	echo "Dovecot reported errors:"; cat "$DEMO/dovecot.log"; exit 1
 fi
 cat <<MSG
 
-The demo store stays mounted on $MNT. Try:
-  $B/fs/mailmeshctl -c $CONF journal --json --follow
-  $B/fs/mailmeshctl -c $CONF account example.org/bob readonly
+The three stores keep running under $DEMO. Try:
+  $CTL -c $CONF journal --json --follow
+  $CTL -c $DEMO/s2.ini replication
+  printf 'Subject: hi\n\nhi\n' | /usr/lib/dovecot/dovecot-lda -c $DCONF -d alice@example.org
+  ls $DEMO/s3/mail/example.org/alice/Maildir/new
 Stop it with: bash scripts/demo.sh stop
 MSG
