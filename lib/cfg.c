@@ -383,6 +383,18 @@ static bool cfg_peer(struct cfg_ctx *ctx, const char *name, const char *key, con
 		return false;
 	if (strcmp(key, "address") == 0)
 		return set_hostport(ctx, &p->address, key, value);
+	if (strcmp(key, "bandwidth") == 0) {
+		uint64_t v;
+
+		if (mm_parse_size(value, &v) < 0 || (v != 0 && v < 16384)) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "bandwidth must be bytes per second (16K or more, 0 for no "
+				 "limit), not '%s'", value);
+			return false;
+		}
+		p->bandwidth = v;
+		return true;
+	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [peer %s]", key, name);
 	return false;
 }

@@ -33,6 +33,7 @@ enum mm_on_timeout {
 struct mm_peer_cfg {
 	char *name;
 	char *address;		/* HOST:PORT of its replicator */
+	uint64_t bandwidth;	/* bytes/s we send it at most; 0: no limit */
 	int line;		/* of the section's first key, for messages */
 };
 

@@ -548,6 +548,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 					 .name_len = strlen(l->d->cfg->node_name) };
 
 		l->dec = mm_wire_decoder_new();
+		/* the limit applies to replication traffic, once TLS is up */
+		if (l->rate != NULL)
+			bufferevent_set_rate_limit(bev, l->rate);
 		link_send(l, &m);
 		l->state = REPL_LINK_HELLO;
 		return;
@@ -620,6 +623,16 @@ void repl_links_start(struct repl_daemon *d)
 		l->d = d;
 		l->peer = p;
 		l->retry_ev = evtimer_new(d->base, on_retry, l);
+		if (p->bandwidth > 0) {
+			/* tokens every 100 ms, so the limit holds within a second */
+			struct timeval tick = { .tv_usec = 100000 };
+			size_t per_tick = (size_t)(p->bandwidth / 10);
+
+			/* reading stays unlimited in effect; EV_RATE_LIMIT_MAX
+			   would overflow libevent's refill arithmetic */
+			l->rate = ev_token_bucket_cfg_new(1U << 30, 1U << 30,
+							  per_tick, per_tick, &tick);
+		}
 		l->check_ev = event_new(d->base, -1, EV_PERSIST, on_check, l);
 		struct timeval every = { .tv_sec = REPL_PING_S };
 
@@ -646,6 +659,8 @@ void repl_links_stop(struct repl_daemon *d)
 		link_save_acked(l);
 		free(l->inflight);
 		free(l->sent);
+		if (l->rate != NULL)
+			ev_token_bucket_cfg_free(l->rate);
 	}
 	mm_free(&d->links);
 	d->n_links = 0;

@@ -394,6 +394,13 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		session_refuse(s, "record %" PRIu64 ": %s", rec.lsn, error);
 		return -1;
 	}
+	/* the placement in our configuration must agree with the sender's:
+	   a store never takes an account it is not to hold */
+	if (!mm_cfg_account_on(mm_cfg_account(s->d->cfg, rec.account), s->d->cfg->node_name)) {
+		session_refuse(s, "record %" PRIu64 " is for %s, which this store does not hold "
+			       "([account] replicas or replicate = no here)", rec.lsn, rec.account);
+		return -1;
+	}
 	mm_buf_reset(&s->rec_bytes);
 	mm_buf_append(&s->rec_bytes, m->blob, m->blob_len);
 	s->rec_open = true;

@@ -76,6 +76,7 @@ struct repl_link {
 	uint64_t acked_lsn;	/* the peer has everything up to here durably */
 	uint64_t records_sent, bytes_sent, content_bytes, content_deduped;
 	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
+	struct ev_token_bucket_cfg *rate;	/* [peer] bandwidth, or NULL */
 	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
 	/* records this peer never got: retention removed them first */
 	bool needs_resync;

@@ -51,5 +51,19 @@ rm "$HOLE"
 mm_wait_converged 40 "$ACCT" a b
 mm_assert_eq "$(find "$MM_T/b/store/$ACCT/Maildir" -path '*/tmp' -prune -o -type f -name '17*' -print | wc -l)" \
 	34 "messages on b after the cut (none lost, none doubled)"
+mm_log "a bandwidth limit: 1 MB/s to b"
+sed -i "/^\[peer b\]/,/^address/ s/^address = .*/&\nbandwidth = 1M/" "$MM_T/a.ini"
+grep -q "^bandwidth = 1M" "$MM_T/a.ini" || mm_fail "could not set the bandwidth"
+mm_node_stop_repl a
+mm_node_repl a
+n=1700000000.M99P1.host
+head -c 3000000 /dev/urandom >"$M/tmp/$n"
+t0=$(date +%s%N)
+mv "$M/tmp/$n" "$M/new/$n"
+mm_wait_for 30 test -e "$MM_T/b/store/$ACCT/Maildir/new/$n" || mm_fail "3 MB did not reach b"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# 3 MB of random bytes at 1 MB/s cannot take less than about 2 s
+[ "$ms" -ge 2000 ] || mm_fail "3 MB reached b in $ms ms despite 1 MB/s"
+mm_log "3 MB at 1 MB/s: $ms ms"
 mm_cluster_stop
 mm_finish

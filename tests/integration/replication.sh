@@ -162,6 +162,21 @@ grep -q "unknown client 127.0.0.1:[0-9]*: certificate refused: unable to get loc
 grep -q "unknown client 127.0.0.1:[0-9]*: TLS: wrong version number" "$MM_T/a/repl.log" ||
 	mm_fail "a did not log the garbage bytes"
 kill -0 "$(mm_node_pid a repl)" || mm_fail "a's replicator died"
+# an account c is not to hold (by c's own configuration) is refused there
+mm_node_stop_repl c
+printf '[account example.com/*]\nreplicate = no\n' >>"$MM_T/c.ini"
+mm_node_repl c
+X=$MM_T/a/mnt/example.com/xavier/Maildir
+mkdir -p "$X/cur" "$X/new" "$X/tmp"
+mm_wait_for 20 grep -q "is for example.com/xavier, which this store does not hold" "$MM_T/c/repl.log" ||
+	mm_fail "c did not refuse an account it does not hold"
+[ ! -e "$MM_T/c/store/example.com" ] || mm_fail "c applied records of an account it does not hold"
+mm_wait_for 20 test -d "$MM_T/b/store/example.com/xavier/Maildir/new" ||
+	mm_fail "b (which holds every account) did not get example.com/xavier"
+# the operator settles it: c stops refusing, and catches up
+sed -i '/^\[account example.com/,$d' "$MM_T/c.ini"
+mm_node_stop_repl c
+mm_node_repl c
 deliver 999 >/dev/null
 mm_wait_converged 30 "$ACCT" a b c
 mm_cluster_stop

@@ -139,7 +139,7 @@ Test(cfg, replication_sections)
 		"[replication]\nlisten = 127.0.0.1:7001\n"
 		"[tls]\nca = /etc/mm/ca.crt\ncert = /etc/mm/mx1.crt\nkey = /etc/mm/mx1.key\n"
 		"[peer mx2]\naddress = 127.0.0.1:7002\n"
-		"[peer mx3]\naddress = [::1]:7003\n"
+		"[peer mx3]\naddress = [::1]:7003\nbandwidth = 10M\n"
 		"[account example.org/vip*]\nmode = sync\nsync_acks = 2\n"
 		"sync_timeout = 2s\non_timeout = degrade\nreplicas = mx2, mx3\n"
 		"[account example.org/*]\nreplicas = mx3\n"
@@ -149,6 +149,8 @@ Test(cfg, replication_sections)
 	cr_assert_eq(cfg->n_peers, 2);
 	cr_expect_str_eq(cfg->peers[1].name, "mx3");
 	cr_expect_str_eq(mm_cfg_peer(cfg, "mx2")->address, "127.0.0.1:7002");
+	cr_expect_eq(mm_cfg_peer(cfg, "mx2")->bandwidth, 0);
+	cr_expect_eq(mm_cfg_peer(cfg, "mx3")->bandwidth, 10ULL << 20);
 	cr_expect_null(mm_cfg_peer(cfg, "mx9"));
 	a = mm_cfg_account(cfg, "example.org/vipalice");
 	cr_expect_eq(a->mode, MM_REPL_SYNC);
@@ -256,6 +258,8 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		  "t.conf:9: [peer mx2] given twice" },
 		{ NODE "[peer mx2]\naddress = h\n",
 		  "t.conf:7: address must be HOST:PORT, not 'h'" },
+		{ NODE "[peer mx2]\naddress = h:1\nbandwidth = 1K\n",
+		  "t.conf:8: bandwidth must be bytes per second (16K or more, 0 for no limit), not '1K'" },
 		{ NODE "[peer mx2]\nhost = h:1\n",
 		  "t.conf:7: unknown key 'host' in [peer mx2]" },
 		{ NODE "[account *]\nmode = semi\n",
