@@ -29,6 +29,8 @@
 #include "repl-tls.h"
 #include "repl.h"
 #include "wire.h"
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 /* a message bigger than this is refused as hostile */
 #define CONTENT_MAX (1ULL << 31)
@@ -97,6 +99,29 @@ static bool dir_empty_or_missing(const char *store, const char *account)
 	return empty;
 }
 
+/* Reads STATE/accounts again if it changed: an operator (or failover)
+   may switch an account with mailmeshctl at any time. */
+static void ro_refresh(struct repl_daemon *d)
+{
+	char *path = mm_strdup_printf("%s/accounts", d->cfg->state);
+	const char *error;
+	struct stat st;
+	bool changed;
+
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	free(path);
+	changed = st.st_ino != d->ro_ino || st.st_mtim.tv_sec != d->ro_mtime.tv_sec ||
+		st.st_mtim.tv_nsec != d->ro_mtime.tv_nsec;
+	if (!changed)
+		return;
+	mm_acct_list_free(&d->ro, d->n_ro);
+	if (mm_acct_load(d->cfg->state, &d->ro, &d->n_ro, &error) < 0)
+		mm_log_error("replication: %s", error);
+	d->ro_ino = st.st_ino;
+	d->ro_mtime = st.st_mtim;
+}
+
 /* Whether records for account may be applied here: it is held read-only,
    or this store has nothing of it yet and now holds it read-only (the
    mount refuses writes before the first record lands). */
@@ -106,6 +131,7 @@ static bool hold_replica(struct repl_session *s, const char *account)
 	const char *error;
 	char reply[256];
 
+	ro_refresh(d);
 	if (mm_acct_in(d->ro, d->n_ro, account, strlen(account)))
 		return true;
 	if (!dir_empty_or_missing(d->cfg->store, account))
@@ -118,9 +144,7 @@ static bool hold_replica(struct repl_session *s, const char *account)
 	if (mm_ctl_call(d->fs_ctl_path, "reload-accounts", reply, sizeof(reply), &error) < 0)
 		mm_log_error("replication from %s: mailmesh-fs did not take %s read-only: %s",
 			     s->peer, account, error);
-	mm_acct_list_free(&d->ro, d->n_ro);
-	if (mm_acct_load(d->cfg->state, &d->ro, &d->n_ro, &error) < 0)
-		mm_log_error("replication: %s", error);
+	ro_refresh(d);
 	mm_log_info("replication from %s: %s is now held read-only here as a replica",
 		    s->peer, account);
 	return true;
@@ -213,6 +237,126 @@ void repl_content_start(struct repl_daemon *d)
 	evtimer_add(d->prune_ev, &every);
 }
 
+static void session_refuse(struct repl_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- late deliveries: a peer that was the account's source before a
+   failover brings back mail it never shipped. A delivery is never
+   dropped: it is delivered again through this store's own mount, so it is
+   journaled here and reaches every replica of the new source. ---- */
+
+static char *late_path(struct repl_session *s, const struct mm_journal_rec *rec,
+		       const char *sub, const char *name)
+{
+	return mm_strdup_printf("%s/%s%s%s/%s/%s", s->d->cfg->mount, rec->account,
+				rec->folder[0] != '\0' ? "/" : "", rec->folder, sub, name);
+}
+
+/* Opens the file the late delivery's content goes to, in the folder's
+   tmp/ through the mount. 0, or -1 when the folder is not there. */
+static int late_open(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	char name[128];
+	int fd;
+
+	snprintf(name, sizeof(name), ".mmlate.%s.%" PRIu64, s->peer, rec->lsn);
+	s->late_tmp = late_path(s, rec, "tmp", name);
+	fd = open(s->late_tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mm_log_error("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
+			     "open(%s) failed: %m", s->peer, rec->lsn, rec->account,
+			     rec->folder, rec->name, s->late_tmp);
+		mm_free(&s->late_tmp);
+		return -1;
+	}
+	s->stage_fd = fd;
+	return 0;
+}
+
+/* Abandons a late delivery in progress (the fd is ours only then). */
+static void late_drop(struct repl_session *s)
+{
+	if (s->late_tmp == NULL)
+		return;
+	unlink(s->late_tmp);
+	mm_free(&s->late_tmp);
+	if (s->stage_fd >= 0)
+		close(s->stage_fd);
+	s->stage_fd = -1;
+}
+
+static bool identity_in(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	while (d != NULL && !found && (de = readdir(d)) != NULL)
+		found = de->d_name[0] != '.' && mm_msgname_same_identity(de->d_name, name);
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+/* The late delivery's content is complete: check it like any delivery,
+   then rename it into place through the mount (unless it is there). */
+static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	struct timespec ts[2];
+	XXH3_state_t st;
+	XXH128_canonical_t c;
+	unsigned char buf[65536];
+	ssize_t n;
+	off_t off = 0;
+	char *dst = NULL, *newd, *curd;
+
+	XXH3_128bits_reset(&st);
+	while ((n = pread(s->stage_fd, buf, sizeof(buf), off)) > 0) {
+		XXH3_128bits_update(&st, buf, (size_t)n);
+		off += n;
+	}
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	if (n < 0 || (uint64_t)off != rec->size || memcmp(c.digest, rec->hash, 16) != 0) {
+		late_drop(s);
+		session_refuse(s, "late delivery %" PRIu64 " (%s/%s/%s): content does not match "
+			       "its record", rec->lsn, rec->account, rec->folder, rec->name);
+		return -1;
+	}
+	ts[0].tv_sec = ts[1].tv_sec = rec->mtime_ns / 1000000000LL;
+	ts[0].tv_nsec = ts[1].tv_nsec = rec->mtime_ns % 1000000000LL;
+	if (fchown(s->stage_fd, rec->uid, rec->gid) < 0 ||
+	    fchmod(s->stage_fd, rec->mode & 0777) < 0 || futimens(s->stage_fd, ts) < 0)
+		mm_log_warn("replication from %s: late delivery %" PRIu64 ": owner, mode or "
+			    "mtime not set: %m", s->peer, rec->lsn);
+	close(s->stage_fd);
+	s->stage_fd = -1;
+	newd = late_path(s, rec, "new", "");
+	curd = late_path(s, rec, "cur", "");
+	if (identity_in(newd, rec->name) || identity_in(curd, rec->name)) {
+		s->d->n_already++;
+		unlink(s->late_tmp);
+	} else {
+		dst = late_path(s, rec, mm_sub_str(rec->sub), rec->name);
+		if (rename(s->late_tmp, dst) == 0) {
+			s->d->n_merged++;
+			mm_log_info("replication from %s: late delivery %" PRIu64 " merged into "
+				    "%s/%s (journaled here, so every replica gets it)", s->peer,
+				    rec->lsn, rec->account, rec->folder);
+		} else {
+			s->d->n_conflicts++;
+			mm_log_error("replication from %s: late delivery %" PRIu64 ": rename(%s) "
+				     "failed: %m; it stays on %s", s->peer, rec->lsn, dst, s->peer);
+			unlink(s->late_tmp);
+		}
+	}
+	free(dst);
+	free(newd);
+	free(curd);
+	mm_free(&s->late_tmp);
+	s->applied_lsn = rec->lsn;
+	return 0;
+}
+
 /* ---- the session ---- */
 
 static void session_free(struct repl_session *s)
@@ -227,6 +371,7 @@ static void session_free(struct repl_session *s)
 	}
 	if (s->stage != NULL)
 		repl_stage_abort(s->d->store, &s->stage);
+	late_drop(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	mm_wire_decoder_free(&s->dec);
@@ -329,6 +474,8 @@ static int apply_open_record(struct repl_session *s)
 	s->rec_open = false;
 	if (mm_journal_decode(s->rec_bytes.data, s->rec_bytes.len, &rec, &used) < 0)
 		mm_panic("replication: a checked record no longer decodes");
+	if (s->late_tmp != NULL)
+		return late_finish(s, &rec);
 	if (s->stage == NULL && s->content_len > 0) {
 		/* skipped: a duplicate, or an account not held here */
 		s->applied_lsn = rec.lsn;
@@ -411,10 +558,32 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	if (rec.lsn <= s->applied_lsn) {
 		/* a replay (reconnect): applied already; its content is skipped */
 	} else if (!hold_replica(s, rec.account)) {
-		s->d->n_conflicts++;
-		mm_log_error("replication from %s: record %" PRIu64 " for %s not applied: the "
-			     "account is read-write on this store too (two sources?)",
-			     s->peer, rec.lsn, rec.account);
+		if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
+			if (m->content_len == 0 && rec.size > 0) {
+				/* sent before: from what this store keeps by hash */
+				char *path = content_path(s->d, rec.hash);
+				int in = open(path, O_RDONLY | O_CLOEXEC), ret = -ENOENT;
+
+				free(path);
+				if (in >= 0) {
+					ret = copy_fd(in, s->stage_fd, rec.size);
+					close(in);
+				}
+				if (ret < 0) {
+					late_drop(s);
+					session_refuse(s, "record %" PRIu64 ": content is not kept "
+						       "here; send it again", rec.lsn);
+					return -1;
+				}
+			}
+		} else {
+			s->d->n_conflicts++;
+			mm_log_error("replication from %s: record %" PRIu64 " (%s %s/%s/%s) not "
+				     "applied: the account is read-write on this store (a late "
+				     "record from a former source; only deliveries are merged)",
+				     s->peer, rec.lsn, mm_op_str(rec.op), rec.account, rec.folder,
+				     rec.name);
+		}
 	} else if (m->content_len == 0 && rec.op == MM_OP_DELIVER && rec.size > 0) {
 		/* sent before: take it from what this store keeps by hash */
 		char *path = content_path(s->d, rec.hash);
@@ -456,7 +625,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		s->stage_fd = fd;
 	}
 	if (m->content_len == 0) {
-		if (s->stage != NULL)
+		if (s->stage != NULL || s->late_tmp != NULL)
 			return apply_open_record(s);
 		if (rec.lsn <= s->applied_lsn || !mm_acct_in(s->d->ro, s->d->n_ro, rec.account,
 							     strlen(rec.account))) {
@@ -484,7 +653,7 @@ static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
 			       s->content_len);
 		return -1;
 	}
-	if (s->stage != NULL) {
+	if (s->stage != NULL || s->late_tmp != NULL) {
 		size_t off = 0;
 
 		while (off < m->blob_len) {

@@ -105,6 +105,7 @@ struct repl_session {
 	uint64_t content_len, content_got;
 	struct repl_stage *stage;
 	int stage_fd;
+	char *late_tmp;		/* a late delivery's file in the mount's tmp/ */
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 };
 
@@ -135,8 +136,11 @@ struct repl_daemon {
 	struct event *prune_ev;
 	char **ro;		/* read-only accounts here (sorted) */
 	size_t n_ro;
+	struct timespec ro_mtime;	/* of STATE/accounts when ro was read */
+	ino_t ro_ino;
 	uint64_t n_applied, n_already, n_missing, n_conflicts, n_refused;
 	uint64_t n_by_hash;	/* deliveries applied from content kept here */
+	uint64_t n_merged;	/* late deliveries merged into a read-write account */
 };
 
 /* repl-link.c */
