@@ -88,9 +88,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* Drains this thread's OpenSSL error queue into a new string, as
-   repl_tls_errors() does, without needing libssl. */
-static char *ossl_errors(void)
+char *repl_ossl_errors(void)
 {
 	struct mm_buf b = { 0 };
 	const char *data;
@@ -127,7 +125,7 @@ static char *ossl_errors(void)
 /* "<what> <path>: <OpenSSL's reasons>"; returns -1 */
 static int ossl_fail(const char **error_r, const char *what, const char *path)
 {
-	char *reason = ossl_errors();
+	char *reason = repl_ossl_errors();
 	int ret;
 
 	ret = fail(error_r, mm_strdup_printf("%s %s: %s", what, path, reason));

@@ -40,4 +40,9 @@ int repl_certs_node(const char *ca_cert_path, const char *ca_key_path,
    thread and stays valid until its next repl_certs_* call. Only libcrypto
    is needed: this module does not use repl-tls. */
 
+/* Drains this thread's OpenSSL error queue into one new string (free it):
+   library, reason and detail of each error, or "no OpenSSL error queued".
+   Needs libcrypto only; repl-tls.c uses it too. */
+char *repl_ossl_errors(void);
+
 #endif

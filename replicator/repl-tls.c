@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mem.h"
+#include "repl-certs.h"
 #include "repl-tls.h"
 
 /* Strings handed out per thread live in thread-specific slots, freed when
@@ -38,42 +39,14 @@ static const char *slot_set(int slot, char *s)
 	return s;
 }
 
-/* Drains this thread's OpenSSL error queue into a new string. */
+/* Drains this thread's OpenSSL error queue into a new string. Without the
+   SSL strings loaded, errors queued before the first SSL_CTX_new() (by
+   repl-certs, say) would read as bare codes; loading them is cheap once
+   done. */
 static char *ossl_errors(void)
 {
-	struct mm_buf b = { 0 };
-	const char *data;
-	unsigned long e;
-	int flags;
-	char *s;
-
-	/* Without the strings, errors queued before the first SSL_CTX_new()
-	   (by repl-certs, say) would read as bare codes. Cheap once done. */
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
-	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-		const char *lib = ERR_lib_error_string(e);
-		const char *reason;
-		char sysbuf[128];
-
-		/* ERR_reason_error_string() has no text for system errors */
-		if (ERR_SYSTEM_ERROR(e))
-			reason = strerror_r(ERR_GET_REASON(e), sysbuf, sizeof(sysbuf));
-		else
-			reason = ERR_reason_error_string(e);
-		if (b.len > 0)
-			mm_buf_puts(&b, "; ");
-		if (lib != NULL)
-			mm_buf_printf(&b, "%s: ", lib);
-		if (reason != NULL)
-			mm_buf_puts(&b, reason);
-		else
-			mm_buf_printf(&b, "error %#lx", e);
-		if ((flags & ERR_TXT_STRING) != 0 && data != NULL && *data != '\0')
-			mm_buf_printf(&b, " (%s)", data);
-	}
-	s = mm_strdup(b.len > 0 ? mm_buf_str(&b) : "no OpenSSL error queued");
-	mm_buf_free(&b);
-	return s;
+	return repl_ossl_errors();
 }
 
 const char *repl_tls_errors(void)

@@ -21,11 +21,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-mm_cluster_init a b
-for n in a b; do
-	mm_node_fs "$n"
-	mm_node_repl "$n"
-done
+mm_cluster_up a b
 ACCT=example.org/alice
 
 # run LABEL SEED [small]: one timed run into a fresh folder; prints its JSON line

@@ -177,3 +177,14 @@ mm_cluster_stop() {
 		[ "$st" = 0 ] || mm_fail "mailmesh-fs of $n exited with status $st"
 	done
 }
+
+# mm_cluster_up NAME...: mm_cluster_init, then every store mounted and its
+# replicator started.
+mm_cluster_up() {
+	local n
+	mm_cluster_init "$@"
+	for n in "$@"; do
+		mm_node_fs "$n"
+		mm_node_repl "$n"
+	done
+}

@@ -9,11 +9,7 @@
 . "$(dirname "$0")/dovecot-lib.sh"
 
 mm_dovecot_require
-mm_cluster_init a b c
-for n in a b c; do
-	mm_node_fs "$n"
-	mm_node_repl "$n"
-done
+mm_cluster_up a b c
 ACCT=example.org/alice
 MUSER=alice@example.org
 mkdir -p "$MM_T/a/mnt/$ACCT"

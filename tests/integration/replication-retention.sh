@@ -8,11 +8,7 @@
 . "$(dirname "$0")/cluster.sh"
 
 MM_NODE_EXTRA=$'[journal]\nsegment_size = 4K\nretention_size = 12K'
-mm_cluster_init a b
-for n in a b; do
-	mm_node_fs "$n"
-	mm_node_repl "$n"
-done
+mm_cluster_up a b
 ACCT=example.org/alice
 M=$MM_T/a/mnt/$ACCT/Maildir
 mkdir -p "$M/cur" "$M/new" "$M/tmp"

@@ -8,11 +8,7 @@
 . "$(dirname "$0")/cluster.sh"
 
 MM_NODE_EXTRA=$'[account example.org/*]\nmode = sync\nsync_acks = 1\nsync_timeout = 1500ms\n[account example.net/*]\nmode = sync\nsync_timeout = 500ms\non_timeout = degrade'
-mm_cluster_init a b
-for n in a b; do
-	mm_node_fs "$n"
-	mm_node_repl "$n"
-done
+mm_cluster_up a b
 M=$MM_T/a/mnt/example.org/alice/Maildir
 D=$MM_T/a/mnt/example.net/dave/Maildir
 mkdir -p "$M/cur" "$M/new" "$M/tmp" "$D/cur" "$D/new" "$D/tmp"

@@ -7,11 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-mm_cluster_init a b c
-for n in a b c; do
-	mm_node_fs "$n"
-	mm_node_repl "$n"
-done
+mm_cluster_up a b c
 ACCT=example.org/alice
 M=$MM_T/a/mnt/$ACCT/Maildir
 SEQ=0
