@@ -262,6 +262,29 @@ static int late_open(struct repl_session *s, const struct mm_journal_rec *rec)
 	snprintf(name, sizeof(name), ".mmlate.%s.%" PRIu64, s->peer, rec->lsn);
 	s->late_tmp = late_path(s, rec, "tmp", name);
 	fd = open(s->late_tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		/* a folder the former source made while cut off: make it here,
+		   through the mount (journaled), as the message's owner */
+		static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+		char *dir = mm_strdup_printf("%s/%s%s%s", s->d->cfg->mount, rec->account,
+					     rec->folder[0] != '\0' ? "/" : "", rec->folder);
+
+		for (char *p = dir + strlen(s->d->cfg->mount) + 1; (p = strchr(p, '/')) != NULL; p++) {
+			*p = '\0';
+			if (mkdir(dir, 0700) == 0 && chown(dir, rec->uid, rec->gid) < 0)
+				mm_log_warn("replication: chown(%s) failed: %m", dir);
+			*p = '/';
+		}
+		for (int i = 0; i < 4; i++) {
+			char *d = mm_strdup_printf("%s%s", dir, subs[i]);
+
+			if (mkdir(d, 0700) == 0 && chown(d, rec->uid, rec->gid) < 0)
+				mm_log_warn("replication: chown(%s) failed: %m", d);
+			free(d);
+		}
+		free(dir);
+		fd = open(s->late_tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0) {
 		mm_log_error("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
 			     "open(%s) failed: %m", s->peer, rec->lsn, rec->account,

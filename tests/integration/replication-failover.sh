@@ -24,6 +24,11 @@ mm_wait_converged 20 "$ACCT" a b c
 mm_log "a is cut off and takes 3 deliveries it cannot ship"
 mm_node_stop_repl a
 for i in 6 7 8; do deliver a "1700000000.M${i}P1.a"; done
+# and a folder b never saw, with a message in it
+mkdir -p "$MM_T/a/mnt/$ACCT/Maildir/.Late/"{cur,new,tmp}
+printf 'Subject: late folder\n\nx\n' >"$MM_T/a/mnt/$ACCT/Maildir/.Late/tmp/1700000002.M1P1.a"
+mv "$MM_T/a/mnt/$ACCT/Maildir/.Late/tmp/1700000002.M1P1.a" \
+	"$MM_T/a/mnt/$ACCT/Maildir/.Late/new/1700000002.M1P1.a"
 
 mm_log "failover by hand: b becomes the source"
 mm_node_ctl a account "$ACCT" readonly >/dev/null
@@ -34,12 +39,13 @@ mv "$MM_T/b/mnt/$ACCT/Maildir/new/1700000000.M2P1.a" "$MM_T/b/mnt/$ACCT/Maildir/
 
 mm_log "a returns"
 mm_node_repl a
-mm_wait_for 30 sh -c "[ \$(ls '$MM_T/b/store/$ACCT/Maildir/new' | wc -l) -ge 6 ]" ||
+mm_wait_for 30 sh -c "[ \$(ls '$MM_T/b/store/$ACCT/Maildir/new' | wc -l) -ge 6 ] &&
+	[ -e '$MM_T/b/store/$ACCT/Maildir/.Late/new/1700000002.M1P1.a' ]" ||
 	mm_fail "a's late deliveries did not reach b"
 mm_wait_converged 30 "$ACCT" b a c
 count() { find "$MM_T/$1/store/$ACCT/Maildir" -path '*/tmp' -prune -o -type f -name '17*' -print | wc -l; }
 for n in a b c; do
-	mm_assert_eq "$(count "$n")" 10 "messages on $n (5 before, 3 late from a, 2 on b)"
+	mm_assert_eq "$(count "$n")" 11 "messages on $n (5 before, 4 late from a, 2 on b)"
 done
 for i in 6 7 8; do
 	[ -f "$MM_T/c/store/$ACCT/Maildir/new/1700000000.M${i}P1.a" ] ||
@@ -47,7 +53,9 @@ for i in 6 7 8; do
 done
 [ -f "$MM_T/a/store/$ACCT/Maildir/cur/1700000000.M2P1.a:2,RS" ] ||
 	mm_fail "b's flag change did not reach a"
-mm_assert_eq "$("$MM_CTL" -c "$MM_T/b.ini" replication --json | jq 'select(.store) | .merged')" 3 \
+[ -f "$MM_T/c/store/$ACCT/Maildir/.Late/new/1700000002.M1P1.a" ] ||
+	mm_fail "the late folder's message did not reach c"
+mm_assert_eq "$("$MM_CTL" -c "$MM_T/b.ini" replication --json | jq 'select(.store) | .merged')" 4 \
 	"late deliveries b merged"
 grep -q "late delivery [0-9]* merged into $ACCT/Maildir" "$MM_T/b/repl.log" ||
 	mm_fail "b did not log the merge"
