@@ -38,7 +38,10 @@ static void usage(FILE *f)
 		"  certs init          create the cluster CA ([tls] ca, key beside it)\n"
 		"  certs node NAME     create NAME.crt and NAME.key signed by the CA\n"
 		"  replication [--json]\n"
-		"                      per peer: state, LSNs acknowledged, lag\n");
+		"                      per peer: state, LSNs acknowledged, lag\n"
+		"  resync ACCOUNT [PEER]\n"
+		"                      send the account as it is in this store to its\n"
+		"                      replicas (mail older than the journal, repairs)\n");
 }
 
 /* Sends one line to mailmesh-fs's control socket. Returns 0 with the reply
@@ -343,6 +346,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_certs(cfg, argc, argv);
 	else if (strcmp(argv[0], "replication") == 0)
 		ret = repl_cmd_replication(cfg, argc, argv);
+	else if (strcmp(argv[0], "resync") == 0)
+		ret = repl_cmd_resync(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

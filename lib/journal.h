@@ -39,6 +39,9 @@ enum mm_rec_status {
 
 #define MM_RECF_DELETED 0x1	/* META: the file was removed */
 #define MM_RECF_CRASH 0x2	/* written by crash recovery */
+#define MM_RECF_RESYNC 0x4	/* not in any journal: the replicator's picture of
+				   a file as it is in the store (lsn 0), sent by a
+				   resync; applied to make the replica match it */
 
 /* One operation. Strings are NUL-terminated; after decode they borrow from
    the decoded bytes. Unused strings are "". */

@@ -1503,7 +1503,21 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 	switch (r.op) {
 	case MM_OP_DELIVER:
 		a.rec_owner = true;
-		ret = check_owner(&a) < 0 ? -1 : op_deliver(&a, sg);
+		if (check_owner(&a) < 0) {
+			ret = -1;
+		} else if (r.rflags & MM_RECF_RESYNC) {
+			/* a resync says what the file is called now: the message
+			   under another name (other flags) is renamed to it, and
+			   only a missing one is placed */
+			r.new_folder = r.folder;
+			r.new_sub = r.sub;
+			r.new_name = r.name;
+			ret = op_move(&a);
+			if (ret == REPL_MISSING)
+				ret = op_deliver(&a, sg);
+		} else {
+			ret = op_deliver(&a, sg);
+		}
 		break;
 	case MM_OP_MOVE:
 	case MM_OP_FLAGS:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "buf.h"
+#include "acct.h"
 #include "ctl.h"
 #include "mem.h"
 #include "repl-certs.h"
@@ -147,5 +148,34 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 			print_table(body);
 	}
 	mm_buf_free(&reply);
+	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+}
+
+int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	char *path, *line, reply[512];
+	const char *error;
+	int ret;
+
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE resync ACCOUNT [PEER]\n");
+		return 2;
+	}
+	if (mm_acct_check(argv[1], cfg->account_depth, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+		return 2;
+	}
+	path = mm_strdup_printf("%s/replicator.sock", cfg->state);
+	line = mm_strdup_printf("resync %s%s%s", argv[1], argc == 3 ? " " : "",
+				argc == 3 ? argv[2] : "");
+	ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
+	if (ret == 1)
+		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+	else
+		printf("%s\n", reply + 3);
+	free(path);
+	free(line);
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
 }

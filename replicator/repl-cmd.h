@@ -8,5 +8,7 @@
    0 done, 1 failed, 2 usage, 3 (replication) the replicator is not running. */
 int repl_cmd_certs(const struct mm_cfg *cfg, int argc, char **argv);
 int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv);
+/* resync ACCOUNT [PEER]: the running replicator sends the account whole. */
+int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv);
 
 #endif

@@ -197,7 +197,19 @@ static void c_on_read(struct bufferevent *bev, void *arg)
 		free(line);
 		return;
 	}
-	if (strcmp(line, "status") == 0) {
+	if (strncmp(line, "resync ", 7) == 0) {
+		char acct[512], peer[128];
+		const char *error = "bad arguments";
+		size_t files = 0;
+		int k = sscanf(line + 7, "%511s %127s", acct, peer);
+		int n = k >= 1 ? repl_resync_start(d, acct, k == 2 ? peer : NULL, &files, &error) : -1;
+
+		if (n > 0)
+			mm_buf_printf(&out, "ok resync of %s: %zu files to %d peer(s)\n", acct,
+				      files, n);
+		else
+			mm_buf_printf(&out, "error %s\n", error);
+	} else if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		repl_status_json(d, &out);
 	} else {

@@ -230,6 +230,12 @@ static void link_down(struct repl_link *l, const char *why)
 	ZSTD_freeCStream(l->zc);
 	l->zc = NULL;
 	mm_free(&l->sent);	/* the next session sends contents afresh */
+	if (l->resync != NULL) {
+		mm_log_warn("resync of %s to %s: interrupted at file %zu of %zu; run it again",
+			    repl_resync_account(l->resync), l->peer->name,
+			    repl_resync_done(l->resync), repl_resync_total(l->resync));
+		repl_resync_free(&l->resync);
+	}
 	l->n_inflight = l->inflight_head = 0;
 	l->state = REPL_LINK_DOWN;
 	if (l->backoff_ms == 0)
@@ -335,6 +341,96 @@ static void sent_note(struct repl_link *l, const struct mm_journal_rec *rec)
 	e->time_s = repl_now_ns() / 1000000000ULL;
 }
 
+/* Sends one resync item as a record flagged MM_RECF_RESYNC (lsn 0), with
+   the message's content. -1 when the link went down. */
+static int send_resync_item(struct repl_link *l, struct repl_resync_item *it)
+{
+	const char *account = repl_resync_account(l->resync);
+	struct mm_journal_rec rec = {
+		.lsn = 0, .time_ns = repl_now_ns(), .op = it->op,
+		.status = MM_REC_COMMITTED, .rflags = MM_RECF_RESYNC,
+		.account = account, .folder = it->folder, .name = "",
+		.new_folder = "", .new_name = "",
+		.size = (uint64_t)it->st.st_size,
+		.mtime_ns = (int64_t)it->st.st_mtim.tv_sec * 1000000000LL + it->st.st_mtim.tv_nsec,
+		.mode = it->st.st_mode & 07777, .uid = it->st.st_uid, .gid = it->st.st_gid,
+	};
+	struct mm_buf enc = { 0 }, data = { 0 };
+	char *folder = NULL, *name = NULL;
+	uint64_t clen = 0;
+	bool by_hash = false;
+	int ret = 0;
+
+	if (it->op != MM_OP_FOLDER_CREATE) {
+		folder = mm_strndup(it->loc.folder, it->loc.folder_len);
+		name = mm_strndup(it->loc.name, it->loc.name_len);
+		rec.folder = folder;
+		rec.name = name;
+		rec.sub = (uint8_t)it->loc.sub;
+	}
+	if (it->op == MM_OP_META) {
+		unsigned char buf[65536];
+		ssize_t n;
+		off_t off = 0;
+
+		if (rec.size > MM_JOURNAL_DATA_MAX) {
+			mm_log_error("resync of %s to %s: %s is over %u bytes; not sent", account,
+				     l->peer->name, it->relpath, MM_JOURNAL_DATA_MAX);
+			goto out;
+		}
+		while ((n = pread(it->fd, buf, sizeof(buf), off)) > 0) {
+			mm_buf_append(&data, buf, (size_t)n);
+			off += n;
+		}
+		rec.data = data.data;
+		rec.data_len = (uint32_t)data.len;
+		rec.size = data.len;
+	} else if (it->op == MM_OP_DELIVER) {
+		memcpy(rec.hash, it->hash, 16);
+		by_hash = rec.size > 0 && sent_recently(l, &rec);
+		clen = by_hash ? 0 : rec.size;
+	}
+	if (mm_journal_encode(&rec, &enc) < 0)
+		mm_panic("journal: encoding a resync record of %s failed", it->relpath);
+	struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = 0, .blob = enc.data,
+				 .blob_len = enc.len, .content_len = clen };
+
+	link_send(l, &m);
+	if (clen > 0) {
+		unsigned char *chunk = mm_malloc(MM_WIRE_CHUNK_MAX);
+		uint64_t off = 0;
+
+		while (off < clen) {
+			size_t want = clen - off > MM_WIRE_CHUNK_MAX ? MM_WIRE_CHUNK_MAX :
+				(size_t)(clen - off);
+			ssize_t n = pread(it->fd, chunk, want, (off_t)off);
+
+			if (n <= 0) {
+				free(chunk);
+				link_down(l, "a resync file shrank while being sent");
+				ret = -1;
+				goto out;
+			}
+			struct mm_wire_msg dm = { .type = MM_WIRE_DATA, .lsn = 0, .offset = off,
+						  .blob = chunk, .blob_len = (size_t)n };
+
+			link_send(l, &dm);
+			off += (uint64_t)n;
+		}
+		free(chunk);
+		l->content_bytes += clen;
+		sent_note(l, &rec);
+	}
+	if (by_hash)
+		l->content_deduped++;
+out:
+	mm_buf_free(&enc);
+	mm_buf_free(&data);
+	free(folder);
+	free(name);
+	return ret;
+}
+
 /* Streams journal records while the peer keeps up. */
 static void link_pump(struct repl_link *l)
 {
@@ -353,8 +449,28 @@ static void link_pump(struct repl_link *l)
 			mm_log_error("replication to %s: %s", l->peer->name, error);
 			continue;
 		}
-		if (r == 0)
-			break;
+		if (r == 0) {
+			struct repl_resync_item it;
+			char sum[160];
+
+			/* the journal is drained: send the next file of a resync */
+			if (l->resync == NULL)
+				break;
+			if (repl_resync_next(l->resync, l->d, &it) == 0) {
+				repl_resync_summary(l->resync, sum, sizeof(sum));
+				mm_log_info("resync of %s to %s: done, %s",
+					    repl_resync_account(l->resync), l->peer->name, sum);
+				repl_resync_free(&l->resync);
+				break;
+			}
+			int sr = send_resync_item(l, &it);
+
+			if (it.fd >= 0)
+				close(it.fd);
+			if (sr < 0)
+				return;
+			continue;
+		}
 		uint64_t gfrom, gto;
 
 		if (mm_journal_reader_gap(l->reader, &gfrom, &gto))
@@ -659,9 +775,45 @@ void repl_links_stop(struct repl_daemon *d)
 		link_save_acked(l);
 		free(l->inflight);
 		free(l->sent);
+		repl_resync_free(&l->resync);
 		if (l->rate != NULL)
 			ev_token_bucket_cfg_free(l->rate);
 	}
 	mm_free(&d->links);
 	d->n_links = 0;
+}
+
+int repl_resync_start(struct repl_daemon *d, const char *account, const char *peer,
+		      size_t *files_r, const char **error_r)
+{
+	const struct mm_account_cfg *pol = mm_cfg_account(d->cfg, account);
+	int n = 0;
+
+	*files_r = 0;
+	for (size_t i = 0; i < d->n_links; i++) {
+		struct repl_link *l = &d->links[i];
+
+		if (peer != NULL && strcmp(peer, l->peer->name) != 0)
+			continue;
+		if (!mm_cfg_account_on(pol, l->peer->name))
+			continue;
+		if (l->state != REPL_LINK_STREAMING) {
+			*error_r = "a peer is not connected";
+			if (peer != NULL)
+				return -1;
+			continue;
+		}
+		if (l->resync != NULL) {
+			*error_r = "a resync to that peer is running";
+			return -1;
+		}
+		l->resync = repl_resync_new(d, account);
+		*files_r = repl_resync_total(l->resync);
+		mm_log_info("resync of %s to %s: %zu files", account, l->peer->name, *files_r);
+		n++;
+		link_pump(l);
+	}
+	if (n == 0 && peer == NULL)
+		*error_r = "no connected peer holds that account";
+	return n;
 }

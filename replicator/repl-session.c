@@ -376,7 +376,8 @@ static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 	free(newd);
 	free(curd);
 	mm_free(&s->late_tmp);
-	s->applied_lsn = rec->lsn;
+	if (rec->lsn > s->applied_lsn)
+		s->applied_lsn = rec->lsn;	/* resync records (lsn 0) move nothing */
 	return 0;
 }
 
@@ -501,7 +502,8 @@ static int apply_open_record(struct repl_session *s)
 		return late_finish(s, &rec);
 	if (s->stage == NULL && s->content_len > 0) {
 		/* skipped: a duplicate, or an account not held here */
-		s->applied_lsn = rec.lsn;
+		if (rec.lsn > s->applied_lsn)
+			s->applied_lsn = rec.lsn;
 		return 0;
 	}
 	r = repl_apply(s->d->store, &rec, &s->stage, &s->changes, &error);
@@ -532,7 +534,8 @@ static int apply_open_record(struct repl_session *s)
 			    mm_op_str(rec.op), rec.account, rec.folder, rec.name);
 		break;
 	}
-	s->applied_lsn = rec.lsn;
+	if (rec.lsn > s->applied_lsn)
+		s->applied_lsn = rec.lsn;	/* resync records (lsn 0) move nothing */
 	return 0;
 }
 
@@ -549,7 +552,10 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 			       ret < 0 ? mm_strerror(ret) : "trailing bytes");
 		return -1;
 	}
-	if (rec.lsn != m->lsn || rec.status != MM_REC_COMMITTED) {
+	bool resync = (rec.rflags & MM_RECF_RESYNC) != 0;
+
+	if (rec.lsn != m->lsn || rec.status != MM_REC_COMMITTED || (resync && rec.lsn != 0) ||
+	    (!resync && rec.lsn == 0)) {
 		session_refuse(s, "record %" PRIu64 ": frame says LSN %" PRIu64 ", status '%c'",
 			       rec.lsn, m->lsn, rec.status);
 		return -1;
@@ -578,7 +584,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	s->content_got = 0;
 	s->stage = NULL;
 	s->stage_fd = -1;
-	if (rec.lsn <= s->applied_lsn) {
+	if (!resync && rec.lsn <= s->applied_lsn) {
 		/* a replay (reconnect): applied already; its content is skipped */
 	} else if (!hold_replica(s, rec.account)) {
 		if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
@@ -650,8 +656,8 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	if (m->content_len == 0) {
 		if (s->stage != NULL || s->late_tmp != NULL)
 			return apply_open_record(s);
-		if (rec.lsn <= s->applied_lsn || !mm_acct_in(s->d->ro, s->d->n_ro, rec.account,
-							     strlen(rec.account))) {
+		if ((!resync && rec.lsn <= s->applied_lsn) ||
+		    !mm_acct_in(s->d->ro, s->d->n_ro, rec.account, strlen(rec.account))) {
 			s->rec_open = false;
 			if (rec.lsn > s->applied_lsn)
 				s->applied_lsn = rec.lsn;

@@ -5,11 +5,14 @@
 #define REPL_H
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
 #include <zstd.h>
 #include "buf.h"
 #include "cfg.h"
+#include "classify.h"
+#include "journal.h"
 #include "repl-apply.h"
 
 struct bufferevent;
@@ -17,6 +20,7 @@ struct evconnlistener;
 struct mm_journal_reader;
 struct mm_wire_decoder;
 struct repl_store;
+struct repl_daemon;
 
 #define REPL_PROTO_VERSION 1
 /* After WELCOME the dialer's bytes are one zstd stream (level 3, 8 MiB
@@ -56,6 +60,29 @@ struct repl_inflight {
 };
 
 /* Outbound: this store's journal to one peer. */
+/* repl-resync.c: one account as it is in the store, file by file. */
+struct repl_resync;
+struct repl_resync_item {
+	enum mm_op op;		/* FOLDER_CREATE, META or DELIVER */
+	const char *relpath;	/* borrowed from the job */
+	const char *folder;	/* the folder directory's path below the account */
+	struct mm_loc loc;	/* META and DELIVER: folder, sub, name */
+	struct stat st;
+	uint8_t hash[16];	/* DELIVER: XXH3-128 of the content */
+	int fd;			/* META and DELIVER: open on the file (close it) */
+};
+/* Walks the account in the store now; the job owns what it returns. */
+struct repl_resync *repl_resync_new(struct repl_daemon *d, const char *account);
+void repl_resync_free(struct repl_resync **rsp);
+/* 1 with the next item, 0 when all are done (files gone since the walk
+   are skipped and counted). */
+int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
+		     struct repl_resync_item *item);
+size_t repl_resync_total(const struct repl_resync *rs);
+size_t repl_resync_done(const struct repl_resync *rs);
+const char *repl_resync_account(const struct repl_resync *rs);
+void repl_resync_summary(const struct repl_resync *rs, char *out, size_t size);
+
 struct repl_sent_hash {
 	uint8_t hash[16];
 	uint64_t time_s;
@@ -77,6 +104,7 @@ struct repl_link {
 	uint64_t records_sent, bytes_sent, content_bytes, content_deduped;
 	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
 	struct ev_token_bucket_cfg *rate;	/* [peer] bandwidth, or NULL */
+	struct repl_resync *resync;	/* an account being sent whole, or NULL */
 	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
 	/* records this peer never got: retention removed them first */
 	bool needs_resync;
@@ -146,6 +174,10 @@ struct repl_daemon {
 /* repl-link.c */
 void repl_links_start(struct repl_daemon *d);
 void repl_links_stop(struct repl_daemon *d);
+/* Starts sending account whole to peer (NULL: every streaming peer that
+   holds it). Returns how many links took it; *files_r the files found. */
+int repl_resync_start(struct repl_daemon *d, const char *account, const char *peer,
+		      size_t *files_r, const char **error_r);
 /* repl-session.c */
 int repl_listen_start(struct repl_daemon *d, const char **error_r);
 void repl_sessions_stop(struct repl_daemon *d);

@@ -188,3 +188,10 @@ mm_cluster_up() {
 		mm_node_repl "$n"
 	done
 }
+
+# mm_wait_streaming NODE PEER: until NODE's link to PEER is streaming.
+mm_wait_streaming() {
+	mm_wait_for 20 sh -c "[ \"\$('$MM_CTL' -c '$MM_T/$1.ini' replication --json |
+		jq -r 'select(.peer == \"$2\" and .direction == \"out\") | .state')\" = streaming ]" ||
+		mm_fail "$1 does not stream to $2"
+}

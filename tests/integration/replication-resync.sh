@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# replication-resync.sh - mailmeshctl resync ACCOUNT: a Maildir tree that
+# predates the journal (put in a's store directly) reaches b whole, with
+# owners, modes and mtimes; a resync after b lost a message and a's flags
+# changed behind the journal repairs b; a resync changes nothing twice.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
+
+mm_cluster_up a b
+ACCT=example.org/alice
+S=$MM_T/a/store/$ACCT/Maildir
+mkdir -p "$S/cur" "$S/new" "$S/tmp" "$S/.Sent/cur" "$S/.Sent/new" "$S/.Sent/tmp"
+for i in $(seq 1 30); do
+	size=$(( i == 7 ? 2000000 : i * 300 ))
+	head -c "$size" /dev/urandom >"$S/cur/1600000000.M${i}P1.old,S=$size:2,S"
+	touch -d "2020-03-0$(( i % 9 + 1 )) 10:00:00" "$S/cur/1600000000.M${i}P1.old,S=$size:2,S"
+done
+for i in 1 2 3; do printf 'Subject: n%s\n\nnew\n' $i >"$S/new/1600000001.M${i}P1.old"; done
+for i in 1 2 3 4 5; do printf 'Subject: s%s\n\nsent\n' $i >"$S/.Sent/cur/1600000002.M${i}P1.old:2,S"; done
+printf '3 V1600000000 N39 G00\n' >"$S/dovecot-uidlist"
+: >"$S/.Sent/maildirfolder"
+chown -R mail:mail "$MM_T/a/store/example.org"
+[ ! -e "$MM_T/b/store/$ACCT" ] || mm_fail "b has mail that was never journaled (test set-up?)"
+
+mm_log "resync of a tree older than the journal"
+mm_wait_streaming a b
+out=$(mm_node_ctl a resync "$ACCT") || mm_fail "mailmeshctl resync failed: $out"
+case $out in *"to 1 peer(s)"*) ;; *) mm_fail "resync output: $out" ;; esac
+mm_wait_converged 30 "$ACCT" a b
+mm_assert_eq "$(stat -c %U "$MM_T/b/store/$ACCT/Maildir/cur")" mail "owner of a folder made by the resync"
+
+mm_log "repair: b lost a message, a's flags changed behind the journal"
+rm "$MM_T/b/store/$ACCT/Maildir/cur/1600000000.M3P1.old,S=900:2,S"
+mv "$S/cur/1600000000.M4P1.old,S=1200:2,S" "$S/cur/1600000000.M4P1.old,S=1200:2,FS"
+mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "the second resync failed"
+mm_wait_converged 30 "$ACCT" a b
+[ ! -e "$MM_T/b/store/$ACCT/Maildir/cur/1600000000.M4P1.old,S=1200:2,S" ] ||
+	mm_fail "b kept the message under its old flags too"
+
+mm_log "a third resync changes nothing"
+before=$(mm_tree b "$ACCT")
+count() { "$MM_CTL" -c "$MM_T/b.ini" replication --json | jq "select(.store) | .$1"; }
+applied0=$(count applied)
+already0=$(count already)
+out=$(mm_node_ctl a resync "$ACCT") || mm_fail "the third resync failed"
+files=$(printf '%s' "$out" | sed -E 's/.*: ([0-9]+) files.*/\1/')
+[ "$files" -ge 40 ] || mm_fail "resync output: $out"
+# every file the resync sends is found already there
+mm_wait_for 20 sh -c "[ \$('$MM_CTL' -c '$MM_T/b.ini' replication --json |
+	jq 'select(.store) | .already') -ge $((already0 + files)) ]" ||
+	mm_fail "b did not see the third resync's $files files (already: $(count already), was $already0)"
+mm_assert_eq "$(count applied)" "$applied0" "records b applied for a resync with nothing to do"
+mm_assert_eq "$(mm_tree b "$ACCT")" "$before" "b after a resync with nothing to do"
+if out=$(mm_node_ctl a resync "$ACCT" nobody 2>&1); then
+	mm_fail "a resync to an unknown peer succeeded: $out"
+fi
+mm_cluster_stop
+mm_finish
