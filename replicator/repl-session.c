@@ -473,10 +473,16 @@ static int session_commit(struct repl_session *s)
 
 	/* the mount shows what the store holds now; durability is separate */
 	invalidate(s);
-	if (s->applied_lsn <= s->durable_lsn)
+	if (s->applied_lsn <= s->durable_lsn && !s->resync_dirty)
 		return 0;
-	if (repl_store_sync(s->d->store, &error) < 0 ||
-	    cursor_save(s->d, s->peer, s->applied_lsn, &error) < 0) {
+	if (repl_store_sync(s->d->store, &error) < 0) {
+		mm_log_error("replication from %s: %s", s->peer, error);
+		return -1;
+	}
+	s->resync_dirty = false;
+	if (s->applied_lsn <= s->durable_lsn)
+		return 0;	/* resync records alone: synced, no cursor to move */
+	if (cursor_save(s->d, s->peer, s->applied_lsn, &error) < 0) {
 		mm_log_error("replication from %s: %s", s->peer, error);
 		return -1;
 	}
@@ -536,6 +542,8 @@ static int apply_open_record(struct repl_session *s)
 	}
 	if (rec.lsn > s->applied_lsn)
 		s->applied_lsn = rec.lsn;	/* resync records (lsn 0) move nothing */
+	if (rec.rflags & MM_RECF_RESYNC)
+		s->resync_dirty = true;
 	return 0;
 }
 

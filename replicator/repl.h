@@ -127,6 +127,7 @@ struct repl_session {
 	uint64_t resume_lsn;	/* the next LSN we wanted at WELCOME */
 	uint64_t applied_lsn;	/* applied, maybe not durable yet */
 	uint64_t durable_lsn;	/* synced, cursor written, acknowledged */
+	bool resync_dirty;	/* resync records applied since the last sync */
 	/* the record waiting for its content */
 	struct mm_buf rec_bytes;
 	bool rec_open;

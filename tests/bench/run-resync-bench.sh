@@ -1,0 +1,123 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# run-resync-bench.sh - initial replication of an existing Maildir tree
+# (N messages over INBOX and 3 folders, 60% 4 KiB, 30% 40 KiB, 10% 400 KiB)
+# to an empty store: mailmesh (mailmeshctl resync, until the peer has every
+# file and has synced) against doveadm backup (Dovecot's dsync) and rsync -a,
+# in one run, on the same disk. Run as root from the top build directory.
+#   run-resync-bench.sh [-n N] [-R REPEATS]
+MM_BUILDDIR=${MM_BUILDDIR:-$(pwd)}
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../integration/lib.sh"
+. "$HERE/../integration/cluster.sh"
+. "$HERE/../integration/dovecot-lib.sh"
+
+N=10000 REPEATS=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	-n) N=$2; shift 2 ;;
+	-R) REPEATS=$2; shift 2 ;;
+	*) echo "usage: $0 [-n N] [-R REPEATS]" >&2; exit 2 ;;
+	esac
+done
+mm_dovecot_require
+
+mm_cluster_up a b
+mm_wait_streaming a b
+ACCT=example.org/alice
+SRC=$MM_T/a/store/$ACCT/Maildir
+mm_log "generating $N messages in a's store"
+python3 - "$SRC" "$N" <<'PY'
+import os, random, sys
+root, n = sys.argv[1], int(sys.argv[2])
+rnd = random.Random(1)
+words = ("the of and to in is you that it for on are as with they at be this from have "
+         "or by one had not but what all were when we there can an your which their said "
+         "meeting report invoice attached please regards thanks project schedule").split()
+folders = ["", ".Sent", ".Archive", ".Lists"]
+for f in folders:
+    for s in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(root, f, s), exist_ok=True)
+for i in range(n):
+    r = rnd.random()
+    size = 4096 if r < 0.6 else 40960 if r < 0.9 else 409600
+    text = "Subject: message %d\nFrom: someone%d@example.net\n\n" % (i, i % 97)
+    body = []
+    while len(text) + sum(len(b) + 1 for b in body) < size * (0.3 if size > 100000 else 1):
+        body.append(" ".join(rnd.choice(words) for _ in range(12)))
+    data = (text + "\n".join(body) + "\n").encode()
+    if size > 100000:
+        import base64
+        data += base64.encodebytes(os.urandom(int((size - len(data)) * 3 / 4)))
+    f = folders[i % 4] if i % 3 == 0 else ""
+    name = "1500000000.M%dP1.gen,S=%d:2,%s" % (i, len(data), "S" if i % 2 else "")
+    with open(os.path.join(root, f, "cur", name), "wb") as fh:
+        fh.write(data)
+PY
+chown -R mail:mail "$MM_T/a/store/example.org"
+sync
+files=$(find "$SRC" -type f | wc -l)
+bytes=$(du -sb "$SRC" | cut -f1)
+
+DA=$MM_T/dovecot
+mm_dovecot_start "$DA" "maildir:$MM_T/a/store/%d/%n/Maildir"
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+declare -A T
+run_one() {	# METHOD REP
+	local m=$1 r=$2 t0 dst
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	t0=$(now_ms)
+	case $m in
+	mailmesh)
+		mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "resync failed"
+		mm_wait_for 600 sh -c "[ \$(find '$MM_T/b/store/$ACCT/Maildir' -type f | wc -l) -ge $files ] &&
+			[ \$(grep -c 'resync of $ACCT to b: done' '$MM_T/a/repl.log') -ge $r ]" ||
+			mm_fail "the resync did not finish"
+		sync
+		;;
+	dsync)
+		dst=$MM_T/dsync$r
+		mkdir "$dst"
+		chown mail:mail "$dst"
+		doveadm -c "$DA/dovecot.conf" backup -u alice@example.org "maildir:$dst" ||
+			mm_fail "doveadm backup failed"
+		;;
+	rsync)
+		dst=$MM_T/rsync$r
+		rsync -a "$SRC/" "$dst/" || mm_fail "rsync failed"
+		sync
+		;;
+	esac
+	T[$m,$r]=$(( $(now_ms) - t0 ))
+	mm_log "$m run $r: ${T[$m,$r]} ms"
+}
+for r in $(seq 1 "$REPEATS"); do
+	# the peer starts empty every time
+	if [ "$r" -gt 1 ]; then
+		mm_node_stop_repl b
+		mm_node_stop_fs b
+		rm -rf "$MM_T/b/store/example.org" "$MM_T/b/state/replication" "$MM_T/b/state/accounts"
+		mm_node_fs b
+		mm_node_repl b
+		mm_wait_streaming a b
+	fi
+	for m in mailmesh dsync rsync; do run_one "$m" "$r"; done
+	rm -rf "$MM_T"/dsync* "$MM_T"/rsync*
+done
+median() { for r in $(seq 1 "$REPEATS"); do echo "${T[$1,$r]}"; done | sort -n | sed -n "$(( (REPEATS + 1) / 2 ))p"; }
+mm_dovecot_stop "$DA"
+printf '\nInitial replication of %s files (%s MB), median of %s runs, cold page cache\n' \
+	"$files" "$((bytes / 1000000))" "$REPEATS"
+printf '%-10s %10s %12s %14s\n' method "seconds" "messages/s" "vs dsync"
+ds=$(median dsync)
+for m in mailmesh dsync rsync; do
+	t=$(median "$m")
+	awk -v m="$m" -v t="$t" -v n="$N" -v d="$ds" \
+		'BEGIN { printf "%-10s %10.2f %12.0f %13.2fx\n", m, t / 1000, n / (t / 1000), d / t }'
+done
+mm=$(median mailmesh)
+echo
+awk -v m="$mm" -v d="$ds" 'BEGIN { printf "Target: mailmesh at least 2x faster than doveadm backup: %s (%.2fx)\n", (d / m >= 2 ? "MET" : "MISS"), d / m }'
+mm_cluster_stop
+mm_finish
