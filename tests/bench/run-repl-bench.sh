@@ -30,12 +30,10 @@ run() {
 	mkdir -p "$f/cur" "$f/new" "$f/tmp"
 	mm_wait_for 20 test -d "$MM_T/b/store/$ACCT/Maildir/.run$seed/new" ||
 		mm_fail "the run's folder did not reach b"
-	before=$("$MM_CTL" -c "$MM_T/a.ini" replication --json |
-		jq 'select(.peer == "b" and .direction == "out") | .bytes_sent')
+	before=$(mm_link a b .bytes_sent)
 	python3 "$HERE/repl-lag.py" "$f/new" "$MM_T/b/store/$ACCT/Maildir/.run$seed/new" \
 		"$N" "$RATE" "$seed" $mix >"$MM_T/run$seed.json" || mm_fail "run $seed lost messages"
-	after=$("$MM_CTL" -c "$MM_T/a.ini" replication --json |
-		jq 'select(.peer == "b" and .direction == "out") | .bytes_sent')
+	after=$(mm_link a b .bytes_sent)
 	# per-message zstd -3, the baseline for bytes on the wire
 	zstd_bytes=$(python3 - "$f/new" <<'PY'
 import ctypes, os, sys

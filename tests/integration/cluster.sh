@@ -189,9 +189,29 @@ mm_cluster_up() {
 	done
 }
 
+# mm_link NODE PEER [JQ]: NODE's outbound link to PEER from `mailmeshctl
+# replication --json` (the whole object, or the jq expression JQ of it).
+mm_link() {
+	"$MM_CTL" -c "$MM_T/$1.ini" replication --json |
+		jq -c -r "select(.peer == \"$2\" and .direction == \"out\") | ${3:-.}"
+}
+
+# mm_store_count NODE FIELD: one of NODE's replicator counters (applied,
+# already, merged, by_hash, ...).
+mm_store_count() {
+	"$MM_CTL" -c "$MM_T/$1.ini" replication --json | jq "select(.store) | .$2"
+}
+
+# mm_deliver NODE ACCOUNT NAME: a small message delivered through NODE's
+# mount into ACCOUNT's Maildir (tmp/, then rename into new/).
+mm_deliver() {
+	local m=$MM_T/$1/mnt/$2/Maildir
+	printf 'Subject: %s\n\n%s on %s\n' "$3" "$3" "$1" >"$m/tmp/$3"
+	mv "$m/tmp/$3" "$m/new/$3"
+}
+
 # mm_wait_streaming NODE PEER: until NODE's link to PEER is streaming.
 mm_wait_streaming() {
-	mm_wait_for 20 sh -c "[ \"\$('$MM_CTL' -c '$MM_T/$1.ini' replication --json |
-		jq -r 'select(.peer == \"$2\" and .direction == \"out\") | .state')\" = streaming ]" ||
+	mm_wait_for 20 eval "[ \"\$(mm_link $1 $2 .state)\" = streaming ]" ||
 		mm_fail "$1 does not stream to $2"
 }

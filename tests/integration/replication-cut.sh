@@ -21,14 +21,10 @@ done
 ACCT=example.org/alice
 M=$MM_T/a/mnt/$ACCT/Maildir
 mkdir -p "$M/cur" "$M/new" "$M/tmp"
-deliver() {
-	printf 'Subject: %s\n\n%s\n' "$1" "$1" >"$M/tmp/$1"
-	mv "$M/tmp/$1" "$M/new/$1"
-}
+deliver() { mm_deliver a "$ACCT" "$1"; }
 for i in 1 2 3; do deliver "1700000000.M${i}P1.host"; done
 mm_wait_converged 20 "$ACCT" a b
-state() { "$MM_CTL" -c "$MM_T/a.ini" replication --json |
-	jq -r 'select(.peer == "b" and .direction == "out") | .state'; }
+state() { mm_link a b .state; }
 mm_assert_eq "$(state)" streaming "link state before the cut"
 
 mm_log "the link is cut"
@@ -38,8 +34,7 @@ for i in $(seq 10 40); do deliver "1700000000.M${i}P1.host"; done
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$ms" -lt 5000 ] || mm_fail "31 deliveries on a took $ms ms with the link cut"
 mv "$M/new/1700000000.M10P1.host" "$M/cur/1700000000.M10P1.host:2,S"
-mm_wait_for 20 sh -c "[ \"\$('$MM_CTL' -c '$MM_T/a.ini' replication --json |
-	jq -r 'select(.peer == \"b\" and .direction == \"out\") | .state')\" != streaming ]" ||
+mm_wait_for 20 eval '[ "$(state)" != streaming ]' ||
 	mm_fail "a did not notice the cut link within 20 s"
 grep -q "replication to b: link lost: 127.0.0.1:$PROXY: silent for 10 s" "$MM_T/a/repl.log" ||
 	mm_fail "a's log does not say the link went silent"

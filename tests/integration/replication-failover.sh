@@ -11,11 +11,7 @@
 
 mm_cluster_up a b c
 ACCT=example.org/alice
-deliver() {	# NODE NAME
-	local m=$MM_T/$1/mnt/$ACCT/Maildir
-	printf 'Subject: %s\n\n%s on %s\n' "$2" "$2" "$1" >"$m/tmp/$2"
-	mv "$m/tmp/$2" "$m/new/$2"
-}
+deliver() { mm_deliver "$1" "$ACCT" "$2"; }
 mkdir -p "$MM_T/a/mnt/$ACCT/Maildir/"{cur,new,tmp}
 for i in 1 2 3 4 5; do deliver a "1700000000.M${i}P1.a"; done
 mv "$MM_T/a/mnt/$ACCT/Maildir/new/1700000000.M1P1.a" "$MM_T/a/mnt/$ACCT/Maildir/cur/1700000000.M1P1.a:2,S"
@@ -55,7 +51,7 @@ done
 	mm_fail "b's flag change did not reach a"
 [ -f "$MM_T/c/store/$ACCT/Maildir/.Late/new/1700000002.M1P1.a" ] ||
 	mm_fail "the late folder's message did not reach c"
-mm_assert_eq "$("$MM_CTL" -c "$MM_T/b.ini" replication --json | jq 'select(.store) | .merged')" 4 \
+mm_assert_eq "$(mm_store_count b merged)" 4 \
 	"late deliveries b merged"
 grep -q "late delivery [0-9]* merged into $ACCT/Maildir" "$MM_T/b/repl.log" ||
 	mm_fail "b did not log the merge"

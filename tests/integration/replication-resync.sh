@@ -40,15 +40,14 @@ mm_wait_converged 30 "$ACCT" a b
 
 mm_log "a third resync changes nothing"
 before=$(mm_tree b "$ACCT")
-count() { "$MM_CTL" -c "$MM_T/b.ini" replication --json | jq "select(.store) | .$1"; }
+count() { mm_store_count b "$1"; }
 applied0=$(count applied)
 already0=$(count already)
 out=$(mm_node_ctl a resync "$ACCT") || mm_fail "the third resync failed"
 files=$(printf '%s' "$out" | sed -E 's/.*: ([0-9]+) files.*/\1/')
 [ "$files" -ge 40 ] || mm_fail "resync output: $out"
 # every file the resync sends is found already there
-mm_wait_for 20 sh -c "[ \$('$MM_CTL' -c '$MM_T/b.ini' replication --json |
-	jq 'select(.store) | .already') -ge $((already0 + files)) ]" ||
+mm_wait_for 20 eval "[ \"\$(count already)\" -ge $((already0 + files)) ]" ||
 	mm_fail "b did not see the third resync's $files files (already: $(count already), was $already0)"
 mm_assert_eq "$(count applied)" "$applied0" "records b applied for a resync with nothing to do"
 mm_assert_eq "$(mm_tree b "$ACCT")" "$before" "b after a resync with nothing to do"
