@@ -198,9 +198,10 @@ static int perm_child(struct fs *fs, fuse_req_t req, const char *relpath)
 	return ret;
 }
 
-/* The caller may reach inode in (the path to it is searchable). A rename
-   racing with the walk gives ENOENT: look the path up again, a few times. */
-static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in)
+/* The caller may reach inode in (the path to it is searchable) and, with
+   mode X_OK, search in it. A rename racing with the walk gives ENOENT:
+   look the path up again, a few times. */
+static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in, int mode)
 {
 	struct mm_buf rel = { 0 };
 	int ret = 0;
@@ -214,7 +215,7 @@ static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in)
 			break;
 		}
 		if (ret == 0)
-			ret = perm_walk(fs, req, mm_buf_str(&rel), F_OK);
+			ret = perm_walk(fs, req, mm_buf_str(&rel), mode);
 		if (ret != -ENOENT)
 			break;
 	}
@@ -627,15 +628,8 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int ret;
 
-	ret = 0;
-	if (perm_needed(fs, req)) {
-		struct mm_buf rel = { 0 };
-
-		ret = child_relpath(fs, inode_of(fs, parent), name, &rel);
-		if (ret == 0)
-			ret = perm_child(fs, req, mm_buf_str(&rel));
-		mm_buf_free(&rel);
-	}
+	/* search permission on parent and every directory above it */
+	ret = perm_inode(fs, req, inode_of(fs, parent), X_OK);
 	if (ret == 0)
 		ret = do_lookup(fs, inode_of(fs, parent), name, &e);
 
@@ -676,7 +670,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int ret;
 
 	/* an open file needs no path; a stat by path does */
-	if (fi == NULL && (ret = perm_inode(fs, req, in)) < 0) {
+	if (fi == NULL && (ret = perm_inode(fs, req, in, F_OK)) < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
@@ -724,7 +718,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	proc_path(in, proc);
 	ret = inode_writable(fs, in);
 	if (ret == 0 && fi == NULL)
-		ret = perm_inode(fs, req, in);
+		ret = perm_inode(fs, req, in, F_OK);
 	if (ret < 0)
 		goto out;
 	/* the store's kernel applies the owner rules of chmod, chown, utimes */
@@ -781,7 +775,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
 	char buf[PATH_MAX + 1];
-	int ret = perm_inode(fs, req, inode_of(fs, ino));
+	int ret = perm_inode(fs, req, inode_of(fs, ino), F_OK);
 	ssize_t n;
 
 	if (ret < 0) {
@@ -1190,7 +1184,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	mm_classify(fs->rules, mm_buf_str(&srel), false, &sloc);
 	ret = classify_w(fs, mm_buf_str(&drel), false, &dloc);
 	if (ret == 0)
-		ret = perm_inode(fs, req, in);
+		ret = perm_inode(fs, req, in, F_OK);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&drel));
 	if (ret < 0)
@@ -1314,7 +1308,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		if (ret < 0)
 			goto out;
 	}
-	ret = perm_inode(fs, req, in);
+	ret = perm_inode(fs, req, in, F_OK);
 	if (ret < 0)
 		goto out;
 	proc_path(in, proc);
@@ -1556,7 +1550,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct fs *fs = fs_of(req);
 	struct fs_dir *d;
-	int ret = perm_inode(fs, req, inode_of(fs, ino));
+	int ret = perm_inode(fs, req, inode_of(fs, ino), F_OK);
 
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
@@ -1642,7 +1636,7 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	char proc[64];
 	int ret;
 
-	ret = perm_inode(fs, req, inode_of(fs, ino));
+	ret = perm_inode(fs, req, inode_of(fs, ino), F_OK);
 	/* write access to a read-only account (a replica): EACCES, which is
 	   what Dovecot checks (on cur/) to open a mailbox read-only and leave
 	   its dovecot-uidlist alone, rather than fail on EROFS later */

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 #include "journal-file.h"
 #include "log.h"
 #include "mem.h"
@@ -949,6 +951,27 @@ struct mm_journal_reader {
 	bool raw;
 	char err[512];
 };
+
+int mm_content_hash(int fd, uint64_t *size_r, uint8_t hash_r[16])
+{
+	unsigned char buf[65536];
+	XXH3_state_t st;
+	XXH128_canonical_t c;
+	off_t off = 0;
+	ssize_t n;
+
+	XXH3_128bits_reset(&st);
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		XXH3_128bits_update(&st, buf, (size_t)n);
+		off += n;
+	}
+	if (n < 0)
+		return -errno;
+	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
+	memcpy(hash_r, c.digest, 16);
+	*size_r = (uint64_t)off;
+	return 0;
+}
 
 bool mm_journal_reader_gap(const struct mm_journal_reader *r, uint64_t *from_r,
 			   uint64_t *to_r)

@@ -108,6 +108,9 @@ bool mm_journal_reader_gap(const struct mm_journal_reader *r, uint64_t *from_r,
 			   uint64_t *to_r);
 /* The first LSN of the oldest segment in state_dir's journal, 0 if none. */
 uint64_t mm_journal_first_lsn(const char *state_dir);
+/* XXH3-128 (canonical, as records carry it) of everything fd holds from
+   offset 0, and how many bytes that was. 0, or -errno. */
+int mm_content_hash(int fd, uint64_t *size_r, uint8_t hash_r[16]);
 /* Opens the content kept for the record last returned. fd or -errno. */
 int mm_journal_reader_content_open(struct mm_journal_reader *r);
 

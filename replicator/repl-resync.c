@@ -13,10 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 #include "classify.h"
 #include "journal.h"
+#include "journal-file.h"
 #include "log.h"
 #include "mem.h"
 #include "repl.h"
@@ -139,26 +138,6 @@ const char *repl_resync_account(const struct repl_resync *rs)
 	return rs->account;
 }
 
-static int hash_file(int fd, uint64_t size, uint8_t out[16])
-{
-	unsigned char buf[65536];
-	XXH3_state_t st;
-	XXH128_canonical_t c;
-	uint64_t off = 0;
-
-	XXH3_128bits_reset(&st);
-	while (off < size) {
-		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
-
-		if (n <= 0)
-			return -1;
-		XXH3_128bits_update(&st, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
-	memcpy(out, c.digest, 16);
-	return 0;
-}
 
 int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		     struct repl_resync_item *item)
@@ -194,7 +173,10 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 			rs->folders++;
 			return 1;
 		}
-		if (kind == ENTRY_MESSAGE && hash_file(fd, (uint64_t)st.st_size, item->hash) < 0) {
+		uint64_t hashed;
+
+		if (kind == ENTRY_MESSAGE && (mm_content_hash(fd, &hashed, item->hash) < 0 ||
+					      hashed != (uint64_t)st.st_size)) {
 			close(fd);
 			rs->skipped++;
 			continue;

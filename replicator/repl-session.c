@@ -22,6 +22,7 @@
 #include "acct.h"
 #include "ctl.h"
 #include "journal.h"
+#include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
@@ -29,8 +30,6 @@
 #include "repl-tls.h"
 #include "repl.h"
 #include "wire.h"
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 /* a message bigger than this is refused as hostile */
 #define CONTENT_MAX (1ULL << 31)
@@ -326,20 +325,12 @@ static bool identity_in(const char *dir, const char *name)
 static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 {
 	struct timespec ts[2];
-	XXH3_state_t st;
-	XXH128_canonical_t c;
-	unsigned char buf[65536];
-	ssize_t n;
-	off_t off = 0;
+	uint8_t hash[16];
+	uint64_t size;
 	char *dst = NULL, *newd, *curd;
 
-	XXH3_128bits_reset(&st);
-	while ((n = pread(s->stage_fd, buf, sizeof(buf), off)) > 0) {
-		XXH3_128bits_update(&st, buf, (size_t)n);
-		off += n;
-	}
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&st));
-	if (n < 0 || (uint64_t)off != rec->size || memcmp(c.digest, rec->hash, 16) != 0) {
+	if (mm_content_hash(s->stage_fd, &size, hash) < 0 || size != rec->size ||
+	    memcmp(hash, rec->hash, 16) != 0) {
 		late_drop(s);
 		session_refuse(s, "late delivery %" PRIu64 " (%s/%s/%s): content does not match "
 			       "its record", rec->lsn, rec->account, rec->folder, rec->name);
