@@ -662,6 +662,71 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* While a WRITE that extends a file is served, and until the writing
+   thread wakes up from our reply, the kernel keeps the old i_size and
+   ignores sizes in getattr replies, but a stat(2) answered then still
+   reports the size we give. Dovecot maps an index log by the size fstat
+   gives and reads it to the end: the pages past the kernel's i_size are
+   a SIGBUS. So a getattr in that window reports no more than the kernel's
+   own i_size, read through the mount without a request to us
+   (AT_STATX_DONT_SYNC). Outside the window there is no probe. */
+static void size_write_begin(struct fs *fs, struct fs_inode *in)
+{
+	pthread_mutex_lock(&fs->size_mtx);
+	in->wr_busy++;
+	pthread_mutex_unlock(&fs->size_mtx);
+}
+
+static void size_write_end(struct fs *fs, struct fs_inode *in, off_t end)
+{
+	pthread_mutex_lock(&fs->size_mtx);
+	in->wr_busy--;
+	if (end > in->wr_end)
+		in->wr_end = end;
+	pthread_mutex_unlock(&fs->size_mtx);
+}
+
+/* The kernel's i_size of in, or -1 when it cannot be read (the name
+   in the store no longer leads to this inode through the mount). */
+static off_t size_of_kernel(struct fs *fs, struct fs_inode *in, ino_t ino)
+{
+	struct mm_buf rel = { 0 }, path = { 0 };
+	struct statx stx;
+	off_t size = -1;
+
+	if (inode_relpath(fs, in, &rel) == 0) {
+		mm_buf_printf(&path, "%s/%s", fs->cfg->mount, mm_buf_str(&rel));
+		if (statx(AT_FDCWD, mm_buf_str(&path), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+			  STATX_SIZE | STATX_INO, &stx) == 0 && stx.stx_ino == ino)
+			size = (off_t)stx.stx_size;
+	}
+	mm_buf_free(&path);
+	mm_buf_free(&rel);
+	return size;
+}
+
+static void size_guard(struct fs *fs, struct fs_inode *in, struct stat *st)
+{
+	off_t ksize;
+	bool busy;
+
+	pthread_mutex_lock(&fs->size_mtx);
+	busy = in->wr_busy > 0 || in->wr_end > 0;
+	pthread_mutex_unlock(&fs->size_mtx);
+	if (!busy)
+		return;
+	ksize = size_of_kernel(fs, in, st->st_ino);
+	if (ksize < 0)
+		return;
+	pthread_mutex_lock(&fs->size_mtx);
+	busy = in->wr_busy > 0 || ksize < in->wr_end;
+	if (!busy)
+		in->wr_end = 0;	/* the writer has applied it: no more probes */
+	pthread_mutex_unlock(&fs->size_mtx);
+	if (busy && st->st_size > ksize)
+		st->st_size = ksize;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -682,6 +747,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, errno);
 		return;
 	}
+	if (S_ISREG(st.st_mode))
+		size_guard(fs, in, &st);
 	fuse_reply_attr(req, &st, in->is_dir ? fs->dir_timeout :
 			in->msgfile ? fs->msg_timeout : 0);
 }
@@ -1378,6 +1445,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	struct fs *fs = fs_of(req);
 	struct fs_handle *h = (struct fs_handle *)(uintptr_t)fi->fh;
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+	struct fs_inode *in;
 	ssize_t n;
 
 	/* an account switched to read-only stops open writers too */
@@ -1392,7 +1460,11 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = h->fd;
 	out.buf[0].pos = off;
+	in = inode_of(fs, ino);
+	size_write_begin(fs, in);
 	n = fuse_buf_copy(&out, in_buf, 0);
+	/* before the reply: after it the kernel may release and forget in */
+	size_write_end(fs, in, n > 0 ? off + (off_t)n : 0);
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
@@ -1731,6 +1803,7 @@ int fs_init(struct fs *fs, struct mm_cfg *cfg, const char **error_r)
 	fs->itab_size = 4096;
 	fs->itab = mm_calloc(fs->itab_size, sizeof(*fs->itab));
 	pthread_mutex_init(&fs->itab_mtx, NULL);
+	pthread_mutex_init(&fs->size_mtx, NULL);
 	pthread_rwlock_init(&fs->acct_lock, NULL);
 	fs->msg_timeout = 86400.0;
 	fs->dir_timeout = 60.0;

@@ -26,6 +26,10 @@ struct fs_inode {
 	bool stamped;
 	uint64_t stamp_size;
 	int64_t stamp_mtime_ns;
+	/* writes being served, and the end of the last one the kernel may
+	   not have applied to its i_size yet (fs->size_mtx; size_guard()) */
+	unsigned wr_busy;
+	off_t wr_end;
 	struct fs_inode *hnext;
 };
 
@@ -43,6 +47,8 @@ struct fs {
 	pthread_mutex_t itab_mtx;
 	struct fs_inode **itab;
 	size_t itab_size, itab_count;
+
+	pthread_mutex_t size_mtx;
 
 	pthread_rwlock_t acct_lock;
 	char **ro_accounts;

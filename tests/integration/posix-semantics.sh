@@ -793,6 +793,62 @@ static int cmd_list_check(const char *dir, int want, int rounds)
 	return bad ? 1 : 0;
 }
 
+/* ---- mmap-append PATH SECONDS: map by the size fstat gives while another
+   process appends (Dovecot reading an index log as it grows) ---- */
+#define REC 300
+
+static int cmd_mmap_append(const char *path, int secs)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	long iter = 0, bus = 0, bad = 0;
+	time_t end = time(NULL) + secs;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	pid_t w;
+
+	if (fd < 0)
+		die("open %s: %s", path, strerror(errno));
+	sigaction(SIGBUS, &sa, NULL);
+	w = fork_child();
+	if (w == 0) {
+		unsigned char rec[REC];
+
+		for (long k = 0; k < (64L << 20) / REC; k++) {
+			memset(rec, (int)(k % 251) + 1, sizeof(rec));
+			if (pwrite(fd, rec, sizeof(rec), k * REC) != REC)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	while (time(NULL) < end) {
+		struct stat st;
+		volatile unsigned char *m;
+
+		if (fstat(fd, &st) < 0)
+			die("fstat: %s", strerror(errno));
+		if (st.st_size == 0)
+			continue;
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED)
+			die("mmap: %s", strerror(errno));
+		if (sigsetjmp(bus_jb, 1) == 0) {
+			long k = (long)(st.st_size - 1) / REC;
+
+			bus_armed = 1;
+			if (m[st.st_size - 1] != (unsigned char)(k % 251 + 1))
+				bad++;
+		} else {
+			bus++;
+		}
+		bus_armed = 0;
+		munmap((void *)m, (size_t)st.st_size);
+		iter++;
+	}
+	kill(w, SIGKILL);
+	waitpid(w, NULL, 0);
+	printf("mmap-append: %ld mappings, %ld SIGBUS, %ld stale\n", iter, bus, bad);
+	return bus || bad || iter < 100;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "excl-race") == 0)
@@ -803,12 +859,14 @@ int main(int argc, char **argv)
 		return cmd_locks(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "mmap") == 0)
 		return cmd_mmap(argv[2], atoi(argv[3]));
+	if (argc == 4 && strcmp(argv[1], "mmap-append") == 0)
+		return cmd_mmap_append(argv[2], atoi(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "rename-loop") == 0)
 		return cmd_rename_loop(argv[2], atoi(argv[3]), argv[4]);
 	if (argc == 5 && strcmp(argv[1], "list-check") == 0)
 		return cmd_list_check(argv[2], atoi(argv[3]), atoi(argv[4]));
 	fprintf(stderr, "usage: mmh excl-race PATTERN ROUNDS | rename-atomic A B N MIN_VALID | "
-		"locks PATH | mmap DIR ROUNDS | rename-loop DIR N READYFILE | "
+		"locks PATH | mmap DIR ROUNDS | mmap-append PATH SECONDS | rename-loop DIR N READYFILE | "
 		"list-check DIR N ROUNDS\n");
 	return 2;
 }
@@ -919,6 +977,11 @@ mm_log "locks"
 ## rename while still mapped (the SIGBUS scenario), 200 times
 mm_log "shared mmap"
 "$MMH" mmap "$M" 200 >/dev/null || mm_fail "shared mmap of an index file"
+## ... and mapped by its fstat size while another process appends to it: a
+## size the kernel has not applied yet is a SIGBUS (fs-ops.c, size_guard)
+out=$("$MMH" mmap-append "$M/dovecot.index.log" 3) ||
+	mm_fail "mapping an index log as it grows: $out"
+mm_log "$out"
 
 ## utimensat: exact nanoseconds, also in the past, kept over a remount
 mm_log "utimensat"
