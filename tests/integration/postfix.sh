@@ -129,7 +129,10 @@ while IFS=$'\t' read -r n size hash; do
 	[ "$(stat -c %u "$f")" = "$VUID" ] || mm_fail "$n not owned by uid $VUID"
 done < <(mm_ctl journal --json | jq -r 'select(.op == "deliver") | [.name, .size, .hash] | @tsv')
 mm_assert_eq "$(grep -c 'status=sent (delivered to maildir)' "$P/maillog")" $N "deliveries in the Postfix log"
-if grep -E 'warning:|error:|fatal:|panic:' "$P/maillog" >&2; then
+# (cleanup(8) compares the mtime of its queue files, on the machine's own
+# disk, with time(3) and warns when the VM's clock steps: not about us)
+if grep -E 'warning:|error:|fatal:|panic:' "$P/maillog" |
+	grep -vE 'cleanup.*warning: (file system clock is [0-9]+ seconds ahead of local clock|resetting file time stamps)' >&2; then
 	mm_fail "Postfix logged problems"
 fi
 pf_stop
