@@ -21,6 +21,7 @@
 #include "maildir.h"
 #include "mem.h"
 #include "repl-apply.h"
+#include "repl-idcache.h"
 
 /* What each op does; a message's identity is its name before ':'.
    deliver   size and XXH3-128 of the stage must match the record. If the
@@ -69,8 +70,11 @@ struct repl_store {
 	pid_t pid;
 	uint64_t seq;		/* makes staging names unique */
 	struct repl_changes pending;	/* made by repl_stage_open() */
+	struct repl_idcache *ids;	/* identities in new/ and cur/ */
 	struct mm_buf err;
 };
+
+#define IDCACHE_DIRS 256	/* new/ and cur/ of 128 folders */
 
 struct repl_stage {
 	int fd, dir_fd;
@@ -532,23 +536,10 @@ static int list_dir(struct apply *a, int dirfd, const char *path, struct mm_buf 
 static int find_identity(struct apply *a, int dirfd, const char *path,
 			 const char *name, char found[MM_NAME_MAX + 1])
 {
-	struct mm_buf names = { 0 };
-	int ret = 0;
+	int ret = repl_idcache_find(a->st->ids, dirfd, name, found);
 
-	if (list_dir(a, dirfd, path, &names) < 0)
-		return -1;
-	for (size_t pos = 0; pos < names.len; ) {
-		const char *n = (const char *)names.data + pos;
-		size_t l = strlen(n);
-
-		if (l <= MM_NAME_MAX && mm_msgname_same_identity(n, name)) {
-			memcpy(found, n, l + 1);
-			ret = 1;
-			break;
-		}
-		pos += l + 1;
-	}
-	mm_buf_free(&names);
+	if (ret < 0)
+		return fail(a, "listing %s failed: %s", path, strerror(errno));
 	return ret;
 }
 
@@ -617,6 +608,47 @@ static int rename_noreplace(int olddir, const char *oldname, int newdir,
 		return -1;
 	}
 	return renameat(olddir, oldname, newdir, newname);
+}
+
+/* The changes made in new/ and cur/, with the identity cache told. Each
+   returns what the call it wraps returns, with its errno. */
+static int msg_rename(struct apply *a, int from, const char *oldname, int to,
+		      const char *newname, bool replace)
+{
+	struct repl_idcache_dir *d0 = repl_idcache_before(a->st->ids, from);
+	struct repl_idcache_dir *d1 = from == to ? NULL : repl_idcache_before(a->st->ids, to);
+	int ret = replace ? renameat(from, oldname, to, newname) :
+		rename_noreplace(from, oldname, to, newname, false);
+
+	if (ret < 0)
+		return ret;
+	if (from == to) {
+		repl_idcache_after(a->st->ids, d0, from, oldname, newname);
+	} else {
+		repl_idcache_after(a->st->ids, d0, from, oldname, NULL);
+		repl_idcache_after(a->st->ids, d1, to, NULL, newname);
+	}
+	return 0;
+}
+
+static int msg_link(struct apply *a, int from, const char *oldname, int to, const char *newname)
+{
+	struct repl_idcache_dir *d = repl_idcache_before(a->st->ids, to);
+
+	if (linkat(from, oldname, to, newname, 0) < 0)
+		return -1;
+	repl_idcache_after(a->st->ids, d, to, NULL, newname);
+	return 0;
+}
+
+static int msg_unlink(struct apply *a, int dirfd, const char *name)
+{
+	struct repl_idcache_dir *d = repl_idcache_before(a->st->ids, dirfd);
+
+	if (unlinkat(dirfd, name, 0) < 0)
+		return -1;
+	repl_idcache_after(a->st->ids, d, dirfd, name, NULL);
+	return 0;
 }
 
 /* content */
@@ -761,7 +793,7 @@ static int place(struct apply *a, struct repl_stage *sg, const char *fpath,
 			ret = REPL_ALREADY;
 		} else if (set_attrs(a, sg->fd, target) < 0) {
 			ret = -1;
-		} else if (renameat(sg->dir_fd, sg->name, fds[idx], found) < 0) {
+		} else if (msg_rename(a, sg->dir_fd, sg->name, fds[idx], found, true) < 0) {
 			/* another size: a copy cut short (a power failure before
 			   the batch's syncfs) is replaced by the verified
 			   content, under the name later records gave it */
@@ -776,7 +808,7 @@ static int place(struct apply *a, struct repl_stage *sg, const char *fpath,
 	}
 	if (set_attrs(a, sg->fd, target) < 0) {
 		ret = -1;
-	} else if (rename_noreplace(sg->dir_fd, sg->name, fds[sub_idx(sub)], name, false) < 0) {
+	} else if (msg_rename(a, sg->dir_fd, sg->name, fds[sub_idx(sub)], name, false) < 0) {
 		ret = errno == EEXIST ? REPL_ALREADY :
 			fail(a, "rename(%s/%s, %s) failed: %s", sg->dir_path, sg->name,
 			     target, strerror(errno));
@@ -834,7 +866,7 @@ static int op_move(struct apply *a)
 			     mm_sub_str(rec->new_sub), rec->new_name, strerror(errno));
 	} else if ((ret = find_msg(a, fds, a->fpath, rec->sub, rec->name, &idx, found)) <= 0) {
 		ret = ret < 0 ? -1 : REPL_MISSING;
-	} else if (rename_noreplace(fds[idx], found, tfd, rec->new_name, false) < 0) {
+	} else if (msg_rename(a, fds[idx], found, tfd, rec->new_name, false) < 0) {
 		ret = errno == EEXIST ? REPL_ALREADY :
 			fail(a, "rename(%s/%s/%s, %s/%s/%s) failed: %s", a->fpath,
 			     msg_subs[idx], found, a->fpath, mm_sub_str(rec->new_sub),
@@ -862,7 +894,7 @@ static int op_expunge(struct apply *a)
 		return -1;
 	if ((ret = find_msg(a, fds, a->fpath, rec->sub, rec->name, &idx, found)) <= 0) {
 		ret = ret < 0 ? -1 : REPL_ALREADY;
-	} else if (unlinkat(fds[idx], found, 0) < 0) {
+	} else if (msg_unlink(a, fds[idx], found) < 0) {
 		ret = errno == ENOENT ? REPL_ALREADY :
 			fail(a, "unlink(%s/%s/%s) failed: %s", a->fpath, msg_subs[idx],
 			     found, strerror(errno));
@@ -931,7 +963,7 @@ static int op_copy(struct apply *a, struct repl_stage *sg)
 		goto out;
 	}
 	/* one file in two folders, as a link(2) or rename(2) on the source made it */
-	if (linkat(sfds[idx], found, tfds[sub_idx(rec->new_sub)], rec->new_name, 0) == 0) {
+	if (msg_link(a, sfds[idx], found, tfds[sub_idx(rec->new_sub)], rec->new_name) == 0) {
 		note(a, a->nfpath, mm_sub_str(rec->new_sub), rec->new_name);
 		ret = REPL_APPLIED;
 	} else if (errno == EEXIST) {
@@ -1349,6 +1381,7 @@ int repl_store_open(const char *store_dir, unsigned int account_depth,
 	st->dir = mm_strdup(store_dir);
 	st->account_depth = account_depth;
 	st->pid = getpid();
+	st->ids = repl_idcache_new(IDCACHE_DIRS);
 	*st_r = st;
 	return 0;
 }
@@ -1361,6 +1394,7 @@ void repl_store_close(struct repl_store **stp)
 		return;
 	close(st->root_fd);
 	free(st->dir);
+	repl_idcache_free(&st->ids);
 	repl_changes_free(&st->pending);
 	mm_buf_free(&st->err);
 	mm_free(stp);
