@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"  replication [--json]\n"
 		"                      per peer: state, LSNs acknowledged, lag\n"
 		"  resync ACCOUNT [PEER]\n"
+		"  pause ACCOUNT | resume ACCOUNT\n"
 		"                      send the account as it is in this store to its\n"
 		"                      replicas (mail older than the journal, repairs)\n");
 }
@@ -348,6 +349,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_replication(cfg, argc, argv);
 	else if (strcmp(argv[0], "resync") == 0)
 		ret = repl_cmd_resync(cfg, argc, argv);
+	else if (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)
+		ret = repl_cmd_pause(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

@@ -106,6 +106,16 @@ static void print_table(const char *body)
 			       json_integer_value(json_object_get(o, "lag_records")),
 			       json_integer_value(json_object_get(o, "lag_ms")),
 			       json_string_value(json_object_get(o, "last_error")));
+			json_t *pz = json_object_get(o, "paused");
+			size_t k;
+			json_t *v;
+
+			json_array_foreach(pz, k, v)
+				printf("%-12s      PAUSED: %s (held from LSN %lld)%s\n", peer,
+				       json_string_value(json_object_get(v, "account")),
+				       json_integer_value(json_object_get(v, "from_lsn")),
+				       json_is_true(json_object_get(v, "replaying")) ?
+				       ", resumed, sending what was held" : "");
 			if (json_is_true(json_object_get(o, "needs_resync")))
 				printf("%-12s      NEEDS A RESYNC: journal records %lld..%lld were "
 				       "removed before it had them\n", peer,
@@ -151,14 +161,16 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
 }
 
-int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)
+/* Sends "CMD ACCOUNT [PEER]" to the replicator and prints its answer. */
+static int account_call(const struct mm_cfg *cfg, int argc, char **argv, int max_args,
+			const char *usage)
 {
 	char *path, *line, reply[512];
 	const char *error;
 	int ret;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: mailmeshctl -c FILE resync ACCOUNT [PEER]\n");
+	if (argc < 2 || argc > max_args) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE %s\n", usage);
 		return 2;
 	}
 	if (mm_acct_check(argv[1], cfg->account_depth, &error) < 0) {
@@ -166,7 +178,7 @@ int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)
 		return 2;
 	}
 	path = mm_strdup_printf("%s/replicator.sock", cfg->state);
-	line = mm_strdup_printf("resync %s%s%s", argv[1], argc == 3 ? " " : "",
+	line = mm_strdup_printf("%s %s%s%s", argv[0], argv[1], argc == 3 ? " " : "",
 				argc == 3 ? argv[2] : "");
 	ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
 	if (ret == 1)
@@ -178,4 +190,14 @@ int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)
 	free(path);
 	free(line);
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+}
+
+int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	return account_call(cfg, argc, argv, 3, "resync ACCOUNT [PEER]");
+}
+
+int repl_cmd_pause(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	return account_call(cfg, argc, argv, 2, "pause|resume ACCOUNT");
 }

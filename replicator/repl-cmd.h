@@ -10,5 +10,8 @@ int repl_cmd_certs(const struct mm_cfg *cfg, int argc, char **argv);
 int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv);
 /* resync ACCOUNT [PEER]: the running replicator sends the account whole. */
 int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv);
+/* pause|resume ACCOUNT: the running replicator holds back, or sends again,
+   the account's records to every peer (argv[0] says which). */
+int repl_cmd_pause(const struct mm_cfg *cfg, int argc, char **argv);
 
 #endif

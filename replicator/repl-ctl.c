@@ -47,8 +47,15 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 
 			lag_ms = now > t ? (now - t) / 1000000 : 0;
 		}
+		json_t *paused = json_array();
+
+		for (size_t k = 0; k < l->n_pauses; k++)
+			json_array_append_new(paused, json_pack("{s:s, s:I, s:b}",
+				"account", l->pauses[k].account,
+				"from_lsn", (json_int_t)l->pauses[k].from_lsn,
+				"replaying", l->pauses[k].replaying));
 		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-					"s:b, s:I, s:I, s:I, s:I}",
+					"s:b, s:I, s:I, s:I, s:I, s:o}",
 			"peer", l->peer->name, "direction", "out",
 			"address", l->peer->address, "state", link_states[l->state],
 			"sent_lsn", (json_int_t)l->sent_lsn,
@@ -62,7 +69,8 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"lost_from", (json_int_t)l->lost_from,
 			"lost_to", (json_int_t)l->lost_to,
 			"content_bytes", (json_int_t)l->content_bytes,
-			"content_deduped", (json_int_t)l->content_deduped));
+			"content_deduped", (json_int_t)l->content_deduped,
+			"paused", paused));
 	}
 	for (const struct repl_session *s = d->sessions; s != NULL; s = s->next) {
 		if (!s->welcomed)
@@ -209,6 +217,10 @@ static void c_on_read(struct bufferevent *bev, void *arg)
 				      files, n);
 		else
 			mm_buf_printf(&out, "error %s\n", error);
+	} else if (strncmp(line, "pause ", 6) == 0) {
+		repl_pause_set(d, line + 6, true, &out);
+	} else if (strncmp(line, "resume ", 7) == 0) {
+		repl_pause_set(d, line + 7, false, &out);
 	} else if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		repl_status_json(d, &out);

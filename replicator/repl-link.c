@@ -16,6 +16,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include "acct.h"
 #include "journal.h"
 #include "journal-file.h"
 #include "log.h"
@@ -223,6 +224,8 @@ static void link_down(struct repl_link *l, const char *why)
 		event_free(l->reader_ev);
 	l->reader_ev = NULL;
 	mm_journal_reader_close(&l->reader);
+	mm_journal_reader_close(&l->replay);
+	l->records_replayed = 0;
 	if (l->bev != NULL)
 		bufferevent_free(l->bev);
 	l->bev = NULL;
@@ -275,9 +278,10 @@ static void inflight_ack(struct repl_link *l, uint64_t lsn)
 }
 
 /* Sends the content kept for the record just read, in DATA chunks. */
-static int send_content(struct repl_link *l, const struct mm_journal_rec *rec)
+static int send_content(struct repl_link *l, struct mm_journal_reader *r,
+			const struct mm_journal_rec *rec)
 {
-	int fd = mm_journal_reader_content_open(l->reader);
+	int fd = mm_journal_reader_content_open(r);
 	unsigned char *chunk;
 	uint64_t off = 0;
 
@@ -431,6 +435,128 @@ out:
 	return ret;
 }
 
+/* Sends rec (and its content unless the peer has it), read by r; a replay
+   goes flagged MM_RECF_REPLAY. -1 when the link went down. */
+static int send_record(struct repl_link *l, struct mm_journal_reader *r,
+		       struct mm_journal_rec *rec, bool replay)
+{
+	struct mm_buf enc = { 0 };
+
+	if (replay)
+		rec->rflags |= MM_RECF_REPLAY;
+	if (mm_journal_encode(rec, &enc) < 0)
+		mm_panic("journal: re-encoding record %" PRIu64 " failed", rec->lsn);
+	/* a copy of content sent before (one message to many accounts,
+	   Dovecot's COPY journaled as a delivery) goes without it: the
+	   peer takes it from what it keeps by hash */
+	bool by_hash = wants_content(rec) && sent_recently(l, rec);
+	uint64_t clen = wants_content(rec) && !by_hash ? rec->size : 0;
+	struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = rec->lsn,
+				 .blob = enc.data, .blob_len = enc.len,
+				 .content_len = clen };
+
+	link_send(l, &m);
+	mm_buf_free(&enc);
+	if (clen > 0) {
+		int ret = send_content(l, r, rec);
+
+		if (ret < 0) {
+			char why[200];
+
+			/* the peer refuses a record whose content does not
+			   arrive: it needs a resync of this account */
+			mm_log_error("replication to %s: content of record %" PRIu64
+				     " (%s/%s/%s) unavailable: %s", l->peer->name,
+				     rec->lsn, rec->account, rec->folder, rec->name,
+				     strerror(-ret));
+			snprintf(why, sizeof(why), "content of %" PRIu64 " unavailable",
+				 rec->lsn);
+			link_down(l, why);
+			return -1;
+		}
+		sent_note(l, rec);
+	}
+	if (by_hash)
+		l->content_deduped++;
+	l->records_sent++;
+	return 0;
+}
+
+/* A record this link passes over: its account is not placed on the peer,
+   or is paused (from the LSN the pause began at). */
+static bool link_held(struct repl_link *l, const struct mm_journal_rec *rec)
+{
+	const struct repl_pause *p;
+
+	if (!mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec->account), l->peer->name))
+		return true;
+	p = l->n_pauses > 0 ? repl_pause_find(l, rec->account) : NULL;
+	return p != NULL && rec->lsn >= p->from_lsn;
+}
+
+/* A resumed account's held records, (from_lsn, replay_to], before any
+   live record: returns true when there is nothing (more) to replay. The
+   live reader waits meanwhile, so the peer sees the account's changes in
+   journal order. */
+static bool link_replay(struct repl_link *l, struct evbuffer *out)
+{
+	struct repl_pause *p = NULL;
+	const char *error;
+
+	for (size_t i = 0; i < l->n_pauses && p == NULL; i++)
+		if (l->pauses[i].replaying)
+			p = &l->pauses[i];
+	if (p == NULL)
+		return true;
+	if (l->replay == NULL) {
+		if (p->from_lsn > l->sent_lsn) {
+			/* nothing was held back from this peer */
+			repl_pause_remove(l, p);
+			repl_pause_save(l);
+			return link_replay(l, out);
+		}
+		if (mm_journal_reader_open(l->d->cfg->state, p->from_lsn, &l->replay,
+					   &error) < 0) {
+			mm_log_error("replication to %s: replaying %s: %s", l->peer->name,
+				     p->account, error);
+			link_down(l, "cannot replay a resumed account");
+			return false;
+		}
+		l->replay_to = l->sent_lsn;
+		mm_log_info("replication to %s: %s resumed: sending LSN %" PRIu64 "..%" PRIu64
+			    " held back", l->peer->name, p->account, p->from_lsn, l->replay_to);
+	}
+	while (evbuffer_get_length(out) < REPL_OUT_HIGH) {
+		struct mm_journal_rec rec;
+		uint64_t gfrom, gto;
+		int r = mm_journal_reader_next(l->replay, &rec, &error);
+
+		if (r < 0) {
+			mm_log_error("replication to %s: replaying %s: %s", l->peer->name,
+				     p->account, error);
+			continue;
+		}
+		if (mm_journal_reader_gap(l->replay, &gfrom, &gto))
+			link_lost(l, gfrom, gto);
+		if (r == 0 || rec.lsn > l->replay_to) {
+			mm_log_info("replication to %s: %s: %" PRIu64 " held records sent",
+				    l->peer->name, p->account, l->records_replayed);
+			mm_journal_reader_close(&l->replay);
+			l->records_replayed = 0;
+			repl_pause_remove(l, p);
+			repl_pause_save(l);
+			return link_replay(l, out);
+		}
+		if (strcmp(rec.account, p->account) != 0 ||
+		    !mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec.account), l->peer->name))
+			continue;
+		if (send_record(l, l->replay, &rec, true) < 0)
+			return false;
+		l->records_replayed++;
+	}
+	return false;
+}
+
 /* Streams journal records while the peer keeps up. */
 static void link_pump(struct repl_link *l)
 {
@@ -439,6 +565,10 @@ static void link_pump(struct repl_link *l)
 	if (l->state != REPL_LINK_STREAMING)
 		return;
 	out = bufferevent_get_output(l->bev);
+	if (!link_replay(l, out)) {
+		link_flush(l);
+		return;
+	}
 	while (evbuffer_get_length(out) < REPL_OUT_HIGH) {
 		struct mm_journal_rec rec;
 		const char *error;
@@ -479,45 +609,13 @@ static void link_pump(struct repl_link *l)
 			l->sent_lsn = rec.lsn;
 			continue;
 		}
-		struct mm_buf enc = { 0 };
-
-		if (mm_journal_encode(&rec, &enc) < 0)
-			mm_panic("journal: re-encoding record %" PRIu64 " failed", rec.lsn);
-		/* a copy of content sent before (one message to many accounts,
-		   Dovecot's COPY journaled as a delivery) goes without it: the
-		   peer takes it from what it keeps by hash */
-		bool by_hash = wants_content(&rec) && sent_recently(l, &rec);
-		uint64_t clen = wants_content(&rec) && !by_hash ? rec.size : 0;
-		struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = rec.lsn,
-					 .blob = enc.data, .blob_len = enc.len,
-					 .content_len = clen };
-
-		link_send(l, &m);
-		mm_buf_free(&enc);
-		if (clen > 0) {
-			int ret = send_content(l, &rec);
-
-			if (ret < 0) {
-				char why[200];
-
-				/* the peer refuses a record whose content does not
-				   arrive: it needs a resync of this account */
-				mm_log_error("replication to %s: content of record %" PRIu64
-					     " (%s/%s/%s) unavailable: %s", l->peer->name,
-					     rec.lsn, rec.account, rec.folder, rec.name,
-					     strerror(-ret));
-				snprintf(why, sizeof(why), "content of %" PRIu64 " unavailable",
-					 rec.lsn);
-				link_down(l, why);
-				return;
-			}
+		if (link_held(l, &rec)) {
+			l->sent_lsn = rec.lsn;
+			continue;
 		}
-		if (clen > 0)
-			sent_note(l, &rec);
-		if (by_hash)
-			l->content_deduped++;
+		if (send_record(l, l->reader, &rec, false) < 0)
+			return;
 		inflight_push(l, rec.lsn, rec.time_ns);
-		l->records_sent++;
 		l->sent_lsn = rec.lsn;
 	}
 	/* records this peer does not hold still move its cursor on */
@@ -754,6 +852,7 @@ void repl_links_start(struct repl_daemon *d)
 
 		evtimer_add(l->check_ev, &every);
 		link_load(l);
+		repl_pause_load(l);
 		link_connect(l);
 	}
 }
@@ -766,6 +865,8 @@ void repl_links_stop(struct repl_daemon *d)
 		if (l->reader_ev != NULL)
 			event_free(l->reader_ev);
 		mm_journal_reader_close(&l->reader);
+		mm_journal_reader_close(&l->replay);
+		repl_pause_free_all(l);
 		if (l->bev != NULL)
 			bufferevent_free(l->bev);
 		mm_wire_decoder_free(&l->dec);
@@ -816,4 +917,63 @@ int repl_resync_start(struct repl_daemon *d, const char *account, const char *pe
 	if (n == 0 && peer == NULL)
 		*error_r = "no connected peer holds that account";
 	return n;
+}
+
+int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
+		   struct mm_buf *out)
+{
+	const char *error;
+	unsigned int changed = 0, already = 0;
+
+	if (mm_acct_check(account, d->cfg->account_depth, &error) < 0) {
+		mm_buf_printf(out, "error %s\n", error);
+		return -1;
+	}
+	for (size_t i = 0; i < d->n_links; i++) {
+		struct repl_link *l = &d->links[i];
+		struct repl_pause *p = repl_pause_find(l, account);
+
+		if (pause) {
+			if (p != NULL && !p->replaying) {
+				already++;
+				continue;
+			}
+			if (p == NULL) {
+				l->pauses = mm_realloc(l->pauses, (l->n_pauses + 1) *
+						       sizeof(*l->pauses));
+				p = &l->pauses[l->n_pauses++];
+				p->account = mm_strdup(account);
+				/* what this link has not read yet waits */
+				p->from_lsn = l->sent_lsn + 1;
+			}
+			/* paused again while replaying: the rest waits too */
+			p->replaying = false;
+			if (l->replay != NULL) {
+				mm_journal_reader_close(&l->replay);
+				l->records_replayed = 0;
+			}
+		} else {
+			if (p == NULL || p->replaying) {
+				already++;
+				continue;
+			}
+			p->replaying = true;
+		}
+		if (repl_pause_save(l) < 0) {
+			mm_buf_printf(out, "error %s: cannot save the state for %s\n",
+				      account, l->peer->name);
+			return -1;
+		}
+		changed++;
+		if (!pause)
+			link_pump(l);
+	}
+	if (changed == 0 && already == 0) {
+		mm_buf_printf(out, "error no peer to replicate %s to\n", account);
+		return -1;
+	}
+	mm_log_info("replication of %s %s (%u peer(s))", account,
+		    pause ? "paused" : "resumed", changed);
+	mm_buf_printf(out, "ok %s: %s\n", account, pause ? "paused" : "resumed");
+	return 0;
 }

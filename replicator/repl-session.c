@@ -322,6 +322,19 @@ static bool identity_in(const char *dir, const char *name)
 
 /* The late delivery's content is complete: check it like any delivery,
    then rename it into place through the mount (unless it is there). */
+/* Resync records (lsn 0) and the records of a resumed account sent again
+   (MM_RECF_REPLAY, below the cursor) are applied outside the LSN order. */
+static bool moves_cursor(const struct mm_journal_rec *rec)
+{
+	return !(rec->rflags & (MM_RECF_RESYNC | MM_RECF_REPLAY));
+}
+
+static void note_applied(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	if (moves_cursor(rec) && rec->lsn > s->applied_lsn)
+		s->applied_lsn = rec->lsn;
+}
+
 static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 {
 	struct timespec ts[2];
@@ -367,8 +380,7 @@ static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 	free(newd);
 	free(curd);
 	mm_free(&s->late_tmp);
-	if (rec->lsn > s->applied_lsn)
-		s->applied_lsn = rec->lsn;	/* resync records (lsn 0) move nothing */
+	note_applied(s, rec);
 	return 0;
 }
 
@@ -499,8 +511,7 @@ static int apply_open_record(struct repl_session *s)
 		return late_finish(s, &rec);
 	if (s->stage == NULL && s->content_len > 0) {
 		/* skipped: a duplicate, or an account not held here */
-		if (rec.lsn > s->applied_lsn)
-			s->applied_lsn = rec.lsn;
+		note_applied(s, &rec);
 		return 0;
 	}
 	r = repl_apply(s->d->store, &rec, &s->stage, &s->changes, &error);
@@ -531,10 +542,9 @@ static int apply_open_record(struct repl_session *s)
 			    mm_op_str(rec.op), rec.account, rec.folder, rec.name);
 		break;
 	}
-	if (rec.lsn > s->applied_lsn)
-		s->applied_lsn = rec.lsn;	/* resync records (lsn 0) move nothing */
-	if (rec.rflags & MM_RECF_RESYNC)
-		s->resync_dirty = true;
+	note_applied(s, &rec);
+	if (!moves_cursor(&rec))
+		s->resync_dirty = true;	/* synced all the same */
 	return 0;
 }
 
@@ -583,8 +593,10 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	s->content_got = 0;
 	s->stage = NULL;
 	s->stage_fd = -1;
-	if (!resync && rec.lsn <= s->applied_lsn) {
-		/* a replay (reconnect): applied already; its content is skipped */
+	if (moves_cursor(&rec) && rec.lsn <= s->applied_lsn) {
+		/* sent again after a reconnect: applied already; its content
+		   is skipped (a resumed account's records come flagged
+		   MM_RECF_REPLAY: held back, so never applied) */
 	} else if (!hold_replica(s, rec.account)) {
 		if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
 			if (m->content_len == 0 && rec.size > 0) {
@@ -655,11 +667,10 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	if (m->content_len == 0) {
 		if (s->stage != NULL || s->late_tmp != NULL)
 			return apply_open_record(s);
-		if ((!resync && rec.lsn <= s->applied_lsn) ||
+		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) ||
 		    !mm_acct_in(s->d->ro, s->d->n_ro, rec.account, strlen(rec.account))) {
 			s->rec_open = false;
-			if (rec.lsn > s->applied_lsn)
-				s->applied_lsn = rec.lsn;
+			note_applied(s, &rec);
 			return 0;
 		}
 		return apply_open_record(s);

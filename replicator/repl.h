@@ -88,6 +88,13 @@ struct repl_sent_hash {
 	uint64_t time_s;
 };
 
+/* An account this link holds back (mailmeshctl pause), repl-pause.c. */
+struct repl_pause {
+	char *account;
+	uint64_t from_lsn;	/* its records from here on wait */
+	bool replaying;		/* resumed: those up to the live position go first */
+};
+
 struct repl_link {
 	struct repl_daemon *d;
 	const struct mm_peer_cfg *peer;
@@ -109,6 +116,11 @@ struct repl_link {
 	/* records this peer never got: retention removed them first */
 	bool needs_resync;
 	uint64_t lost_from, lost_to;
+	struct repl_pause *pauses;
+	size_t n_pauses;
+	/* replaying a resumed account: its records (from_lsn, replay_to] */
+	struct mm_journal_reader *replay;
+	uint64_t replay_to, records_replayed;
 	struct repl_inflight *inflight;	/* FIFO of sent, unacknowledged */
 	size_t n_inflight, inflight_head, inflight_cap;
 	char last_error[256];
@@ -179,6 +191,17 @@ void repl_links_stop(struct repl_daemon *d);
    holds it). Returns how many links took it; *files_r the files found. */
 int repl_resync_start(struct repl_daemon *d, const char *account, const char *peer,
 		      size_t *files_r, const char **error_r);
+/* Pauses (pause) or resumes one account on every link; out gets the
+   answer line. 0, or -1 when nothing was done (out says why). */
+int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
+		   struct mm_buf *out);
+/* repl-pause.c */
+int repl_pause_parse(const char *line, struct repl_pause *p);
+struct repl_pause *repl_pause_find(struct repl_link *l, const char *account);
+void repl_pause_load(struct repl_link *l);
+int repl_pause_save(struct repl_link *l);
+void repl_pause_remove(struct repl_link *l, struct repl_pause *p);
+void repl_pause_free_all(struct repl_link *l);
 /* repl-session.c */
 int repl_listen_start(struct repl_daemon *d, const char **error_r);
 void repl_sessions_stop(struct repl_daemon *d);
