@@ -19,7 +19,8 @@ int repl_pause_parse(const char *line, struct repl_pause *p)
 	char state, acct[256];
 	uint64_t from;
 
-	if (sscanf(line, "%" SCNu64 " %c %255s", &from, &state, acct) != 3 ||
+	if (*line < '0' || *line > '9' ||
+	    sscanf(line, "%" SCNu64 " %c %255s", &from, &state, acct) != 3 ||
 	    (state != 'p' && state != 'r') || from == 0)
 		return -1;
 	p->from_lsn = from;
