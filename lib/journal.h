@@ -42,6 +42,9 @@ enum mm_rec_status {
 #define MM_RECF_RESYNC 0x4	/* not in any journal: the replicator's picture of
 				   a file as it is in the store (lsn 0), sent by a
 				   resync; applied to make the replica match it */
+#define MM_RECF_RESYNC_BEGIN 0x10	/* on the wire only, with RESYNC: a resync of
+					   the account starts (a folder_create of "") */
+#define MM_RECF_RESYNC_END 0x20	/* ... it ended; size: the records it sent */
 #define MM_RECF_REPLAY 0x8	/* on the wire only: a journal record sent again
 				   after a pause, below the peer's cursor; applied
 				   all the same, and it moves no cursor */

@@ -400,6 +400,7 @@ static int send_resync_item(struct repl_link *l, struct repl_resync_item *it)
 				 .blob_len = enc.len, .content_len = clen };
 
 	link_send(l, &m);
+	l->resync_sent++;
 	if (clen > 0) {
 		unsigned char *chunk = mm_malloc(MM_WIRE_CHUNK_MAX);
 		uint64_t off = 0;
@@ -557,6 +558,30 @@ static bool link_replay(struct repl_link *l, struct evbuffer *out)
 	return false;
 }
 
+/* Tells the peer a resync of account begins, or ended after sent records:
+   at the end it removes what the resync and the records since its start
+   did not name (repl-session.c). */
+static void send_resync_mark(struct repl_link *l, const char *account, bool end,
+			     uint64_t sent)
+{
+	struct mm_journal_rec rec = {
+		.lsn = 0, .time_ns = repl_now_ns(), .op = MM_OP_FOLDER_CREATE,
+		.status = MM_REC_COMMITTED,
+		.rflags = MM_RECF_RESYNC | (end ? MM_RECF_RESYNC_END : MM_RECF_RESYNC_BEGIN),
+		.account = account, .folder = "", .name = "", .new_folder = "", .new_name = "",
+		.size = sent, .mode = 0700,
+	};
+	struct mm_buf enc = { 0 };
+
+	if (mm_journal_encode(&rec, &enc) < 0)
+		mm_panic("journal: encoding a resync mark of %s failed", account);
+	struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = 0, .blob = enc.data,
+				 .blob_len = enc.len };
+
+	link_send(l, &m);
+	mm_buf_free(&enc);
+}
+
 /* Streams journal records while the peer keeps up. */
 static void link_pump(struct repl_link *l)
 {
@@ -588,6 +613,8 @@ static void link_pump(struct repl_link *l)
 				break;
 			if (repl_resync_next(l->resync, l->d, &it) == 0) {
 				repl_resync_summary(l->resync, sum, sizeof(sum));
+				send_resync_mark(l, repl_resync_account(l->resync), true,
+						 l->resync_sent);
 				mm_log_info("resync of %s to %s: done, %s",
 					    repl_resync_account(l->resync), l->peer->name, sum);
 				repl_resync_free(&l->resync);
@@ -909,6 +936,9 @@ int repl_resync_start(struct repl_daemon *d, const char *account, const char *pe
 			return -1;
 		}
 		l->resync = repl_resync_new(d, account);
+		l->resync_sent = 0;
+		/* before any record journaled after the walk */
+		send_resync_mark(l, account, false, 0);
 		*files_r = repl_resync_total(l->resync);
 		mm_log_info("resync of %s to %s: %zu files", account, l->peer->name, *files_r);
 		n++;

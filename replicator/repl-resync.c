@@ -98,6 +98,17 @@ static void walk(struct repl_resync *rs, const struct mm_rules *rules, const cha
 	free(dir);
 }
 
+const char *repl_resync_entry(const struct repl_resync *rs, size_t i, char *kind_r)
+{
+	*kind_r = rs->entries[i][0];
+	return rs->entries[i] + 1;
+}
+
+const struct mm_rules *repl_resync_rules(const struct repl_resync *rs)
+{
+	return rs->rules;
+}
+
 struct repl_resync *repl_resync_new(struct repl_daemon *d, const char *account)
 {
 	struct repl_resync *rs = mm_calloc(1, sizeof(*rs));

@@ -386,6 +386,128 @@ static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 
 /* ---- the session ---- */
 
+/* ---- a resync's end: what the source does not have goes ---- */
+
+static void rs_reset(struct repl_session *s)
+{
+	for (size_t i = 0; i < s->rs_n; i++)
+		free(s->rs_seen[i]);
+	mm_free(&s->rs_seen);
+	mm_free(&s->rs_account);
+	s->rs_n = s->rs_cap = 0;
+	s->rs_items = 0;
+}
+
+static void rs_add(struct repl_session *s, const char *folder, uint8_t sub, const char *name)
+{
+	if (s->rs_n == s->rs_cap) {
+		s->rs_cap = s->rs_cap ? s->rs_cap * 2 : 1024;
+		s->rs_seen = mm_realloc(s->rs_seen, s->rs_cap * sizeof(*s->rs_seen));
+	}
+	s->rs_seen[s->rs_n++] = mm_strdup_printf("%s%s%s%s%s/%s", s->rs_account,
+		*folder != '\0' ? "/" : "", folder, sub != MM_SUB_NONE ? "/" : "",
+		sub != MM_SUB_NONE ? mm_sub_str(sub) : "", name);
+}
+
+/* Notes the file a record of the account being resynced leaves in place. */
+static void rs_track(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	if (s->rs_account == NULL || strcmp(rec->account, s->rs_account) != 0)
+		return;
+	switch (rec->op) {
+	case MM_OP_DELIVER:
+		rs_add(s, rec->folder, rec->sub, rec->name);
+		break;
+	case MM_OP_MOVE:
+	case MM_OP_FLAGS:
+		rs_add(s, rec->folder, rec->new_sub, rec->new_name);
+		break;
+	case MM_OP_COPY:
+		rs_add(s, rec->new_folder, rec->new_sub, rec->new_name);
+		break;
+	case MM_OP_META:
+		if (!(rec->rflags & MM_RECF_DELETED))
+			rs_add(s, rec->folder, MM_SUB_NONE, rec->name);
+		break;
+	default:
+		break;
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The end of a resync: every record of it arrived, so a message or
+   metadata file of the account that neither the resync nor a record since
+   its start named is not on the source: it goes, as an expunge or a
+   removal would take it. Folders stay. */
+static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
+{
+	struct repl_resync *mine;
+	unsigned int msgs = 0, metas = 0, failed = 0;
+
+	if (s->rs_account == NULL || strcmp(s->rs_account, end->account) != 0) {
+		mm_log_warn("replication from %s: the end of a resync of %s without its "
+			    "start; nothing removed", s->peer, end->account);
+		return;
+	}
+	if (s->rs_items != end->size) {
+		mm_log_warn("replication from %s: resync of %s: %" PRIu64 " of %" PRIu64
+			    " records arrived; nothing removed (run it again)", s->peer,
+			    end->account, s->rs_items, end->size);
+		rs_reset(s);
+		return;
+	}
+	if (!hold_replica(s, end->account)) {
+		rs_reset(s);
+		return;
+	}
+	qsort(s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str);
+	mine = repl_resync_new(s->d, end->account);
+	for (size_t i = 0; i < repl_resync_total(mine); i++) {
+		char kind, *folder, *name;
+		const char *rel = repl_resync_entry(mine, i, &kind), *error;
+		struct mm_loc loc;
+		int r;
+
+		if (kind == 'F' || bsearch(&rel, s->rs_seen, s->rs_n, sizeof(*s->rs_seen),
+					   cmp_str) != NULL)
+			continue;
+		mm_classify(repl_resync_rules(mine), rel, false, &loc);
+		folder = mm_strndup(loc.folder, loc.folder_len);
+		name = mm_strndup(loc.name, loc.name_len);
+		struct mm_journal_rec rec = {
+			.time_ns = repl_now_ns(), .status = MM_REC_COMMITTED,
+			.op = kind == 'M' ? MM_OP_EXPUNGE : MM_OP_META,
+			.rflags = MM_RECF_RESYNC | (kind == 'M' ? 0 : MM_RECF_DELETED),
+			.account = end->account, .folder = folder, .sub = (uint8_t)loc.sub,
+			.name = name, .new_folder = "", .new_name = "",
+		};
+
+		r = repl_apply(s->d->store, &rec, NULL, &s->changes, &error);
+		if (r < 0) {
+			failed++;
+			mm_log_error("replication from %s: resync of %s: removing %s: %s",
+				     s->peer, end->account, rel, error);
+		} else if (r == REPL_APPLIED) {
+			if (kind == 'M')
+				msgs++;
+			else
+				metas++;
+		}
+		free(folder);
+		free(name);
+	}
+	repl_resync_free(&mine);
+	mm_log_info("replication from %s: resync of %s: %" PRIu64 " records; removed %u "
+		    "messages and %u metadata files the source does not have%s", s->peer,
+		    end->account, end->size, msgs, metas, failed > 0 ? " (some failed)" : "");
+	s->resync_dirty = true;
+	rs_reset(s);
+}
+
 static void session_free(struct repl_session *s)
 {
 	struct repl_session **pp;
@@ -405,6 +527,7 @@ static void session_free(struct repl_session *s)
 	ZSTD_freeDStream(s->zd);
 	mm_buf_free(&s->rec_bytes);
 	repl_changes_free(&s->changes);
+	rs_reset(s);
 	free(s);
 }
 
@@ -542,6 +665,7 @@ static int apply_open_record(struct repl_session *s)
 			    mm_op_str(rec.op), rec.account, rec.folder, rec.name);
 		break;
 	}
+	rs_track(s, &rec);
 	note_applied(s, &rec);
 	if (!moves_cursor(&rec))
 		s->resync_dirty = true;	/* synced all the same */
@@ -586,6 +710,17 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 			       "([account] replicas or replicate = no here)", rec.lsn, rec.account);
 		return -1;
 	}
+	if (resync && (rec.rflags & (MM_RECF_RESYNC_BEGIN | MM_RECF_RESYNC_END))) {
+		if (rec.rflags & MM_RECF_RESYNC_END) {
+			rs_end(s, &rec);
+		} else {
+			rs_reset(s);
+			s->rs_account = mm_strdup(rec.account);
+		}
+		return 0;
+	}
+	if (resync && s->rs_account != NULL && strcmp(s->rs_account, rec.account) == 0)
+		s->rs_items++;
 	mm_buf_reset(&s->rec_bytes);
 	mm_buf_append(&s->rec_bytes, m->blob, m->blob_len);
 	s->rec_open = true;

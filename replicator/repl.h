@@ -79,6 +79,10 @@ void repl_resync_free(struct repl_resync **rsp);
 int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		     struct repl_resync_item *item);
 size_t repl_resync_total(const struct repl_resync *rs);
+/* The i-th file of the walk: its store-relative path, *kind_r 'F' (folder),
+   'X' (metadata) or 'M' (message). */
+const char *repl_resync_entry(const struct repl_resync *rs, size_t i, char *kind_r);
+const struct mm_rules *repl_resync_rules(const struct repl_resync *rs);
 size_t repl_resync_done(const struct repl_resync *rs);
 const char *repl_resync_account(const struct repl_resync *rs);
 void repl_resync_summary(const struct repl_resync *rs, char *out, size_t size);
@@ -112,6 +116,7 @@ struct repl_link {
 	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
 	struct ev_token_bucket_cfg *rate;	/* [peer] bandwidth, or NULL */
 	struct repl_resync *resync;	/* an account being sent whole, or NULL */
+	uint64_t resync_sent;	/* records that resync sent so far */
 	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
 	/* records this peer never got: retention removed them first */
 	bool needs_resync;
@@ -147,6 +152,12 @@ struct repl_session {
 	struct repl_stage *stage;
 	int stage_fd;
 	char *late_tmp;		/* a late delivery's file in the mount's tmp/ */
+	/* a resync of one account in progress from this peer: the files its
+	   records (and the live ones since it began) name, and its records */
+	char *rs_account;
+	char **rs_seen;
+	size_t rs_n, rs_cap;
+	uint64_t rs_items;
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 };
 

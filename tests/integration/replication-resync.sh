@@ -3,7 +3,8 @@
 # replication-resync.sh - mailmeshctl resync ACCOUNT: a Maildir tree that
 # predates the journal (put in a's store directly) reaches b whole, with
 # owners, modes and mtimes; a resync after b lost a message and a's flags
-# changed behind the journal repairs b; a resync changes nothing twice.
+# changed behind the journal repairs b, and removes what b has and a has
+# not; a resync changes nothing twice.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
@@ -30,11 +31,19 @@ case $out in *"to 1 peer(s)"*) ;; *) mm_fail "resync output: $out" ;; esac
 mm_wait_converged 30 "$ACCT" a b
 mm_assert_eq "$(stat -c %U "$MM_T/b/store/$ACCT/Maildir/cur")" mail "owner of a folder made by the resync"
 
-mm_log "repair: b lost a message, a's flags changed behind the journal"
-rm "$MM_T/b/store/$ACCT/Maildir/cur/1600000000.M3P1.old,S=900:2,S"
+mm_log "repair: b lost a message and has two files a has not, a's flags changed behind the journal"
+BS=$MM_T/b/store/$ACCT/Maildir
+rm "$BS/cur/1600000000.M3P1.old,S=900:2,S"
 mv "$S/cur/1600000000.M4P1.old,S=1200:2,S" "$S/cur/1600000000.M4P1.old,S=1200:2,FS"
+printf 'Subject: only on b\n\nx\n' >"$BS/cur/1600000009.M1P1.extra:2,S"
+printf '0 Junk\n' >"$BS/.Sent/dovecot-keywords"
 mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "the second resync failed"
+# a delivery while the resync runs is not taken for an extra
+mm_deliver a "$ACCT" "1600000003.M1P1.during"
 mm_wait_converged 30 "$ACCT" a b
+grep -q "resync of $ACCT: [0-9]* records; removed 1 messages and 1 metadata files the source does not have" \
+	"$MM_T/b/repl.log" || mm_fail "b did not log what the resync removed"
+[ -e "$BS/new/1600000003.M1P1.during" ] || mm_fail "the delivery made during the resync is not on b"
 [ ! -e "$MM_T/b/store/$ACCT/Maildir/cur/1600000000.M4P1.old,S=1200:2,S" ] ||
 	mm_fail "b kept the message under its old flags too"
 
