@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "repl-apply.h"
 #include "repl-tls.h"
+#include "repl-cursor.h"
 #include "repl.h"
 #include "wire.h"
 
@@ -43,30 +44,40 @@ static char *cursor_path(struct repl_daemon *d, const char *peer)
 
 static uint64_t cursor_load(struct repl_daemon *d, const char *peer)
 {
-	char *path = cursor_path(d, peer), buf[32];
+	char *path = cursor_path(d, peer), buf[2 * REPL_CURSOR_SLOT_OFF];
 	uint64_t lsn = 0;
-	FILE *f = fopen(path, "r");
+	int fd = open(path, O_RDONLY | O_CLOEXEC), valid;
 
-	if (f != NULL) {
-		if (fgets(buf, sizeof(buf), f) != NULL)
-			lsn = strtoull(buf, NULL, 10);
-		fclose(f);
+	if (fd >= 0) {
+		ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+		lsn = repl_cursor_parse(buf, n > 0 ? (size_t)n : 0, &valid);
+		if (!valid && n > 0)
+			mm_log_error("replication: %s holds no valid LSN; %s resumes from "
+				     "the start of its journal", path, peer);
+		close(fd);
 	}
 	free(path);
 	return lsn;
 }
 
+/* Rewrites one slot in place (repl-cursor.h) and fdatasyncs it. */
 static int cursor_save(struct repl_daemon *d, const char *peer, uint64_t lsn,
 		       const char **error_r)
 {
 	static __thread char err[512];
-	char *path = cursor_path(d, peer), *tmp = mm_strdup_printf("%s.tmp", path);
-	char buf[32];
-	int fd, len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", lsn), ret = -1;
+	char *path = cursor_path(d, peer), slot[REPL_CURSOR_SLOT_LEN];
+	unsigned int i = repl_cursor_format(lsn, slot);
+	bool created = false;
+	int fd, ret = -1;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len || fdatasync(fd) < 0 ||
-	    rename(tmp, path) < 0) {
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		created = fd >= 0;
+	}
+	if (fd < 0 || pwrite(fd, slot, sizeof(slot), (off_t)i * REPL_CURSOR_SLOT_OFF) !=
+	    (ssize_t)sizeof(slot) || fdatasync(fd) < 0) {
 		snprintf(err, sizeof(err), "cursor %s: %s", path, strerror(errno));
 		*error_r = err;
 	} else {
@@ -74,7 +85,18 @@ static int cursor_save(struct repl_daemon *d, const char *peer, uint64_t lsn,
 	}
 	if (fd >= 0)
 		close(fd);
-	free(tmp);
+	if (ret == 0 && created) {
+		/* the new name must last too */
+		int dfd = open(d->cursor_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0 || fsync(dfd) < 0) {
+			snprintf(err, sizeof(err), "fsync(%s): %s", d->cursor_dir, strerror(errno));
+			*error_r = err;
+			ret = -1;
+		}
+		if (dfd >= 0)
+			close(dfd);
+	}
 	free(path);
 	return ret;
 }
@@ -528,6 +550,8 @@ static void session_free(struct repl_session *s)
 	mm_buf_free(&s->rec_bytes);
 	repl_changes_free(&s->changes);
 	rs_reset(s);
+	if (s->commit_ev != NULL)
+		event_free(s->commit_ev);
 	free(s);
 }
 
@@ -956,8 +980,20 @@ static void s_on_read(struct bufferevent *bev, void *arg)
 	}
 	if (s->dec == NULL)
 		return;
+	if (s->welcomed && !evtimer_pending(s->commit_ev, NULL)) {
+		struct timeval tv = { .tv_usec = REPL_COMMIT_US };
 
-	if (s->welcomed && session_commit(s) < 0)
+		evtimer_add(s->commit_ev, &tv);
+	}
+}
+
+static void on_commit(evutil_socket_t fd, short what, void *arg)
+{
+	struct repl_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->dec != NULL && s->welcomed && session_commit(s) < 0)
 		session_refuse(s, "cannot make applied records durable");
 }
 
@@ -1027,6 +1063,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 
 	(void)lis;
 	s->d = d;
+	s->commit_ev = evtimer_new(d->base, on_commit, s);
 	if (sa->sa_family == AF_INET6 && (size_t)salen >= sizeof(struct sockaddr_in6)) {
 		char ip[INET6_ADDRSTRLEN] = "?";
 		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;

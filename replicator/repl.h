@@ -42,6 +42,11 @@ struct repl_daemon;
 #define REPL_DEDUP_SLOTS 65536
 #define REPL_DEDUP_SEND_S 1800
 #define REPL_DEDUP_KEEP_S 3600
+/* A batch (made durable, then acknowledged) is what arrives within
+   REPL_COMMIT_US of its first bytes, plus what arrives while the previous
+   one syncs: a sender streams small TLS records, and a syncfs per read
+   made the receiver apply ~3 records per sync and fall behind */
+#define REPL_COMMIT_US 1000
 #define REPL_PING_S 2
 #define REPL_SILENT_S 10
 #define REPL_SESSION_SILENT_S 30
@@ -159,6 +164,7 @@ struct repl_session {
 	size_t rs_n, rs_cap;
 	uint64_t rs_items;
 	struct repl_changes changes;	/* paths to invalidate in the mount */
+	struct event *commit_ev;	/* the batch's commit, REPL_COMMIT_US after its first read */
 };
 
 /* A delivery in sync mode waiting for acknowledgements (repl-ctl.c). */
