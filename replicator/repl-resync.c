@@ -27,6 +27,7 @@ struct repl_resync {
 	struct mm_rules *rules;
 	char **entries;		/* kind letter, then the store-relative path */
 	size_t n, cap, next;
+	size_t ahead;		/* entries before this one were read ahead */
 	unsigned int folders, metas, messages, skipped;
 };
 
@@ -150,9 +151,38 @@ const char *repl_resync_account(const struct repl_resync *rs)
 }
 
 
+/* Asks the kernel to read the next files while this one is hashed and
+   sent: on a cold cache the walk otherwise waits for the disk file by file
+   with the CPU idle. */
+#define READ_AHEAD_FILES 32
+
+static void read_ahead(struct repl_resync *rs, const struct repl_daemon *d)
+{
+	size_t until = rs->next + READ_AHEAD_FILES;
+
+	if (rs->ahead < rs->next)
+		rs->ahead = rs->next;
+	for (; rs->ahead < rs->n && rs->ahead < until; rs->ahead++) {
+		const char *e = rs->entries[rs->ahead];
+		char *full;
+		int fd;
+
+		if (e[0] == ENTRY_FOLDER)
+			continue;
+		full = mm_strdup_printf("%s/%s", d->cfg->store, e + 1);
+		fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0) {
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+			close(fd);
+		}
+		free(full);
+	}
+}
+
 int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		     struct repl_resync_item *item)
 {
+	read_ahead(rs, d);
 	while (rs->next < rs->n) {
 		const char *e = rs->entries[rs->next++];
 		char kind = e[0];
