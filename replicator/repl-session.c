@@ -630,8 +630,15 @@ static int session_commit(struct repl_session *s)
 		return -1;
 	}
 	s->resync_dirty = false;
-	if (s->applied_lsn <= s->durable_lsn)
-		return 0;	/* resync records alone: synced, no cursor to move */
+	if (s->applied_lsn <= s->durable_lsn) {
+		/* resync records alone: synced, no cursor to move; the ACK of
+		   the same LSN tells the sender we live (a resync of 100,000
+		   messages takes longer to apply than REPL_SILENT_S) */
+		struct mm_wire_msg m = { .type = MM_WIRE_ACK, .lsn = s->durable_lsn };
+
+		session_send(s, &m);
+		return 0;
+	}
 	if (cursor_save(s->d, s->peer, s->applied_lsn, &error) < 0) {
 		mm_log_error("replication from %s: %s", s->peer, error);
 		return -1;
@@ -941,6 +948,40 @@ static int session_feed(struct repl_session *s, const void *data, size_t len)
 	return 0;
 }
 
+/* Ends the open batch: durable, cursor, ACK (session_commit). */
+static void batch_commit(struct repl_session *s)
+{
+	evtimer_del(s->commit_ev);
+	s->batch_ns = 0;
+	if (s->dec != NULL && s->welcomed && session_commit(s) < 0)
+		session_refuse(s, "cannot make applied records durable");
+}
+
+/* After input was handled: opens a batch (the timer ends it when the
+   input pauses), or ends one older than REPL_COMMIT_US. A single read of
+   well-compressed input can hold minutes of applying, during which the
+   loop never runs its timers: without this no ACK would leave, and the
+   sender would drop the link as silent. -1 if the session was refused. */
+static int batch_tick(struct repl_session *s)
+{
+	uint64_t now;
+
+	if (s->dec == NULL)
+		return -1;
+	if (!s->welcomed)
+		return 0;
+	now = repl_now_ns();
+	if (s->batch_ns == 0) {
+		struct timeval tv = { .tv_usec = REPL_COMMIT_US };
+
+		s->batch_ns = now;
+		evtimer_add(s->commit_ev, &tv);
+	} else if (now - s->batch_ns >= (uint64_t)REPL_COMMIT_US * 1000) {
+		batch_commit(s);
+	}
+	return s->dec == NULL ? -1 : 0;
+}
+
 static void s_on_read(struct bufferevent *bev, void *arg)
 {
 	struct repl_session *s = arg;
@@ -972,29 +1013,22 @@ static void s_on_read(struct bufferevent *bev, void *arg)
 				full = zo.pos == zo.size;
 				if (zo.pos > 0)
 					ret = session_feed(s, out, zo.pos);
+				if (ret == 0)
+					ret = batch_tick(s);
 			}
 		}
 		if (ret < 0)
 			return;
 		evbuffer_drain(in, len);
 	}
-	if (s->dec == NULL)
-		return;
-	if (s->welcomed && !evtimer_pending(s->commit_ev, NULL)) {
-		struct timeval tv = { .tv_usec = REPL_COMMIT_US };
-
-		evtimer_add(s->commit_ev, &tv);
-	}
+	batch_tick(s);
 }
 
 static void on_commit(evutil_socket_t fd, short what, void *arg)
 {
-	struct repl_session *s = arg;
-
 	(void)fd;
 	(void)what;
-	if (s->dec != NULL && s->welcomed && session_commit(s) < 0)
-		session_refuse(s, "cannot make applied records durable");
+	batch_commit(arg);
 }
 
 static void s_on_write(struct bufferevent *bev, void *arg)

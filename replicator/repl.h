@@ -165,6 +165,7 @@ struct repl_session {
 	uint64_t rs_items;
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 	struct event *commit_ev;	/* the batch's commit, REPL_COMMIT_US after its first read */
+	uint64_t batch_ns;	/* when the open batch began, 0 if none */
 };
 
 /* A delivery in sync mode waiting for acknowledgements (repl-ctl.c). */
