@@ -14,9 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY	/* XXH3_state_t on the stack */
-#include <xxhash.h>
 #include "acct.h"
+#include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
@@ -653,27 +652,6 @@ static int msg_unlink(struct apply *a, int dirfd, const char *name)
 
 /* content */
 
-static int file_hash(int fd, uint64_t *size_r, uint8_t hash[16])
-{
-	XXH3_state_t xs;
-	XXH128_canonical_t c;
-	char buf[65536];
-	off_t off = 0;
-	ssize_t n;
-
-	XXH3_128bits_reset(&xs);
-	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
-		XXH3_128bits_update(&xs, buf, (size_t)n);
-		off += n;
-	}
-	if (n < 0)
-		return -1;
-	XXH128_canonicalFromHash(&c, XXH3_128bits_digest(&xs));
-	memcpy(hash, c.digest, 16);
-	*size_r = (uint64_t)off;
-	return 0;
-}
-
 static bool hash_is_zero(const uint8_t hash[16])
 {
 	for (unsigned int i = 0; i < 16; i++) {
@@ -692,14 +670,15 @@ static int stage_check(struct apply *a, const struct repl_stage *sg,
 	char have[33], want[33];
 	struct stat sb;
 	uint64_t size;
+	int ret;
 
 	if (fstat(sg->fd, &sb) < 0)
 		return fail(a, "fstat(%s/%s) failed: %s", sg->dir_path, sg->name, strerror(errno));
 	if ((uint64_t)sb.st_size != rec->size)
 		return fail(a, "%s: %" PRIu64 " bytes received, the record says %" PRIu64,
 			    target, (uint64_t)sb.st_size, rec->size);
-	if (file_hash(sg->fd, &size, hash_r) < 0)
-		return fail(a, "read(%s/%s) failed: %s", sg->dir_path, sg->name, strerror(errno));
+	if ((ret = mm_content_hash(sg->fd, &size, hash_r)) < 0)
+		return fail(a, "read(%s/%s) failed: %s", sg->dir_path, sg->name, strerror(-ret));
 	if (size != rec->size)
 		return fail(a, "%s: %" PRIu64 " bytes read, the record says %" PRIu64,
 			    target, size, rec->size);
@@ -1226,7 +1205,7 @@ static int meta_same(struct apply *a, int dirfd, const char *base, const uint8_t
 		return 0;
 	}
 	if (hash != NULL) {
-		same = file_hash(fd, &size, fhash) == 0 && size == rec->size &&
+		same = mm_content_hash(fd, &size, fhash) == 0 && size == rec->size &&
 			memcmp(fhash, hash, 16) == 0;
 	} else {
 		ssize_t n;
