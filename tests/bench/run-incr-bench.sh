@@ -29,28 +29,8 @@ mm_wait_streaming a b
 ACCT=example.org/alice
 SRC=$MM_T/a/store/$ACCT/Maildir
 mm_log "generating $N messages in a's store"
-python3 - "$SRC" "$N" "$SMALL" <<'PY'
-import os, random, sys
-root, n, small = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-rnd = random.Random(1)
-words = ("the of and to in is you that it for on are as with they at be this from have "
-         "or by one had not but what all were when we there can an your which their said "
-         "meeting report invoice attached please regards thanks project schedule").split()
-folders = ["", ".Sent", ".Archive", ".Lists"]
-for f in folders:
-    for s in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(root, f, s), exist_ok=True)
-line = " ".join(rnd.choice(words) for _ in range(12)) + "\n"
-for i in range(n):
-    r = rnd.random()
-    size = 4096 if small or r < 0.6 else 40960 if r < 0.9 else 409600
-    head = "Subject: message %d\nFrom: someone%d@example.net\n\n" % (i, i % 97)
-    data = (head + line * ((size - len(head)) // len(line) + 1))[:size].encode()
-    f = folders[i % 4] if i % 3 == 0 else ""
-    name = "1500000000.M%dP1.gen,S=%d:2,%s" % (i, len(data), "S" if i % 2 else "")
-    with open(os.path.join(root, f, "cur", name), "wb") as fh:
-        fh.write(data)
-PY
+python3 "$HERE/gen-maildir.py" "$SRC" "$N" --fast $([ "$SMALL" = 1 ] && echo --small) ||
+	mm_fail "generating the Maildir failed"
 chown -R mail:mail "$MM_T/a/store/example.org"
 files=$(find "$SRC" -type f | wc -l)
 

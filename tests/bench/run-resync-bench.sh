@@ -28,33 +28,8 @@ mm_wait_streaming a b
 ACCT=example.org/alice
 SRC=$MM_T/a/store/$ACCT/Maildir
 mm_log "generating $N messages in a's store"
-python3 - "$SRC" "$N" <<'PY'
-import os, random, sys
-root, n = sys.argv[1], int(sys.argv[2])
-rnd = random.Random(1)
-words = ("the of and to in is you that it for on are as with they at be this from have "
-         "or by one had not but what all were when we there can an your which their said "
-         "meeting report invoice attached please regards thanks project schedule").split()
-folders = ["", ".Sent", ".Archive", ".Lists"]
-for f in folders:
-    for s in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(root, f, s), exist_ok=True)
-for i in range(n):
-    r = rnd.random()
-    size = 4096 if r < 0.6 else 40960 if r < 0.9 else 409600
-    text = "Subject: message %d\nFrom: someone%d@example.net\n\n" % (i, i % 97)
-    body = []
-    while len(text) + sum(len(b) + 1 for b in body) < size * (0.3 if size > 100000 else 1):
-        body.append(" ".join(rnd.choice(words) for _ in range(12)))
-    data = (text + "\n".join(body) + "\n").encode()
-    if size > 100000:
-        import base64
-        data += base64.encodebytes(os.urandom(int((size - len(data)) * 3 / 4)))
-    f = folders[i % 4] if i % 3 == 0 else ""
-    name = "1500000000.M%dP1.gen,S=%d:2,%s" % (i, len(data), "S" if i % 2 else "")
-    with open(os.path.join(root, f, "cur", name), "wb") as fh:
-        fh.write(data)
-PY
+python3 "$HERE/gen-maildir.py" "$SRC" "$N" ||
+	mm_fail "generating the Maildir failed"
 chown -R mail:mail "$MM_T/a/store/example.org"
 sync
 files=$(find "$SRC" -type f | wc -l)
