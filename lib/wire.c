@@ -51,6 +51,8 @@ static const char *const type_names[] = {
 	[MM_WIRE_RECORD] = "record", [MM_WIRE_DATA] = "data",
 	[MM_WIRE_ACK] = "ack", [MM_WIRE_PING] = "ping",
 	[MM_WIRE_PONG] = "pong", [MM_WIRE_ERROR] = "error",
+	[MM_WIRE_DIGEST] = "digest", [MM_WIRE_INVENTORY] = "inventory",
+	[MM_WIRE_RESYNCED] = "resynced",
 };
 
 const char *mm_wire_type_str(enum mm_wire_type type)
@@ -105,7 +107,16 @@ static int check_msg(const struct mm_wire_msg *m)
 	case MM_WIRE_PONG:
 		return 0;
 	case MM_WIRE_ERROR:
+	case MM_WIRE_DIGEST:
 		return check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
+	case MM_WIRE_INVENTORY:
+		mm_assert(m->blob != NULL || m->blob_len == 0);
+		if (m->blob_len > MM_WIRE_INVENTORY_MAX)
+			return MM_WIRE_ERR_TOOBIG;
+		return m->code > MM_WIRE_INV_ALL ? MM_WIRE_ERR_MALFORMED :
+			check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
+	case MM_WIRE_RESYNCED:
+		return check_str(m->text, m->text_len, 1, MM_WIRE_TEXT_MAX);
 	}
 	return MM_WIRE_ERR_TYPE;
 }
@@ -145,7 +156,57 @@ static void put_payload(struct mm_buf *b, const struct mm_wire_msg *m)
 		mm_buf_put_u16(b, (uint16_t)m->text_len);
 		mm_buf_append(b, m->text, m->text_len);
 		break;
+	case MM_WIRE_DIGEST:
+		mm_buf_put_u64(b, m->content_len);
+		mm_buf_append(b, m->digest, sizeof(m->digest));
+		mm_buf_put_u16(b, (uint16_t)m->text_len);
+		mm_buf_append(b, m->text, m->text_len);
+		break;
+	case MM_WIRE_INVENTORY:
+		mm_buf_put_u32(b, m->code);
+		mm_buf_put_u16(b, (uint16_t)m->text_len);
+		mm_buf_append(b, m->text, m->text_len);
+		mm_buf_put_u32(b, (uint32_t)m->blob_len);
+		mm_buf_append(b, m->blob, m->blob_len);
+		break;
+	case MM_WIRE_RESYNCED:
+		mm_buf_put_u32(b, m->code);
+		mm_buf_put_u64(b, m->content_len);
+		mm_buf_put_u16(b, (uint16_t)m->text_len);
+		mm_buf_append(b, m->text, m->text_len);
+		break;
 	}
+}
+
+void mm_wire_inventory_put(struct mm_buf *b, const struct mm_wire_inv_entry *e)
+{
+	mm_assert(e->name_len > 0 && e->name_len <= MM_WIRE_NAME_MAX);
+	mm_buf_put_u8(b, (uint8_t)e->sub);
+	mm_buf_put_u16(b, (uint16_t)e->name_len);
+	mm_buf_append(b, e->name, e->name_len);
+	mm_buf_put_u64(b, e->size);
+}
+
+int mm_wire_inventory_next(const unsigned char *blob, size_t len, size_t *pos,
+			   struct mm_wire_inv_entry *e_r)
+{
+	struct mm_rbuf r = { .p = blob + *pos, .end = blob + len };
+	const unsigned char *name;
+	uint8_t sub;
+	uint16_t n;
+
+	if (*pos >= len)
+		return 0;
+	if (!mm_rbuf_u8(&r, &sub) || (sub != 'n' && sub != 'c') || !mm_rbuf_u16(&r, &n) ||
+	    n == 0 || n > MM_WIRE_NAME_MAX || !mm_rbuf_bytes(&r, n, &name) ||
+	    memchr(name, '\0', n) != NULL || memchr(name, '/', n) != NULL ||
+	    !mm_rbuf_u64(&r, &e_r->size))
+		return MM_WIRE_ERR_MALFORMED;
+	e_r->sub = (char)sub;
+	e_r->name = (const char *)name;
+	e_r->name_len = n;
+	*pos = (size_t)(r.p - blob);
+	return 1;
 }
 
 /* Compresses len bytes at p in place when zstd makes them smaller.
@@ -390,6 +451,35 @@ static int parse_payload(struct mm_wire_decoder *d, enum mm_wire_type type,
 		mm_rbuf_u32(&r, &m->code);
 		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text,
 			&m->text_len);
+		break;
+	case MM_WIRE_DIGEST: {
+		const unsigned char *dg;
+
+		mm_rbuf_u64(&r, &m->content_len);
+		if (mm_rbuf_bytes(&r, sizeof(m->digest), &dg))
+			memcpy(m->digest, dg, sizeof(m->digest));
+		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
+		break;
+	}
+	case MM_WIRE_INVENTORY: {
+		uint32_t n;
+
+		mm_rbuf_u32(&r, &m->code);
+		if (m->code > MM_WIRE_INV_ALL)
+			r.bad = true;
+		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
+		if (mm_rbuf_u32(&r, &n)) {
+			if (n > MM_WIRE_INVENTORY_MAX)
+				r.bad = true;
+			else if (mm_rbuf_bytes(&r, n, &m->blob))
+				m->blob_len = n;
+		}
+		break;
+	}
+	case MM_WIRE_RESYNCED:
+		mm_rbuf_u32(&r, &m->code);
+		mm_rbuf_u64(&r, &m->content_len);
+		get_str(&r, &d->str, 1, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
 		break;
 	}
 	return r.bad || r.p != r.end ? MM_WIRE_ERR_MALFORMED : 0;

@@ -31,7 +31,10 @@ enum mm_wire_type {
 	MM_WIRE_PING,		/* u64 nonce */
 	MM_WIRE_PONG,		/* u64 nonce */
 	MM_WIRE_ERROR,		/* u32 code, str text */
-	MM_WIRE_TYPE_LAST = MM_WIRE_ERROR,
+	MM_WIRE_DIGEST,		/* u64 count, 16 bytes digest, str text (folder) */
+	MM_WIRE_INVENTORY,	/* u32 code, str text (folder), blob0 entries */
+	MM_WIRE_RESYNCED,	/* u32 code, u64 count, str text (account) */
+	MM_WIRE_TYPE_LAST = MM_WIRE_RESYNCED,
 };
 
 enum mm_wire_err {
@@ -45,13 +48,29 @@ enum mm_wire_err {
 	MM_WIRE_ERR_MALFORMED = -8,	/* payload fields */
 };
 
+/* INVENTORY codes: the receiver's answer to a folder's DIGEST. */
+enum mm_wire_inv {
+	MM_WIRE_INV_DIFFERS = 0,	/* blob lists what the receiver has */
+	MM_WIRE_INV_SAME = 1,		/* the same digest: nothing to send */
+	MM_WIRE_INV_ALL = 2,		/* differs, list too large: send all */
+};
+/* blob0: like blob, but may be empty (INVENTORY only). */
+#define MM_WIRE_INVENTORY_MAX (64U << 20)
+
 /* One message. Fields a type does not carry are 0 or NULL.
    name: HELLO, WELCOME (1..MM_WIRE_NAME_MAX bytes, no NUL).
    lsn: WELCOME (resume point), RECORD, DATA, ACK.
    blob: RECORD (one mm_journal_encode() record, 1..MM_JOURNAL_REC_MAX
    bytes, not decoded here), DATA (chunk, 1..MM_WIRE_CHUNK_MAX bytes).
    content_len: RECORD, bytes of content following in DATA frames.
-   text: ERROR (0..MM_WIRE_TEXT_MAX bytes, no NUL). */
+   text: ERROR (0..MM_WIRE_TEXT_MAX bytes, no NUL); DIGEST, INVENTORY
+   (a folder below the account, 0..MM_WIRE_TEXT_MAX); RESYNCED (account,
+   1..MM_WIRE_TEXT_MAX).
+   content_len: DIGEST (entries in the folder), RESYNCED (records applied).
+   code: ERROR, INVENTORY (enum mm_wire_inv), RESYNCED (0 complete,
+   1 incomplete: nothing was removed).
+   digest: DIGEST. blob: INVENTORY (0..MM_WIRE_INVENTORY_MAX bytes of
+   entries, see mm_wire_inventory_put()). */
 struct mm_wire_msg {
 	enum mm_wire_type type;
 	uint16_t version;
@@ -62,6 +81,7 @@ struct mm_wire_msg {
 	const unsigned char *blob;
 	size_t blob_len;
 	uint32_t code;
+	uint8_t digest[16];
 	const char *text;
 	size_t text_len;
 };
@@ -79,6 +99,21 @@ const char *mm_wire_type_str(enum mm_wire_type type);
    nonzero length is a bug (mm_assert). Any thread. */
 int mm_wire_encode(struct mm_buf *out, const struct mm_wire_msg *msg,
 		   int level);
+
+/* One entry of an INVENTORY blob: a message the receiver has in the
+   folder's new/ ('n') or cur/ ('c'), its name and size. */
+struct mm_wire_inv_entry {
+	char sub;
+	const char *name;	/* not NUL-terminated: name_len bytes */
+	size_t name_len;	/* 1..MM_WIRE_NAME_MAX, no '/' or NUL */
+	uint64_t size;
+};
+/* Appends an entry (u8 sub, u16 length, name, u64 size). */
+void mm_wire_inventory_put(struct mm_buf *b, const struct mm_wire_inv_entry *e);
+/* Reads the entry at *pos of blob. 1 with *e_r set (borrowing from blob)
+   and *pos advanced, 0 at the end, MM_WIRE_ERR_MALFORMED. */
+int mm_wire_inventory_next(const unsigned char *blob, size_t len, size_t *pos,
+			   struct mm_wire_inv_entry *e_r);
 
 /* A streaming decoder: feed it bytes as they arrive, then call _next()
    until it returns 0; it then holds at most one partial frame. One

@@ -40,6 +40,7 @@ static void check_same(const struct mm_wire_msg *a,
 	check(a->content_len == b->content_len);
 	check(a->nonce == b->nonce);
 	check(a->code == b->code);
+	check(memcmp(a->digest, b->digest, sizeof(a->digest)) == 0);
 	check_bytes(a->name, a->name_len, b->name, b->name_len);
 	check_bytes(a->blob, a->blob_len, b->blob, b->blob_len);
 	check_bytes(a->text, a->text_len, b->text, b->text_len);
@@ -78,6 +79,26 @@ static void check_reencodes(const struct mm_wire_msg *m, int level)
 	mm_buf_free(&enc);
 }
 
+/* An INVENTORY's entries parse, or fail cleanly, and re-encode equal. */
+static void check_inventory(const struct mm_wire_msg *m)
+{
+	struct mm_wire_inv_entry e;
+	struct mm_buf again = { 0 };
+	size_t pos = 0;
+	int ret;
+
+	if (m->type != MM_WIRE_INVENTORY)
+		return;
+	while ((ret = mm_wire_inventory_next(m->blob, m->blob_len, &pos, &e)) == 1) {
+		check(pos <= m->blob_len);
+		mm_wire_inventory_put(&again, &e);
+	}
+	check(ret == 0 || ret == MM_WIRE_ERR_MALFORMED);
+	if (ret == 0)
+		check_bytes(again.data, again.len, m->blob, m->blob_len);
+	mm_buf_free(&again);
+}
+
 static void feed_stream(const uint8_t *data, size_t size, size_t cut)
 {
 	struct mm_wire_decoder *d = mm_wire_decoder_new();
@@ -88,8 +109,10 @@ static void feed_stream(const uint8_t *data, size_t size, size_t cut)
 	for (off = 0; off < size && ret >= 0; off += n) {
 		n = cut == 0 || size - off < cut ? size - off : cut;
 		mm_wire_decoder_feed(d, data + off, n);
-		while ((ret = mm_wire_decoder_next(d, &msg)) == 1)
+		while ((ret = mm_wire_decoder_next(d, &msg)) == 1) {
+			check_inventory(&msg);
 			check_reencodes(&msg, (int)(off & 1));
+		}
 	}
 	if (ret < 0) {
 		check(mm_wire_decoder_next(d, &msg) == ret);
@@ -195,8 +218,18 @@ static void encode_one(const uint8_t *data, size_t size, size_t cut)
 		m.blob_len = len;
 		break;
 	case MM_WIRE_ERROR:
+	case MM_WIRE_DIGEST:
+	case MM_WIRE_RESYNCED:
 		m.text = p;
 		m.text_len = len;
+		if (m.type == MM_WIRE_DIGEST)
+			memcpy(m.digest, &m.lsn, 8);
+		break;
+	case MM_WIRE_INVENTORY:
+		m.text = p;
+		m.text_len = len > 16 ? 16 : len;
+		m.blob = p;
+		m.blob_len = len;
 		break;
 	default:
 		break;
@@ -208,12 +241,16 @@ static void encode_one(const uint8_t *data, size_t size, size_t cut)
 		m.lsn = 0;
 	if (m.type != MM_WIRE_DATA)
 		m.offset = 0;
-	if (m.type != MM_WIRE_RECORD)
+	if (m.type != MM_WIRE_RECORD && m.type != MM_WIRE_DIGEST &&
+	    m.type != MM_WIRE_RESYNCED)
 		m.content_len = 0;
 	if (m.type != MM_WIRE_PING && m.type != MM_WIRE_PONG)
 		m.nonce = 0;
-	if (m.type != MM_WIRE_ERROR)
+	if (m.type != MM_WIRE_ERROR && m.type != MM_WIRE_INVENTORY &&
+	    m.type != MM_WIRE_RESYNCED)
 		m.code = 0;
+	if (m.type == MM_WIRE_INVENTORY)
+		m.code %= 4;	/* 3 is refused */
 
 	mm_buf_puts(&enc, "x");
 	ret = mm_wire_encode(&enc, &m, level);

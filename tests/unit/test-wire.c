@@ -82,6 +82,26 @@ static void sample(enum mm_wire_type t, bool big, struct mm_wire_msg *m)
 		m->text = big ? text1024 : "lsn gap";
 		m->text_len = big ? MM_WIRE_TEXT_MAX : 7;
 		break;
+	case MM_WIRE_DIGEST:
+		m->content_len = 0x0102030405060708ULL;
+		memset(m->digest, 0xa5, sizeof(m->digest));
+		m->digest[15] = 0x01;
+		m->text = big ? text1024 : "Maildir/.Sent";
+		m->text_len = big ? MM_WIRE_TEXT_MAX : 13;
+		break;
+	case MM_WIRE_INVENTORY:
+		m->code = MM_WIRE_INV_ALL;
+		m->text = big ? text1024 : "Maildir";
+		m->text_len = big ? MM_WIRE_TEXT_MAX : 7;
+		m->blob = big ? chunk : small_blob;
+		m->blob_len = big ? 65536 : sizeof(small_blob);
+		break;
+	case MM_WIRE_RESYNCED:
+		m->code = 1;
+		m->content_len = 123456789;
+		m->text = big ? text1024 : "example.org/alice";
+		m->text_len = big ? MM_WIRE_TEXT_MAX : 17;
+		break;
 	}
 }
 
@@ -104,6 +124,7 @@ static void expect_same(const struct mm_wire_msg *got,
 	cr_expect_eq(got->content_len, want->content_len);
 	cr_expect_eq(got->nonce, want->nonce);
 	cr_expect_eq(got->code, want->code);
+	cr_expect(memcmp(got->digest, want->digest, sizeof(got->digest)) == 0);
 	expect_bytes(got->name, got->name_len, want->name, want->name_len);
 	expect_bytes(got->blob, got->blob_len, want->blob, want->blob_len);
 	expect_bytes(got->text, got->text_len, want->text, want->text_len);
@@ -113,13 +134,14 @@ static void expect_same(const struct mm_wire_msg *got,
 	} else {
 		cr_expect_null(got->name);
 	}
-	if (want->type == MM_WIRE_ERROR) {
+	if (want->type == MM_WIRE_ERROR || want->type >= MM_WIRE_DIGEST) {
 		cr_assert_not_null(got->text);
 		cr_expect_eq(got->text[got->text_len], '\0');
 	} else {
 		cr_expect_null(got->text);
 	}
-	if (want->type != MM_WIRE_RECORD && want->type != MM_WIRE_DATA)
+	if (want->type != MM_WIRE_RECORD && want->type != MM_WIRE_DATA &&
+	    want->type != MM_WIRE_INVENTORY)
 		cr_expect_null(got->blob);
 }
 
@@ -750,6 +772,28 @@ Test(wire, malformed_payloads)
 	     mm_buf_put_u32(&p, 5); put_str(&p, "a\0", 2));
 	CASE(MM_WIRE_ERROR, MM_WIRE_ERR_MALFORMED, "error without text",
 	     mm_buf_put_u32(&p, 5));
+
+	CASE(MM_WIRE_DIGEST, 1, "digest of the account root",
+	     mm_buf_put_u64(&p, 3); mm_buf_append(&p, big, 16); put_str(&p, "", 0));
+	CASE(MM_WIRE_DIGEST, MM_WIRE_ERR_MALFORMED, "digest cut short",
+	     mm_buf_put_u64(&p, 3); mm_buf_append(&p, big, 15));
+	CASE(MM_WIRE_DIGEST, MM_WIRE_ERR_MALFORMED, "NUL in the folder",
+	     mm_buf_put_u64(&p, 3); mm_buf_append(&p, big, 16); put_str(&p, "a\0", 2));
+	CASE(MM_WIRE_INVENTORY, 1, "same, no entries",
+	     mm_buf_put_u32(&p, MM_WIRE_INV_SAME); put_str(&p, "Maildir", 7);
+	     mm_buf_put_u32(&p, 0));
+	CASE(MM_WIRE_INVENTORY, MM_WIRE_ERR_MALFORMED, "unknown inventory code",
+	     mm_buf_put_u32(&p, 3); put_str(&p, "Maildir", 7); mm_buf_put_u32(&p, 0));
+	CASE(MM_WIRE_INVENTORY, MM_WIRE_ERR_MALFORMED, "entries past the end",
+	     mm_buf_put_u32(&p, 0); put_str(&p, "Maildir", 7); mm_buf_put_u32(&p, 9);
+	     mm_buf_append(&p, big, 8));
+	CASE(MM_WIRE_INVENTORY, MM_WIRE_ERR_MALFORMED, "entries over the max",
+	     mm_buf_put_u32(&p, 0); put_str(&p, "Maildir", 7);
+	     mm_buf_put_u32(&p, MM_WIRE_INVENTORY_MAX + 1); mm_buf_append(&p, big, 8));
+	CASE(MM_WIRE_RESYNCED, MM_WIRE_ERR_MALFORMED, "resynced without an account",
+	     mm_buf_put_u32(&p, 0); mm_buf_put_u64(&p, 1); put_str(&p, "", 0));
+	CASE(MM_WIRE_RESYNCED, 1, "good resynced",
+	     mm_buf_put_u32(&p, 0); mm_buf_put_u64(&p, 1); put_str(&p, "a/b", 3));
 #undef CASE
 	mm_buf_free(&p);
 }
@@ -829,6 +873,7 @@ Test(wire, names_and_errors)
 {
 	static const char *const names[] = {
 		"hello", "welcome", "record", "data", "ack", "ping", "pong", "error",
+		"digest", "inventory", "resynced",
 	};
 	static const int errs[] = {
 		MM_WIRE_ERR_MAGIC, MM_WIRE_ERR_VERSION, MM_WIRE_ERR_FLAGS,
@@ -857,4 +902,55 @@ Test(wire, free_is_idempotent)
 	mm_wire_decoder_free(&dec);
 	cr_expect_null(dec);
 	mm_wire_decoder_free(&dec);
+}
+
+Test(wire, inventory_entries_round_trip)
+{
+	struct mm_wire_inv_entry in[3] = {
+		{ 'n', "1700000000.M1P1.a", 17, 4096 },
+		{ 'c', "1700000000.M2P1.a:2,RS", 22, 0 },
+		{ 'c', name255, MM_WIRE_NAME_MAX, UINT64_MAX },
+	}, e;
+	struct mm_buf b = { 0 };
+	size_t pos = 0;
+
+	fill_text(name255, MM_WIRE_NAME_MAX);
+	for (int i = 0; i < 3; i++)
+		mm_wire_inventory_put(&b, &in[i]);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(mm_wire_inventory_next(b.data, b.len, &pos, &e), 1);
+		cr_expect_eq(e.sub, in[i].sub);
+		expect_bytes(e.name, e.name_len, in[i].name, in[i].name_len);
+		cr_expect_eq(e.size, in[i].size);
+	}
+	cr_expect_eq(mm_wire_inventory_next(b.data, b.len, &pos, &e), 0);
+	cr_expect_eq(pos, b.len);
+	mm_buf_free(&b);
+}
+
+Test(wire, inventory_hostile_entries)
+{
+	static const struct {
+		const char *what;
+		const char *bytes;
+		size_t len;
+	} bad[] = {
+		{ "unknown sub", "x\x01\x00a\0\0\0\0\0\0\0\0", 12 },
+		{ "empty name", "n\x00\x00\0\0\0\0\0\0\0\0", 11 },
+		{ "slash in name", "c\x03\x00a/b\0\0\0\0\0\0\0\0", 14 },
+		{ "NUL in name", "c\x03\x00a\0b\0\0\0\0\0\0\0\0", 14 },
+		{ "name past the end", "c\x09\x00abc", 6 },
+		{ "size cut short", "c\x01\x00a\0\0\0", 7 },
+		{ "name over 255", "c\x00\x01", 3 },
+	};
+	struct mm_wire_inv_entry e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t pos = 0;
+
+		cr_expect_eq(mm_wire_inventory_next((const unsigned char *)bad[i].bytes,
+						    bad[i].len, &pos, &e),
+			     MM_WIRE_ERR_MALFORMED, "%s", bad[i].what);
+		cr_expect_eq(pos, 0, "%s", bad[i].what);
+	}
 }
