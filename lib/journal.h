@@ -45,6 +45,9 @@ enum mm_rec_status {
 #define MM_RECF_RESYNC_BEGIN 0x10	/* on the wire only, with RESYNC: a resync of
 					   the account starts (a folder_create of "") */
 #define MM_RECF_RESYNC_END 0x20	/* ... it ended; size: the records it sent */
+#define MM_RECF_HAVE 0x40	/* on the wire only, with RESYNC on a DELIVER: the
+				   peer listed this identity with this size, so no
+				   content follows and none is checked */
 #define MM_RECF_REPLAY 0x8	/* on the wire only: a journal record sent again
 				   after a pause, below the peer's cursor; applied
 				   all the same, and it moves no cursor */

@@ -1526,7 +1526,9 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 			r.new_sub = r.sub;
 			r.new_name = r.name;
 			ret = op_move(&a);
-			if (ret == REPL_MISSING)
+			/* MM_RECF_HAVE: the peer listed it, no content came; gone
+			   since then, it stays missing until the next resync */
+			if (ret == REPL_MISSING && !(r.rflags & MM_RECF_HAVE))
 				ret = op_deliver(&a, sg);
 		} else {
 			ret = op_deliver(&a, sg);

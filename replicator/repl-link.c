@@ -31,6 +31,8 @@
 static void link_connect(struct repl_link *l);
 static void link_send(struct repl_link *l, const struct mm_wire_msg *msg);
 static void link_flush(struct repl_link *l);
+static void link_queue_resyncs(struct repl_link *l);
+static void link_queue_free(struct repl_link *l);
 
 uint64_t repl_now_ns(void)
 {
@@ -138,8 +140,22 @@ static void link_lost(struct repl_link *l, uint64_t from, uint64_t to)
 	link_file_put(l, "resync", buf);
 	mm_log_error("replication to %s: journal records %" PRIu64 "..%" PRIu64 " were removed "
 		     "by retention before %s acknowledged them: %s needs a resync of the "
-		     "accounts it holds (see docs/runbook.md)", l->peer->name, l->lost_from,
-		     l->lost_to, l->peer->name, l->peer->name);
+		     "accounts it holds; it starts by itself (see docs/runbook.md)",
+		     l->peer->name, l->lost_from, l->lost_to, l->peer->name, l->peer->name);
+	if (l->state == REPL_LINK_STREAMING)
+		link_queue_resyncs(l);
+}
+
+/* The last queued resync was confirmed: the peer has all it needs. */
+static void link_resynced(struct repl_link *l)
+{
+	char *path = link_file(l, "resync");
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		mm_log_warn("replication to %s: unlink(%s) failed: %m", l->peer->name, path);
+	free(path);
+	l->needs_resync = false;
+	mm_log_info("replication to %s: resync done; it no longer needs one", l->peer->name);
 }
 
 /* Every few seconds: persist the acknowledged LSN, and notice when
@@ -233,6 +249,8 @@ static void link_down(struct repl_link *l, const char *why)
 	ZSTD_freeCStream(l->zc);
 	l->zc = NULL;
 	mm_free(&l->sent);	/* the next session sends contents afresh */
+	link_queue_free(l);	/* queued again on reconnect while needs_resync */
+	l->rs_awaiting = false;
 	if (l->resync != NULL) {
 		mm_log_warn("resync of %s to %s: interrupted at file %zu of %zu; run it again",
 			    repl_resync_account(l->resync), l->peer->name,
@@ -389,6 +407,8 @@ static int send_resync_item(struct repl_link *l, struct repl_resync_item *it)
 		rec.data = data.data;
 		rec.data_len = (uint32_t)data.len;
 		rec.size = data.len;
+	} else if (it->op == MM_OP_DELIVER && it->have) {
+		rec.rflags |= MM_RECF_HAVE;
 	} else if (it->op == MM_OP_DELIVER) {
 		memcpy(rec.hash, it->hash, 16);
 		by_hash = rec.size > 0 && sent_recently(l, &rec);
@@ -582,6 +602,65 @@ static void send_resync_mark(struct repl_link *l, const char *account, bool end,
 	mm_buf_free(&enc);
 }
 
+/* Walks account and offers the peer its folders' digests; the files
+   follow for the folders it answers it does not have the same. */
+static size_t link_resync_begin(struct repl_link *l, const char *account)
+{
+	size_t files;
+
+	l->resync = repl_resync_new(l->d, account);
+	l->resync_sent = 0;
+	/* before any record journaled after the walk */
+	send_resync_mark(l, account, false, 0);
+	for (size_t i = 0; i < repl_resync_folders(l->resync); i++) {
+		struct mm_wire_msg m = { .type = MM_WIRE_DIGEST };
+		const char *folder = repl_resync_folder(l->resync, i, m.digest, &m.content_len);
+
+		m.text = folder;
+		m.text_len = strlen(folder);
+		link_send(l, &m);
+	}
+	repl_resync_offered(l->resync);
+	files = repl_resync_total(l->resync);
+	mm_log_info("resync of %s to %s: %zu files in %zu folders; digests offered", account,
+		    l->peer->name, files, repl_resync_folders(l->resync));
+	return files;
+}
+
+/* needs_resync: every account this store serves and the peer holds is
+   resynced in turn (digests first, so what the peer has costs little). */
+static void link_queue_resyncs(struct repl_link *l)
+{
+	char **accounts;
+	size_t n;
+
+	if (l->rs_qn > 0 || l->resync != NULL)
+		return;
+	n = repl_resync_accounts(l->d, &accounts);
+	for (size_t i = 0; i < n; i++) {
+		if (mm_cfg_account_on(mm_cfg_account(l->d->cfg, accounts[i]), l->peer->name)) {
+			l->rs_queue = mm_realloc(l->rs_queue, (l->rs_qn + 1) * sizeof(*l->rs_queue));
+			l->rs_queue[l->rs_qn++] = accounts[i];
+		} else {
+			free(accounts[i]);
+		}
+	}
+	free(accounts);
+	mm_log_warn("replication to %s: resyncing the %zu accounts it holds that this store "
+		    "serves (records it needed were removed by retention)", l->peer->name,
+		    l->rs_qn);
+	if (l->rs_qn == 0)
+		link_resynced(l);
+}
+
+static void link_queue_free(struct repl_link *l)
+{
+	for (size_t i = 0; i < l->rs_qn; i++)
+		free(l->rs_queue[i]);
+	mm_free(&l->rs_queue);
+	l->rs_qn = 0;
+}
+
 /* Streams journal records while the peer keeps up. */
 static void link_pump(struct repl_link *l)
 {
@@ -609,14 +688,24 @@ static void link_pump(struct repl_link *l)
 			char sum[160];
 
 			/* the journal is drained: send the next file of a resync */
+			if (l->resync == NULL && l->rs_qn > 0 && !l->rs_awaiting) {
+				link_resync_begin(l, l->rs_queue[0]);
+				continue;
+			}
 			if (l->resync == NULL)
 				break;
-			if (repl_resync_next(l->resync, l->d, &it) == 0) {
+			int nr = repl_resync_next(l->resync, l->d, &it);
+
+			if (nr == REPL_RS_WAITING)
+				break;	/* on_read() pumps when the answer comes */
+			if (nr == 0) {
 				repl_resync_summary(l->resync, sum, sizeof(sum));
 				send_resync_mark(l, repl_resync_account(l->resync), true,
 						 l->resync_sent);
-				mm_log_info("resync of %s to %s: done, %s",
+				mm_log_info("resync of %s to %s: sent, %s",
 					    repl_resync_account(l->resync), l->peer->name, sum);
+				l->rs_awaiting = l->rs_qn > 0 &&
+					strcmp(l->rs_queue[0], repl_resync_account(l->resync)) == 0;
 				repl_resync_free(&l->resync);
 				break;
 			}
@@ -687,6 +776,8 @@ static int start_stream(struct repl_link *l, uint64_t resume_lsn)
 	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_windowLog, REPL_STREAM_WINDOW_LOG);
 	mm_log_info("replication to %s: streaming from LSN %" PRIu64, l->peer->name,
 		    resume_lsn);
+	if (l->needs_resync)
+		link_queue_resyncs(l);
 	link_pump(l);
 	return 0;
 }
@@ -735,6 +826,51 @@ static void on_read(struct bufferevent *bev, void *arg)
 			l->last_error[0] = '\0';
 			repl_waiters_check(l->d);
 			inflight_ack(l, m.lsn);
+		} else if (m.type == MM_WIRE_INVENTORY && l->state == REPL_LINK_STREAMING) {
+			const char *error;
+			char *folder = mm_strndup(m.text != NULL ? m.text : "", m.text_len);
+			int ar = l->resync == NULL ? -1 :
+				repl_resync_answer(l->resync, folder, (enum mm_wire_inv)m.code,
+						   m.blob, m.blob_len, &error);
+
+			free(folder);
+			if (ar < 0) {
+				snprintf(why, sizeof(why), "%s", l->resync == NULL ?
+					 "an inventory without a resync" : error);
+				mm_log_error("replication to %s: %s", l->peer->name, why);
+				link_down(l, why);
+				return;
+			}
+			link_pump(l);
+			if (l->state != REPL_LINK_STREAMING)
+				return;
+		} else if (m.type == MM_WIRE_RESYNCED && l->state == REPL_LINK_STREAMING) {
+			bool queued = l->rs_awaiting && l->rs_qn > 0 &&
+				strlen(l->rs_queue[0]) == m.text_len &&
+				memcmp(l->rs_queue[0], m.text, m.text_len) == 0;
+
+			if (m.code == 0)
+				mm_log_info("resync of %.*s to %s: the peer confirms it, %" PRIu64
+					    " records applied and synced", (int)m.text_len, m.text,
+					    l->peer->name, m.content_len);
+			else
+				mm_log_warn("resync of %.*s to %s: the peer got %" PRIu64 " records, "
+					    "not all; nothing removed there%s", (int)m.text_len, m.text,
+					    l->peer->name, m.content_len,
+					    queued ? "; running it again" : "; run it again");
+			if (queued) {
+				l->rs_awaiting = false;
+				if (m.code == 0) {
+					free(l->rs_queue[0]);
+					memmove(l->rs_queue, l->rs_queue + 1,
+						--l->rs_qn * sizeof(*l->rs_queue));
+					if (l->rs_qn == 0)
+						link_resynced(l);
+				}
+				link_pump(l);
+				if (l->state != REPL_LINK_STREAMING)
+					return;
+			}
 		} else if (m.type == MM_WIRE_PONG) {
 			/* alive: the read timeout has been reset */
 		} else if (m.type == MM_WIRE_PING) {
@@ -904,6 +1040,7 @@ void repl_links_stop(struct repl_daemon *d)
 		free(l->inflight);
 		free(l->sent);
 		repl_resync_free(&l->resync);
+		link_queue_free(l);
 		if (l->rate != NULL)
 			ev_token_bucket_cfg_free(l->rate);
 	}
@@ -935,12 +1072,7 @@ int repl_resync_start(struct repl_daemon *d, const char *account, const char *pe
 			*error_r = "a resync to that peer is running";
 			return -1;
 		}
-		l->resync = repl_resync_new(d, account);
-		l->resync_sent = 0;
-		/* before any record journaled after the walk */
-		send_resync_mark(l, account, false, 0);
-		*files_r = repl_resync_total(l->resync);
-		mm_log_info("resync of %s to %s: %zu files", account, l->peer->name, *files_r);
+		*files_r = link_resync_begin(l, account);
 		n++;
 		link_pump(l);
 	}

@@ -416,8 +416,21 @@ static void rs_reset(struct repl_session *s)
 		free(s->rs_seen[i]);
 	mm_free(&s->rs_seen);
 	mm_free(&s->rs_account);
+	repl_resync_free(&s->rs_mine);
+	s->rs_same = 0;
 	s->rs_n = s->rs_cap = 0;
 	s->rs_items = 0;
+}
+
+/* The resync's end is durable (or it was cut short): tell the sender. */
+static void rs_confirm(struct repl_session *s, const char *account, uint32_t code,
+		       uint64_t count)
+{
+	mm_free(&s->rs_confirm);
+	s->rs_confirm = mm_strdup(account);
+	s->rs_confirm_code = code;
+	s->rs_confirm_count = count;
+	s->resync_dirty = true;	/* the next commit sends it */
 }
 
 static void rs_add(struct repl_session *s, const char *folder, uint8_t sub, const char *name)
@@ -451,9 +464,80 @@ static void rs_track(struct repl_session *s, const struct mm_journal_rec *rec)
 		if (!(rec->rflags & MM_RECF_DELETED))
 			rs_add(s, rec->folder, MM_SUB_NONE, rec->name);
 		break;
+	case MM_OP_FOLDER_CREATE:
+		rs_add(s, rec->folder, MM_SUB_NONE, "");	/* "ACCOUNT/FOLDER/" */
+		break;
+	case MM_OP_FOLDER_RENAME:
+		rs_add(s, rec->new_folder, MM_SUB_NONE, "");
+		break;
 	default:
 		break;
 	}
+}
+
+/* A folder's digest from the resync's sender: the same here means every
+   file of it stays and nothing of it is sent; otherwise the sender gets
+   the list of messages this store has there and sends content only for
+   the others. */
+static int rs_digest(struct repl_session *s, const struct mm_wire_msg *m)
+{
+	char *folder = mm_strndup(m->text != NULL ? m->text : "", m->text_len);
+	struct mm_wire_msg reply = { .type = MM_WIRE_INVENTORY, .text = folder,
+				     .text_len = m->text_len, .code = MM_WIRE_INV_DIFFERS };
+	struct mm_buf inv = { 0 };
+	ssize_t i = -1;
+	int ret = 0;
+
+	if (s->rs_mine == NULL) {
+		free(folder);
+		session_refuse(s, "a folder digest outside a resync");
+		return -1;
+	}
+	i = repl_resync_folder_find(s->rs_mine, folder);
+	if (i >= 0) {
+		uint8_t digest[16];
+		uint64_t count;
+
+		repl_resync_folder(s->rs_mine, (size_t)i, digest, &count);
+		if (count == m->content_len && memcmp(digest, m->digest, 16) == 0) {
+			size_t *idx, n = repl_resync_folder_entries(s->rs_mine, (size_t)i, &idx);
+
+			reply.code = MM_WIRE_INV_SAME;
+			for (size_t k = 0; k < n; k++) {
+				char kind, *seen;
+				const char *rel = repl_resync_entry(s->rs_mine, idx[k], &kind);
+
+				seen = kind == 'F' ? mm_strdup_printf("%s/", rel) : mm_strdup(rel);
+				if (s->rs_n == s->rs_cap) {
+					s->rs_cap = s->rs_cap ? s->rs_cap * 2 : 1024;
+					s->rs_seen = mm_realloc(s->rs_seen,
+								s->rs_cap * sizeof(*s->rs_seen));
+				}
+				s->rs_seen[s->rs_n++] = seen;
+			}
+			s->rs_same++;
+		} else {
+			repl_resync_inventory(s->rs_mine, (size_t)i, &inv);
+			if (inv.len > MM_WIRE_INVENTORY_MAX) {
+				mm_buf_reset(&inv);
+				reply.code = MM_WIRE_INV_ALL;
+			}
+		}
+	}
+	reply.blob = inv.data;
+	reply.blob_len = inv.len;
+	{
+		struct mm_buf out = { 0 };
+
+		/* the list compresses well: names share their prefixes */
+		if (mm_wire_encode(&out, &reply, 3) < 0)
+			mm_panic("wire: cannot encode an inventory of %s", folder);
+		bufferevent_write(s->bev, out.data, out.len);
+		mm_buf_free(&out);
+	}
+	mm_buf_free(&inv);
+	free(folder);
+	return ret;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -468,7 +552,7 @@ static int cmp_str(const void *a, const void *b)
 static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 {
 	struct repl_resync *mine;
-	unsigned int msgs = 0, metas = 0, failed = 0;
+	unsigned int msgs = 0, metas = 0, folders = 0, failed = 0;
 
 	if (s->rs_account == NULL || strcmp(s->rs_account, end->account) != 0) {
 		mm_log_warn("replication from %s: the end of a resync of %s without its "
@@ -479,9 +563,11 @@ static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 		mm_log_warn("replication from %s: resync of %s: %" PRIu64 " of %" PRIu64
 			    " records arrived; nothing removed (run it again)", s->peer,
 			    end->account, s->rs_items, end->size);
+		rs_confirm(s, end->account, 1, s->rs_items);
 		rs_reset(s);
 		return;
 	}
+	rs_confirm(s, end->account, 0, s->rs_items);
 	if (!hold_replica(s, end->account)) {
 		rs_reset(s);
 		return;
@@ -522,10 +608,46 @@ static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 		free(folder);
 		free(name);
 	}
+	/* then the folders nobody named, deepest first; one that still holds
+	   mail is left (a delivery is never dropped) */
+	for (size_t i = repl_resync_total(mine); i-- > 0;) {
+		char kind, *key;
+		const char *rel = repl_resync_entry(mine, i, &kind), *error;
+		size_t alen = strlen(end->account);
+		bool seen;
+		int r;
+
+		if (kind != 'F')
+			continue;
+		key = mm_strdup_printf("%s/", rel);
+		seen = bsearch(&key, s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str) != NULL;
+		free(key);
+		if (seen)
+			continue;
+		struct mm_journal_rec rec = {
+			.time_ns = repl_now_ns(), .status = MM_REC_COMMITTED,
+			.op = MM_OP_FOLDER_DELETE, .rflags = MM_RECF_RESYNC,
+			.account = end->account, .folder = rel[alen] == '/' ? rel + alen + 1 : "",
+			.name = "", .new_folder = "", .new_name = "",
+		};
+
+		r = repl_apply(s->d->store, &rec, NULL, &s->changes, &error);
+		if (r < 0) {
+			failed++;
+			mm_log_error("replication from %s: resync of %s: removing folder %s: %s",
+				     s->peer, end->account, rel, error);
+		} else if (r == REPL_APPLIED) {
+			folders++;
+		} else if (r == REPL_CONFLICT) {
+			mm_log_warn("replication from %s: resync of %s: folder %s is not on the "
+				    "source but holds mail here; left", s->peer, end->account, rel);
+		}
+	}
 	repl_resync_free(&mine);
-	mm_log_info("replication from %s: resync of %s: %" PRIu64 " records; removed %u "
-		    "messages and %u metadata files the source does not have%s", s->peer,
-		    end->account, end->size, msgs, metas, failed > 0 ? " (some failed)" : "");
+	mm_log_info("replication from %s: resync of %s: %" PRIu64 " records, %u folders the "
+		    "same; removed %u messages, %u metadata files and %u folders the source "
+		    "does not have%s", s->peer, end->account, end->size, s->rs_same, msgs, metas,
+		    folders, failed > 0 ? " (some failed)" : "");
 	s->resync_dirty = true;
 	rs_reset(s);
 }
@@ -550,6 +672,7 @@ static void session_free(struct repl_session *s)
 	mm_buf_free(&s->rec_bytes);
 	repl_changes_free(&s->changes);
 	rs_reset(s);
+	free(s->rs_confirm);
 	if (s->commit_ev != NULL)
 		event_free(s->commit_ev);
 	free(s);
@@ -630,6 +753,14 @@ static int session_commit(struct repl_session *s)
 		return -1;
 	}
 	s->resync_dirty = false;
+	if (s->rs_confirm != NULL) {
+		struct mm_wire_msg c = { .type = MM_WIRE_RESYNCED, .code = s->rs_confirm_code,
+					 .content_len = s->rs_confirm_count,
+					 .text = s->rs_confirm, .text_len = strlen(s->rs_confirm) };
+
+		session_send(s, &c);
+		mm_free(&s->rs_confirm);
+	}
 	if (s->applied_lsn <= s->durable_lsn) {
 		/* resync records alone: synced, no cursor to move; the ACK of
 		   the same LSN tells the sender we live (a resync of 100,000
@@ -730,6 +861,14 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 			       "%" PRIu64, rec.lsn, m->content_len, mm_op_str(rec.op), rec.size);
 		return -1;
 	}
+	bool have = (rec.rflags & MM_RECF_HAVE) != 0;
+
+	if (have && (!resync || rec.op != MM_OP_DELIVER || m->content_len != 0)) {
+		session_refuse(s, "record %" PRIu64 ": 'peer has it' on a %s%s with %" PRIu64
+			       " content bytes", rec.lsn, resync ? "" : "non-resync ",
+			       mm_op_str(rec.op), m->content_len);
+		return -1;
+	}
 	if (mm_acct_check(rec.account, s->d->cfg->account_depth, &error) < 0) {
 		session_refuse(s, "record %" PRIu64 ": %s", rec.lsn, error);
 		return -1;
@@ -747,6 +886,8 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		} else {
 			rs_reset(s);
 			s->rs_account = mm_strdup(rec.account);
+			/* this store's copy, to answer the folder digests */
+			s->rs_mine = repl_resync_new(s->d, rec.account);
 		}
 		return 0;
 	}
@@ -764,7 +905,10 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		   is skipped (a resumed account's records come flagged
 		   MM_RECF_REPLAY: held back, so never applied) */
 	} else if (!hold_replica(s, rec.account)) {
-		if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
+		if (have) {
+			/* a resync to the account's new source: it has the message */
+			s->d->n_already++;
+		} else if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
 			if (m->content_len == 0 && rec.size > 0) {
 				/* sent before: from what this store keeps by hash */
 				char *path = content_path(s->d, rec.hash);
@@ -790,6 +934,8 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 				     s->peer, rec.lsn, mm_op_str(rec.op), rec.account, rec.folder,
 				     rec.name);
 		}
+	} else if (have) {
+		/* renamed to the source's name if its flags differ; no content */
 	} else if (m->content_len == 0 && rec.op == MM_OP_DELIVER && rec.size > 0) {
 		/* sent before: take it from what this store keeps by hash */
 		char *path = content_path(s->d, rec.hash);
@@ -926,6 +1072,9 @@ static int session_feed(struct repl_session *s, const void *data, size_t len)
 				return -1;
 		} else if (m.type == MM_WIRE_DATA && s->rec_open) {
 			if (on_data(s, &m) < 0)
+				return -1;
+		} else if (m.type == MM_WIRE_DIGEST && s->welcomed && !s->rec_open) {
+			if (rs_digest(s, &m) < 0)
 				return -1;
 		} else if (m.type == MM_WIRE_ACK && s->welcomed && !s->rec_open) {
 			/* position: the peer has nothing more for us up to here */

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
 #include <zstd.h>
@@ -14,6 +15,7 @@
 #include "classify.h"
 #include "journal.h"
 #include "repl-apply.h"
+#include "wire.h"
 
 struct bufferevent;
 struct evconnlistener;
@@ -22,7 +24,7 @@ struct mm_wire_decoder;
 struct repl_store;
 struct repl_daemon;
 
-#define REPL_PROTO_VERSION 1
+#define REPL_PROTO_VERSION 2	/* 2: folder digests in a resync */
 /* After WELCOME the dialer's bytes are one zstd stream (level 3, 8 MiB
    window), flushed at the end of every burst: later messages compress
    against earlier ones (headers, common words), which per-message
@@ -75,12 +77,21 @@ struct repl_resync_item {
 	struct stat st;
 	uint8_t hash[16];	/* DELIVER: XXH3-128 of the content */
 	int fd;			/* META and DELIVER: open on the file (close it) */
+	bool have;		/* DELIVER: the peer has the content (fd -1) */
 };
+/* A folder's standing in a resync, once its digest has been offered. */
+enum repl_resync_fstate {
+	REPL_RS_DIFFERS = 0,	/* send its entries (the default: no digests) */
+	REPL_RS_WAIT,		/* offered, no answer yet */
+	REPL_RS_SAME,		/* the peer has the same: send nothing */
+};
+#define REPL_RS_WAITING 2	/* repl_resync_next(): an answer is awaited */
 /* Walks the account in the store now; the job owns what it returns. */
 struct repl_resync *repl_resync_new(struct repl_daemon *d, const char *account);
 void repl_resync_free(struct repl_resync **rsp);
 /* 1 with the next item, 0 when all are done (files gone since the walk
-   are skipped and counted). */
+   are skipped and counted), REPL_RS_WAITING while the next item's folder
+   waits for the peer's INVENTORY. */
 int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		     struct repl_resync_item *item);
 size_t repl_resync_total(const struct repl_resync *rs);
@@ -91,6 +102,24 @@ const struct mm_rules *repl_resync_rules(const struct repl_resync *rs);
 size_t repl_resync_done(const struct repl_resync *rs);
 const char *repl_resync_account(const struct repl_resync *rs);
 void repl_resync_summary(const struct repl_resync *rs, char *out, size_t size);
+/* Per-folder digests (XXH3-128 over the sorted lines "F", "M sub/name
+   size", "X name size hash" of the folder's entries), folders sorted by
+   name below the account. */
+size_t repl_resync_folders(const struct repl_resync *rs);
+const char *repl_resync_folder(const struct repl_resync *rs, size_t i, uint8_t digest_r[16],
+			       uint64_t *count_r);
+ssize_t repl_resync_folder_find(const struct repl_resync *rs, const char *name);
+/* The indices (for repl_resync_entry) of folder i's entries. */
+size_t repl_resync_folder_entries(const struct repl_resync *rs, size_t i, size_t **idx_r);
+/* Appends folder i's messages as INVENTORY entries. */
+void repl_resync_inventory(const struct repl_resync *rs, size_t i, struct mm_buf *out);
+/* The accounts this store serves (read-write here), sorted; 0 or more. */
+size_t repl_resync_accounts(const struct repl_daemon *d, char ***list_r);
+/* Every folder's digest was sent: wait for the answers. */
+void repl_resync_offered(struct repl_resync *rs);
+/* The peer's INVENTORY of a folder. 0, or -1 with *error_r (static). */
+int repl_resync_answer(struct repl_resync *rs, const char *folder, enum mm_wire_inv code,
+		       const unsigned char *blob, size_t len, const char **error_r);
 
 struct repl_sent_hash {
 	uint8_t hash[16];
@@ -121,6 +150,11 @@ struct repl_link {
 	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
 	struct ev_token_bucket_cfg *rate;	/* [peer] bandwidth, or NULL */
 	struct repl_resync *resync;	/* an account being sent whole, or NULL */
+	/* accounts to resync next (needs_resync): each waits for the peer's
+	   RESYNCED before the next; needs_resync ends with the last */
+	char **rs_queue;
+	size_t rs_qn;
+	bool rs_awaiting;	/* rs_queue[0] was sent; its RESYNCED is awaited */
 	uint64_t resync_sent;	/* records that resync sent so far */
 	uint64_t saved_acked;	/* acked_lsn as last written to to-PEER.acked */
 	/* records this peer never got: retention removed them first */
@@ -163,6 +197,12 @@ struct repl_session {
 	char **rs_seen;
 	size_t rs_n, rs_cap;
 	uint64_t rs_items;
+	struct repl_resync *rs_mine;	/* this store's copy when it began */
+	unsigned int rs_same;		/* folders whose digests matched */
+	/* the RESYNCED frame to send once the resync's end is durable */
+	char *rs_confirm;
+	uint32_t rs_confirm_code;
+	uint64_t rs_confirm_count;
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 	struct event *commit_ev;	/* the batch's commit, REPL_COMMIT_US after its first read */
 	uint64_t batch_ns;	/* when the open batch began, 0 if none */

@@ -3,8 +3,9 @@
 # replication-resync.sh - mailmeshctl resync ACCOUNT: a Maildir tree that
 # predates the journal (put in a's store directly) reaches b whole, with
 # owners, modes and mtimes; a resync after b lost a message and a's flags
-# changed behind the journal repairs b, and removes what b has and a has
-# not; a resync changes nothing twice.
+# changed behind the journal repairs b, sending content only for what b
+# lacks, and removes what b has and a has not (messages, metadata, a
+# folder); a resync of an unchanged account sends nothing but digests.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
@@ -37,27 +38,39 @@ rm "$BS/cur/1600000000.M3P1.old,S=900:2,S"
 mv "$S/cur/1600000000.M4P1.old,S=1200:2,S" "$S/cur/1600000000.M4P1.old,S=1200:2,FS"
 printf 'Subject: only on b\n\nx\n' >"$BS/cur/1600000009.M1P1.extra:2,S"
 printf '0 Junk\n' >"$BS/.Sent/dovecot-keywords"
+# and a folder a never had, with a message in it
+mkdir -p "$BS/.Extra/cur" "$BS/.Extra/new" "$BS/.Extra/tmp"
+printf 'Subject: extra folder\n\nx\n' >"$BS/.Extra/cur/1600000009.M2P1.extra:2,"
 mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "the second resync failed"
 # a delivery while the resync runs is not taken for an extra
 mm_deliver a "$ACCT" "1600000003.M1P1.during"
 mm_wait_converged 30 "$ACCT" a b
-grep -q "resync of $ACCT: [0-9]* records; removed 1 messages and 1 metadata files the source does not have" \
+mm_wait_for 20 grep -q "resync of $ACCT to b: the peer confirms it" "$MM_T/a/repl.log" ||
+	mm_fail "b did not confirm the repair"
+grep -q "resync of $ACCT: [0-9]* records, 0 folders the same; removed 2 messages, 1 metadata files and 1 folders the source does not have" \
 	"$MM_T/b/repl.log" || mm_fail "b did not log what the resync removed"
+[ ! -e "$BS/.Extra" ] || mm_fail "the folder a never had is still on b"
+# only the lost message's content travelled: b listed the other 37
+grep -q "resync of $ACCT to b: sent, 2 folders (0 the same on the peer, 2 differed), 2 folder records, 2 metadata files, 38 messages (37 the peer had: no content)" \
+	"$MM_T/a/repl.log" || mm_fail "a's summary of the repair: $(grep 'to b: sent' "$MM_T/a/repl.log" | tail -1)"
 [ -e "$BS/new/1600000003.M1P1.during" ] || mm_fail "the delivery made during the resync is not on b"
 [ ! -e "$MM_T/b/store/$ACCT/Maildir/cur/1600000000.M4P1.old,S=1200:2,S" ] ||
 	mm_fail "b kept the message under its old flags too"
 
-mm_log "a third resync changes nothing"
+mm_log "a third resync changes nothing, and sends nothing: the folder digests match"
 before=$(mm_tree b "$ACCT")
 count() { mm_store_count b "$1"; }
 applied0=$(count applied)
-already0=$(count already)
 out=$(mm_node_ctl a resync "$ACCT") || mm_fail "the third resync failed"
 files=$(printf '%s' "$out" | sed -E 's/.*: ([0-9]+) files.*/\1/')
 [ "$files" -ge 40 ] || mm_fail "resync output: $out"
-# every file the resync sends is found already there
-mm_wait_for 20 eval "[ \"\$(count already)\" -ge $((already0 + files)) ]" ||
-	mm_fail "b did not see the third resync's $files files (already: $(count already), was $already0)"
+mm_wait_for 20 eval "[ \$(grep -c 'resync of $ACCT to b: the peer confirms it' '$MM_T/a/repl.log') -ge 2 ]" ||
+	mm_fail "b did not confirm the third resync"
+grep 'to b: sent' "$MM_T/a/repl.log" | tail -1 |
+	grep -q "sent, 2 folders (2 the same on the peer, 0 differed), 0 folder records, 0 metadata files, 0 messages" ||
+	mm_fail "a's summary of the third resync: $(grep 'to b: sent' "$MM_T/a/repl.log" | tail -1)"
+grep -q "resync of $ACCT: 0 records, 2 folders the same; removed 0 messages, 0 metadata files and 0 folders" \
+	"$MM_T/b/repl.log" || mm_fail "b's log of the third resync"
 mm_assert_eq "$(count applied)" "$applied0" "records b applied for a resync with nothing to do"
 mm_assert_eq "$(mm_tree b "$ACCT")" "$before" "b after a resync with nothing to do"
 if out=$(mm_node_ctl a resync "$ACCT" nobody 2>&1); then
