@@ -179,15 +179,28 @@ enum repl_merge_action repl_merge_folder(enum mm_op op, const struct repl_merge_
 	return REPL_MERGE_KEEP;
 }
 
-enum repl_merge_action repl_merge_meta(bool deleted, bool exists, bool same, bool changed,
+enum repl_merge_action repl_merge_meta(bool deleted, bool exists, bool same,
+				       const struct repl_merge_clock *changed,
+				       const struct repl_merge_clock *late,
 				       const char **rule_r)
 {
+	bool theirs = changed->time_ns != 0 && changed->store != NULL &&
+		late->store != NULL && strcmp(changed->store, late->store) == 0;
+
 	if (same) {
 		*rule_r = deleted ? "not here" : "the same file is here";
 		return REPL_MERGE_ALREADY;
 	}
-	if (!deleted && !exists && !changed) {
+	if (repl_merge_after(changed, late)) {
+		*rule_r = "this store's metadata file is kept: changed here later";
+		return REPL_MERGE_KEEP;
+	}
+	if (!deleted && !exists && changed->time_ns == 0) {
 		*rule_r = "this store has no such file";
+		return REPL_MERGE_APPLY;
+	}
+	if (theirs) {
+		*rule_r = "what this store has came from the same store's earlier change";
 		return REPL_MERGE_APPLY;
 	}
 	*rule_r = "this store's metadata file is kept";

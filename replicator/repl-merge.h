@@ -100,12 +100,17 @@ enum repl_merge_action repl_merge_folder(enum mm_op op, const struct repl_merge_
 					 const char **rule_r);
 
 /* Any other late metadata file (not dovecot-uidlist or dovecot-keywords),
-   written or removed (deleted) whole: exists and same (its bytes equal the
-   late ones; for a removal, same is !exists) describe it here, changed
-   whether this store wrote or removed it from the late time on. This
-   store's file is kept (KEEP) unless it has none and did not remove it
-   since (APPLY: nothing here to lose). */
-enum repl_merge_action repl_merge_meta(bool deleted, bool exists, bool same, bool changed,
+   written or removed (deleted) whole at late: exists and same (its bytes
+   equal the late ones; for a removal, same is !exists) describe it here;
+   changed is the last write or removal of it here that this store's
+   journal shows, with the late store as its store when it was the merge
+   of an earlier late record of that store (time 0: none). This store's
+   file is kept (KEEP) unless this store has none and did not remove it,
+   or what it has came from the late store's own earlier change: then the
+   late record applies (APPLY). A change here after late always wins. */
+enum repl_merge_action repl_merge_meta(bool deleted, bool exists, bool same,
+				       const struct repl_merge_clock *changed,
+				       const struct repl_merge_clock *late,
 				       const char **rule_r);
 
 /* What a uidlist or keywords merge did. */

@@ -195,15 +195,25 @@ Test(merge, folders_in_clock_order)
 
 Test(merge, other_metadata_keeps_this_stores)
 {
+	const struct repl_merge_clock none = { 0, NULL }, here_later = { 200, "b" },
+		here_before = { 50, "b" }, merged_before = { 50, "a" };
 	const char *rule;
 
-	cr_expect_eq(repl_merge_meta(false, true, true, false, &rule), REPL_MERGE_ALREADY);
-	cr_expect_eq(repl_merge_meta(false, true, false, false, &rule), REPL_MERGE_KEEP);
-	cr_expect_eq(repl_merge_meta(false, false, false, false, &rule), REPL_MERGE_APPLY);
-	cr_expect_eq(repl_merge_meta(false, false, false, true, &rule), REPL_MERGE_KEEP,
-		     "removed here since");
-	cr_expect_eq(repl_merge_meta(true, true, false, false, &rule), REPL_MERGE_KEEP);
-	cr_expect_eq(repl_merge_meta(true, false, true, false, &rule), REPL_MERGE_ALREADY);
+	cr_expect_eq(repl_merge_meta(false, true, true, &none, &late, &rule), REPL_MERGE_ALREADY);
+	cr_expect_eq(repl_merge_meta(false, true, false, &none, &late, &rule), REPL_MERGE_KEEP);
+	cr_expect_eq(repl_merge_meta(false, true, false, &here_before, &late, &rule),
+		     REPL_MERGE_KEEP);
+	cr_expect_eq(repl_merge_meta(false, false, false, &none, &late, &rule),
+		     REPL_MERGE_APPLY);
+	cr_expect_eq(repl_merge_meta(false, false, false, &here_later, &late, &rule),
+		     REPL_MERGE_KEEP, "removed here since");
+	/* a's second write of a file b only has from a's first */
+	cr_expect_eq(repl_merge_meta(false, true, false, &merged_before, &late, &rule),
+		     REPL_MERGE_APPLY);
+	cr_expect_eq(repl_merge_meta(true, true, false, &merged_before, &late, &rule),
+		     REPL_MERGE_APPLY);
+	cr_expect_eq(repl_merge_meta(true, true, false, &none, &late, &rule), REPL_MERGE_KEEP);
+	cr_expect_eq(repl_merge_meta(true, false, true, &none, &late, &rule), REPL_MERGE_ALREADY);
 }
 
 /* ---- dovecot-uidlist ---- */
