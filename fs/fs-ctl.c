@@ -44,6 +44,11 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 			snprintf(out, outsize, "error %s\n", error);
 		else
 			snprintf(out, outsize, "ok\n");
+	} else if (strncmp(line, "reassert ", 9) == 0) {
+		if (fs_reassert(fs, line + 9, &error) < 0)
+			snprintf(out, outsize, "error %s\n", error);
+		else
+			snprintf(out, outsize, "ok\n");
 	} else if (strcmp(line, "status") == 0) {
 		snprintf(out, outsize,
 			 "ok node=%s last_lsn=%" PRIu64 " durable_lsn=%" PRIu64

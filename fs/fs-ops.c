@@ -1900,3 +1900,75 @@ int fs_invalidate(struct fs *fs, const char *relpath, const char **error_r)
 		fuse_lowlevel_notify_inval_inode(fs->se, cino, 0, 0);
 	return 0;
 }
+
+int fs_reassert(struct fs *fs, const char *relpath, const char **error_r)
+{
+	static __thread char err[512];
+	struct mm_journal_rec rec = { .op = MM_OP_FLAGS };
+	struct mm_journal_ref ref;
+	struct mm_buf data = { 0 };
+	pthread_mutex_t *lock = NULL;
+	char *account = NULL, *folder = NULL, *name = NULL;
+	struct mm_loc loc;
+	int ret = 0, fd;
+
+	mm_classify(fs->rules, relpath, false, &loc);
+	if ((loc.cls != MM_CLASS_MESSAGE && loc.cls != MM_CLASS_META) ||
+	    loc.sub == MM_SUB_TMP) {
+		snprintf(err, sizeof(err), "%s: neither a message nor a metadata file", relpath);
+		*error_r = err;
+		return -1;
+	}
+	if (account_readonly(fs, &loc)) {
+		snprintf(err, sizeof(err), "%s: the account is read-only here", relpath);
+		*error_r = err;
+		return -1;
+	}
+	if (loc.cls == MM_CLASS_META) {
+		/* read and journaled under the lock the mount's own metadata
+		   changes take, so no newer content lands before it */
+		lock = meta_lock_for(&loc);
+		pthread_mutex_lock(lock);
+	}
+	fd = openat(fs->root_fd, relpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && !(errno == ENOENT && loc.cls == MM_CLASS_META)) {
+		ret = -errno;
+	} else if (loc.cls == MM_CLASS_META) {
+		/* the file as it is here, or its removal */
+		rec.op = MM_OP_META;
+		if (fd < 0)
+			rec.rflags = MM_RECF_DELETED;
+		else if ((ret = content_facts(fd, &rec, false, &data)) == 0)
+			rec.data = data.data, rec.data_len = (uint32_t)data.len;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ret == 0) {
+		/* a message from its name to the same name: a replica that has
+		   it under other flags takes this name (repl-apply.c) */
+		loc_fields(&loc, &account, &folder, &rec.sub, &name);
+		rec.new_sub = loc.cls == MM_CLASS_MESSAGE ? rec.sub : MM_SUB_NONE;
+		rec.account = account;
+		rec.folder = folder;
+		rec.name = name;
+		rec.new_name = loc.cls == MM_CLASS_MESSAGE ? name : "";
+		rec.new_folder = loc.cls == MM_CLASS_MESSAGE ? folder : "";
+		ret = mm_journal_append(fs->journal, &rec, &ref);
+	}
+	if (ret == 0) {
+		if (mm_journal_must_sync(fs->journal, rec.op))
+			mm_journal_sync(fs->journal, ref.lsn);
+		mm_journal_finish(fs->journal, &ref, MM_REC_COMMITTED);
+		__atomic_add_fetch(&fs->n_journaled, 1, __ATOMIC_RELAXED);
+	} else {
+		snprintf(err, sizeof(err), "%s: %s", relpath, strerror(-ret));
+		*error_r = err;
+	}
+	if (lock != NULL)
+		pthread_mutex_unlock(lock);
+	mm_buf_free(&data);
+	free(account);
+	free(folder);
+	free(name);
+	return ret == 0 ? 0 : -1;
+}

@@ -70,6 +70,12 @@ int fs_accounts_reload(struct fs *fs, const char **error_r);
 /* Tells the kernel that relpath changed behind the mount (the replicator):
    drops its entry and the attributes of it and its directory. */
 int fs_invalidate(struct fs *fs, const char *relpath, const char **error_r);
+/* Journals the message or metadata file at relpath (store-relative, in a
+   read-write account) as it is here: a message as a flags record from its
+   name to the same name, a metadata file whole (or its removal), so that
+   every replica takes this store's version (the replicator, when a late
+   record lost to a later change here). 0 or -1 with *error_r. */
+int fs_reassert(struct fs *fs, const char *relpath, const char **error_r);
 
 /* fs-recover.c: decides each PENDING record found at start-up from what
    the store shows, and relinks missing content. */

@@ -43,6 +43,7 @@ struct mm_journal {
 	off_t alloc_end;	/* cur is allocated on disk up to here */
 	bool no_fallocate;	/* the filesystem cannot preallocate */
 	uint64_t next_lsn, durable_lsn;
+	uint64_t last_time_ns;	/* hybrid logical clock: of the last record */
 	bool syncing;
 	struct mm_buf buf;
 
@@ -262,6 +263,8 @@ static int recover_segment(struct mm_journal *j, struct mm_jseg *seg,
 					     j->dir, name, off, rec.lsn, *last_lsn);
 			if (rec.lsn > *last_lsn)
 				*last_lsn = rec.lsn;
+			if (rec.time_ns > j->last_time_ns)
+				j->last_time_ns = rec.time_ns;
 			if (rec.status == MM_REC_PENDING)
 				add_pending(j, seg, (off_t)off, rec.lsn);
 			off += used;
@@ -622,7 +625,14 @@ int mm_journal_append(struct mm_journal *j, struct mm_journal_rec *rec,
 
 	pthread_mutex_lock(&j->mtx);
 	rec->lsn = j->next_lsn;
+	/* a hybrid logical clock: the wall clock, but never at or before the
+	   record before it (a clock stepped back, two appends in one tick),
+	   also across restarts (recovery seeds it): late records after a
+	   failover are ordered by it, flag by flag */
 	rec->time_ns = now_ns();
+	if (rec->time_ns <= j->last_time_ns)
+		rec->time_ns = j->last_time_ns + 1;
+	j->last_time_ns = rec->time_ns;
 	rec->status = MM_REC_PENDING;
 	mm_buf_reset(&j->buf);
 	ret = mm_journal_encode(rec, &j->buf);
@@ -733,6 +743,24 @@ int mm_journal_sync(struct mm_journal *j, uint64_t lsn)
 	if (ret < 0)
 		mm_log_error("journal: fdatasync(%s) failed: %s", j->dir, strerror(-ret));
 	return ret;
+}
+
+void mm_journal_observe(struct mm_journal *j, uint64_t time_ns)
+{
+	pthread_mutex_lock(&j->mtx);
+	if (time_ns > j->last_time_ns)
+		j->last_time_ns = time_ns;
+	pthread_mutex_unlock(&j->mtx);
+}
+
+uint64_t mm_journal_last_time(struct mm_journal *j)
+{
+	uint64_t t;
+
+	pthread_mutex_lock(&j->mtx);
+	t = j->last_time_ns;
+	pthread_mutex_unlock(&j->mtx);
+	return t;
 }
 
 uint64_t mm_journal_last_lsn(struct mm_journal *j)
@@ -1000,6 +1028,66 @@ uint64_t mm_journal_first_lsn(const char *state_dir)
 		free(lsns);
 	close(dirfd);
 	return first;
+}
+
+/* The time of the first record in segment fd, 0 if it holds none. */
+static uint64_t seg_first_time(int fd)
+{
+	unsigned char hdr[MM_JOURNAL_HDR_SIZE];
+	struct mm_journal_rec rec;
+	struct mm_buf buf = { 0 };
+	uint64_t t = 0;
+	uint32_t len;
+	size_t used;
+
+	if (read_full(fd, hdr, sizeof(hdr), MM_JSEG_HDR_SIZE) != sizeof(hdr))
+		return 0;
+	len = mm_get_u32(hdr + 4);
+	if (len < MM_JOURNAL_HDR_SIZE || len > MM_JOURNAL_REC_MAX)
+		return 0;
+	mm_buf_reserve(&buf, len);
+	if (read_full(fd, buf.data, len, MM_JSEG_HDR_SIZE) == (ssize_t)len &&
+	    mm_journal_decode(buf.data, len, &rec, &used) == 0)
+		t = rec.time_ns;
+	mm_buf_free(&buf);
+	return t;
+}
+
+uint64_t mm_journal_lsn_since(const char *state_dir, uint64_t time_ns)
+{
+	char *dir = mm_strdup_printf("%s/journal", state_dir);
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	uint64_t *lsns, from = 1;
+	ssize_t n;
+
+	free(dir);
+	if (dirfd < 0)
+		return 1;
+	n = seg_list(dirfd, &lsns);
+	if (n > 0)
+		from = lsns[0];
+	/* the newest segment whose first record is older: every record in
+	   the segments before it is older still (the clock only goes up) */
+	for (ssize_t i = n - 1; i >= 0; i--) {
+		char name[24];
+		int fd;
+		uint64_t t;
+
+		seg_name(lsns[i], name);
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		t = seg_first_time(fd);
+		close(fd);
+		if (t != 0 && t < time_ns) {
+			from = lsns[i];
+			break;
+		}
+	}
+	if (n >= 0)
+		free(lsns);
+	close(dirfd);
+	return from > 0 ? from : 1;
 }
 
 void mm_journal_reader_set_raw(struct mm_journal_reader *r, bool raw)

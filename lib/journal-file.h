@@ -56,7 +56,9 @@ int mm_journal_read_ref(struct mm_journal *j, const struct mm_journal_ref *ref,
 			struct mm_buf *buf, struct mm_journal_rec *rec_r,
 			const char **error_r);
 
-/* Appends rec as PENDING, assigning rec->lsn and rec->time_ns. The record is
+/* Appends rec as PENDING, assigning rec->lsn and rec->time_ns (a hybrid
+   logical clock: the wall clock, but always above the time of the record
+   before it in this journal and of any time observed). The record is
    in the kernel (survives the process) but not yet durable. Returns 0, or a
    negative errno (ENOSPC, EIO, EFBIG) with nothing appended. Thread-safe. */
 int mm_journal_append(struct mm_journal *j, struct mm_journal_rec *rec,
@@ -79,6 +81,13 @@ void mm_journal_content_unlink(struct mm_journal *j, const struct mm_journal_ref
 /* Removes segments past retention and their content. Returns how many. */
 unsigned int mm_journal_prune(struct mm_journal *j, uint64_t now_s);
 uint64_t mm_journal_last_lsn(struct mm_journal *j);
+/* Raises the clock: every record appended after this gets a time above
+   time_ns (a time this store has seen from another, e.g. what the
+   replicator applied, when an account becomes read-write here).
+   Thread-safe. */
+void mm_journal_observe(struct mm_journal *j, uint64_t time_ns);
+/* The time of the last record appended or recovered, or observed. */
+uint64_t mm_journal_last_time(struct mm_journal *j);
 /* Highest LSN known to be on stable storage. */
 uint64_t mm_journal_durable_lsn(struct mm_journal *j);
 
@@ -106,6 +115,11 @@ int mm_journal_reader_fd(const struct mm_journal_reader *r);
    segments before it got there: true with the first and last LSN lost. */
 bool mm_journal_reader_gap(const struct mm_journal_reader *r, uint64_t *from_r,
 			   uint64_t *to_r);
+/* An LSN to start reading state_dir's journal at so as to see every
+   record with a time at or after time_ns: the first LSN of the newest
+   segment whose first record is older than time_ns (the first segment if
+   none is; 1 without a journal). Records before it are all older. */
+uint64_t mm_journal_lsn_since(const char *state_dir, uint64_t time_ns);
 /* The first LSN of the oldest segment in state_dir's journal, 0 if none. */
 uint64_t mm_journal_first_lsn(const char *state_dir);
 /* XXH3-128 (canonical, as records carry it) of everything fd holds from

@@ -56,7 +56,7 @@ enum mm_rec_status {
    the decoded bytes. Unused strings are "". */
 struct mm_journal_rec {
 	uint64_t lsn;
-	uint64_t time_ns;	/* wall clock when journaled */
+	uint64_t time_ns;	/* when journaled: wall clock, above the record before */
 	enum mm_op op;
 	uint8_t status;
 	uint8_t sub, new_sub;	/* enum mm_sub */

@@ -91,11 +91,13 @@ static void print_table(const char *body)
 
 		if (peer == NULL) {
 			printf("store %s: applied %lld, already there %lld, missing %lld, "
-			       "conflicts %lld, refused %lld\n",
+			       "late merged %lld, conflicts %lld, refused %lld\n",
 			       json_string_value(json_object_get(o, "store")),
 			       json_integer_value(json_object_get(o, "applied")),
 			       json_integer_value(json_object_get(o, "already")),
 			       json_integer_value(json_object_get(o, "missing")),
+			       json_integer_value(json_object_get(o, "merged")) +
+			       json_integer_value(json_object_get(o, "late_merged")),
 			       json_integer_value(json_object_get(o, "conflicts")),
 			       json_integer_value(json_object_get(o, "refused")));
 		} else if (dir != NULL && strcmp(dir, "out") == 0) {

@@ -80,9 +80,9 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"applied_lsn", (json_int_t)s->applied_lsn,
 			"durable_lsn", (json_int_t)s->durable_lsn));
 	}
-	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"store", d->cfg->node_name, "by_hash", (json_int_t)d->n_by_hash,
-		"merged", (json_int_t)d->n_merged,
+		"merged", (json_int_t)d->n_merged, "late_merged", (json_int_t)d->n_late_merged,
 		"applied", (json_int_t)d->n_applied, "already", (json_int_t)d->n_already,
 		"missing", (json_int_t)d->n_missing, "conflicts", (json_int_t)d->n_conflicts,
 		"refused", (json_int_t)d->n_refused));

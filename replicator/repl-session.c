@@ -29,6 +29,7 @@
 #include "repl-apply.h"
 #include "repl-tls.h"
 #include "repl-cursor.h"
+#include "repl-late.h"
 #include "repl.h"
 #include "wire.h"
 
@@ -908,7 +909,17 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		if (have) {
 			/* a resync to the account's new source: it has the message */
 			s->d->n_already++;
-		} else if (rec.op == MM_OP_DELIVER && late_open(s, &rec) == 0) {
+		} else if (rec.op != MM_OP_DELIVER) {
+			/* the account is read-write here: a former source's
+			   change, merged by the rules of repl-merge.h */
+			repl_late_apply(s->d, s->peer, &rec);
+		} else if (repl_late_expunged(s->d, s->peer, &rec)) {
+			s->d->n_already++;
+			mm_log_info("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
+				    "expunged here since; not delivered again (rule: an "
+				    "expunge wins)", s->peer, rec.lsn, rec.account, rec.folder,
+				    rec.name);
+		} else if (late_open(s, &rec) == 0) {
 			if (m->content_len == 0 && rec.size > 0) {
 				/* sent before: from what this store keeps by hash */
 				char *path = content_path(s->d, rec.hash);
@@ -927,12 +938,8 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 				}
 			}
 		} else {
+			/* late_open() said why */
 			s->d->n_conflicts++;
-			mm_log_error("replication from %s: record %" PRIu64 " (%s %s/%s/%s) not "
-				     "applied: the account is read-write on this store (a late "
-				     "record from a former source; only deliveries are merged)",
-				     s->peer, rec.lsn, mm_op_str(rec.op), rec.account, rec.folder,
-				     rec.name);
 		}
 	} else if (have) {
 		/* renamed to the source's name if its flags differ; no content */

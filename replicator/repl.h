@@ -240,6 +240,7 @@ struct repl_daemon {
 	uint64_t n_applied, n_already, n_missing, n_conflicts, n_refused;
 	uint64_t n_by_hash;	/* deliveries applied from content kept here */
 	uint64_t n_merged;	/* late deliveries merged into a read-write account */
+	uint64_t n_late_merged;	/* other late records that changed something here */
 };
 
 /* repl-link.c */

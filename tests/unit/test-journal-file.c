@@ -543,6 +543,55 @@ Test(journal_file, rotation_and_reading_across_segments)
 	cr_expect_eq(count_segments(), nseg);
 }
 
+/* The time of record lsn, read back. */
+static uint64_t time_of(uint64_t lsn)
+{
+	struct mm_journal_rec rec;
+	const char *error = NULL;
+
+	ropen(lsn);
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1, "LSN %" PRIu64, lsn);
+	return rec.time_ns;
+}
+
+Test(journal_file, clock_only_goes_up)
+{
+	struct mm_journal_settings set = settings(4096);
+	uint64_t prev = 0, future, lsn;
+
+	jopen(&set);
+	for (uint64_t i = 1; i <= 100; i++)
+		append(i);
+	for (uint64_t i = 1; i <= 100; i++) {
+		uint64_t t = time_of(i);
+
+		cr_expect_gt(t, prev, "LSN %" PRIu64 " at %" PRIu64 ", the one before at %"
+			     PRIu64, i, t, prev);
+		prev = t;
+	}
+	cr_expect_eq(mm_journal_last_time(j), prev);
+	/* a time seen from another store, an hour ahead of this clock */
+	future = prev + 3600ULL * 1000000000ULL;
+	mm_journal_observe(j, future);
+	mm_journal_observe(j, prev);	/* never back */
+	cr_expect_eq(time_of(append(101).lsn), future + 1);
+	/* across a restart the clock is seeded from the journal */
+	mm_journal_close(&j);
+	jopen(&set);
+	cr_expect_eq(mm_journal_last_time(j), future + 1);
+	lsn = append(102).lsn;
+	cr_expect_eq(time_of(lsn), future + 2);
+
+	/* where to start reading for the records at or after a time */
+	cr_expect_eq(mm_journal_lsn_since(dir, 0), 1);
+	cr_expect_eq(mm_journal_lsn_since(dir, time_of(1)), 1);
+	uint64_t from = mm_journal_lsn_since(dir, time_of(80));
+
+	cr_expect_gt(from, 1, "the segments before LSN 80's are passed over");
+	cr_expect_leq(from, 80);
+	cr_expect_eq(mm_journal_lsn_since(dir, future + 100), seg_of(102));
+}
+
 /* ---- recovery ---- */
 
 Test(journal_file, torn_tail_is_truncated)
