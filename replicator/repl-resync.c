@@ -104,6 +104,11 @@ static void walk(struct repl_resync *rs, const struct mm_rules *rules, const cha
 	struct dirent **names;
 	int n = scandir(dir, &names, NULL, alphasort);
 
+	if (n < 0) {
+		/* not here (a peer with no copy yet), or gone since */
+		free(dir);
+		return;
+	}
 	if (has_subdirs(dir))
 		add(rs, ENTRY_FOLDER, rel, NULL);
 	for (int i = 0; i < n; i++) {
@@ -380,6 +385,11 @@ static void accounts_walk(const struct repl_daemon *d, const char *rel, unsigned
 	char *dir = mm_strdup_printf("%s%s%s", d->cfg->store, *rel ? "/" : "", rel);
 	struct dirent **names;
 	int k = scandir(dir, &names, NULL, alphasort);
+
+	if (k < 0) {
+		free(dir);
+		return;
+	}
 
 	for (int i = 0; i < k; i++) {
 		const char *name = names[i]->d_name, *error;
