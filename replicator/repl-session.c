@@ -749,11 +749,24 @@ static int session_commit(struct repl_session *s)
 	invalidate(s);
 	if (s->applied_lsn <= s->durable_lsn && !s->resync_dirty)
 		return 0;
+	if (s->applied_lsn <= s->durable_lsn && s->rs_confirm == NULL &&
+	    repl_now_ns() - s->synced_ns < REPL_RESYNC_SYNC_NS) {
+		/* resync records alone, and no end to confirm: nothing waits
+		   for their durability (the end's RESYNCED does), so they are
+		   synced once a second, not per batch: a syncfs per 1 ms batch
+		   stalled the apply on the disk. The ACK of the same LSN still
+		   tells the sender we live. */
+		struct mm_wire_msg m = { .type = MM_WIRE_ACK, .lsn = s->durable_lsn };
+
+		session_send(s, &m);
+		return 0;
+	}
 	if (repl_store_sync(s->d->store, &error) < 0) {
 		mm_log_error("replication from %s: %s", s->peer, error);
 		return -1;
 	}
 	s->resync_dirty = false;
+	s->synced_ns = repl_now_ns();
 	if (s->rs_confirm != NULL) {
 		struct mm_wire_msg c = { .type = MM_WIRE_RESYNCED, .code = s->rs_confirm_code,
 					 .content_len = s->rs_confirm_count,

@@ -33,6 +33,9 @@ struct repl_daemon;
 /* stop reading the journal for a peer while this much is queued for it */
 #define REPL_OUT_HIGH (8u << 20)
 #define REPL_ZSTD_LEVEL 3
+/* Resync records alone are synced at most this often (the end's RESYNCED
+   waits for a sync of everything before it). */
+#define REPL_RESYNC_SYNC_NS 1000000000ULL
 /* keepalive: a streaming link pings every REPL_PING_S; a link that hears
    nothing for REPL_SILENT_S (no ACK, no PONG, no handshake) is dropped and
    dialed again, so a cut link or a frozen peer is noticed in seconds, not
@@ -184,6 +187,7 @@ struct repl_session {
 	uint64_t applied_lsn;	/* applied, maybe not durable yet */
 	uint64_t durable_lsn;	/* synced, cursor written, acknowledged */
 	bool resync_dirty;	/* resync records applied since the last sync */
+	uint64_t synced_ns;	/* the last syncfs (repl_now_ns) */
 	/* the record waiting for its content */
 	struct mm_buf rec_bytes;
 	bool rec_open;
