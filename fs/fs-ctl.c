@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * fs-ctl.c - the control socket STATE/control.sock: one line in, one line
- * out, for mailmeshctl (account modes, status) and the replicator (cache
- * invalidation after it changed the store). Root only (mode 0600). */
+ * out (or "batch" and many), for mailmeshctl (account modes, status) and
+ * the replicator (cache invalidation after it changed the store). Root
+ * only (mode 0600). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -67,6 +68,38 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 	}
 }
 
+/* "batch", then request lines until the client shuts its side: one reply
+   line each, in order (the replicator's cache invalidations after a
+   batch it applied: one connection instead of one per path). */
+#define CTL_BATCH_MAX (4U << 20)
+
+static void ctl_batch(int c, const char *first, size_t len)
+{
+	struct mm_buf in = { 0 }, reply = { 0 };
+	char chunk[65536], out[4200];
+	ssize_t n;
+	size_t pos = 0;
+
+	mm_buf_append(&in, first, len);
+	while (in.len < CTL_BATCH_MAX && (n = read(c, chunk, sizeof(chunk))) > 0)
+		mm_buf_append(&in, chunk, (size_t)n);
+	mm_buf_append(&in, "", 1);
+	while (pos < in.len - 1) {
+		char *line = (char *)in.data + pos, *nl = strchr(line, '\n');
+
+		if (nl == NULL)
+			break;	/* a line cut short: not run */
+		*nl = '\0';
+		pos = (size_t)(nl - (char *)in.data) + 1;
+		ctl_handle(ctl_fs, line, out, sizeof(out));
+		mm_buf_puts(&reply, out);
+	}
+	if (reply.len > 0 && write(c, reply.data, reply.len) < 0)
+		mm_log_debug("ctl: batch reply lost: %m");
+	mm_buf_free(&in);
+	mm_buf_free(&reply);
+}
+
 static void *ctl_main(void *arg)
 {
 	(void)arg;
@@ -103,9 +136,13 @@ static void *ctl_main(void *arg)
 				break;
 		}
 		line[got] = '\0';
-		ctl_handle(ctl_fs, line, out, sizeof(out));
-		if (write(c, out, strlen(out)) < 0)
-			mm_log_debug("ctl: reply lost: %m");
+		if (strncmp(line, "batch\n", 6) == 0)
+			ctl_batch(c, line + 6, got - 6);
+		else {
+			ctl_handle(ctl_fs, line, out, sizeof(out));
+			if (write(c, out, strlen(out)) < 0)
+				mm_log_debug("ctl: reply lost: %m");
+		}
 		close(c);
 	}
 }

@@ -2,6 +2,7 @@
  * ctl.c - one request on a daemon's control socket (lib/ctl.h); used by
  * mailmeshctl and by the replicator to reach mailmesh-fs. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -12,8 +13,24 @@
 
 static __thread char ctl_error[512];
 
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int ctl_request(const char *path, const char *line, struct mm_buf *reply,
-		       unsigned int timeout_ms, const char **error_r)
+		       unsigned int timeout_ms, bool batch, const char **error_r)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = timeout_ms / 1000,
@@ -45,7 +62,8 @@ static int ctl_request(const char *path, const char *line, struct mm_buf *reply,
 	/* a daemon that hangs must not hang its caller (a fencing script) */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0) {
+	if ((batch && write_all(fd, "batch\n", 6) < 0) || write_all(fd, line, strlen(line)) < 0 ||
+	    write_all(fd, "\n", 1) < 0 || (batch && shutdown(fd, SHUT_WR) < 0)) {
 		snprintf(ctl_error, sizeof(ctl_error), "write(%s): %s", path, strerror(errno));
 		close(fd);
 		goto fail;
@@ -69,14 +87,20 @@ fail:
 int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
 		   const char **error_r)
 {
-	return ctl_request(path, line, reply, 10000, error_r);
+	return ctl_request(path, line, reply, 10000, false, error_r);
+}
+
+int mm_ctl_batch(const char *path, const char *lines, struct mm_buf *reply,
+		 const char **error_r)
+{
+	return ctl_request(path, lines, reply, 10000, true, error_r);
 }
 
 int mm_ctl_call_timeout(const char *path, const char *line, char *out, size_t outsize,
 			unsigned int timeout_ms, const char **error_r)
 {
 	struct mm_buf reply = { 0 };
-	int ret = ctl_request(path, line, &reply, timeout_ms, error_r);
+	int ret = ctl_request(path, line, &reply, timeout_ms, false, error_r);
 	const char *r = mm_buf_str(&reply);
 	size_t n = strcspn(r, "\n");
 

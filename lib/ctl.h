@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * ctl.h - the client side of a daemon's control socket: one request line,
- * one reply line ("ok ..." or "error ..."), one connection per request. */
+ * one reply line ("ok ..." or "error ..."), one connection per request
+ * (or a batch of them, mailmesh-fs only). */
 #ifndef MM_CTL_H
 #define MM_CTL_H
 #include <stddef.h>
@@ -21,5 +22,11 @@ int mm_ctl_call_timeout(const char *path, const char *line, char *out, size_t ou
 /* The same, with the whole reply (all lines) in reply. */
 int mm_ctl_request(const char *path, const char *line, struct mm_buf *reply,
 		   const char **error_r);
+/* Many requests on one connection: lines (newline-separated, no final
+   newline) after a "batch" line; reply holds one reply line per request,
+   in order. Returns as mm_ctl_request() for the first reply line; the
+   caller checks the others. mailmesh-fs only. */
+int mm_ctl_batch(const char *path, const char *lines, struct mm_buf *reply,
+		 const char **error_r);
 
 #endif
