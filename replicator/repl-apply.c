@@ -62,6 +62,22 @@
 #define KEYWORDS_DIR "courierimapkeywords"
 #define NS_PER_S 1000000000LL
 
+/* A directory walk() reached component by component (no symlink on the
+   way), kept open: while the path still leads to the same inode, the
+   next walk to it is a dup() (a delivery walked its folder three times,
+   some 20 openat and close calls). Dropped by folder renames and
+   deletes, and whenever the path leads elsewhere. */
+#define WALKED_MAX 8
+
+struct walked {
+	char *path;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	bool maildir;		/* its cur/ new/ tmp/ were there */
+	uint64_t used;
+};
+
 struct repl_store {
 	int root_fd;
 	char *dir;
@@ -70,6 +86,8 @@ struct repl_store {
 	uint64_t seq;		/* makes staging names unique */
 	struct repl_changes pending;	/* made by repl_stage_open() */
 	struct repl_idcache *ids;	/* identities in new/ and cur/ */
+	struct walked walked[WALKED_MAX];	/* folders walk() opened lately */
+	uint64_t walk_tick;
 	struct mm_buf err;
 };
 
@@ -429,6 +447,73 @@ static int open_child(struct apply *a, int dirfd, const char *dirpath,
 /* Opens the directory at the store-relative path (account[/folder...]),
    never through a symlink. Returns 1 with *fd_r, 0 when a component is
    missing and mk is MK_NONE, -1 on error. */
+static void walked_drop(struct walked *w)
+{
+	if (w->path == NULL)
+		return;
+	close(w->fd);
+	mm_free(&w->path);
+}
+
+static void walked_clear(struct repl_store *st)
+{
+	for (unsigned int i = 0; i < WALKED_MAX; i++)
+		walked_drop(&st->walked[i]);
+}
+
+/* 1 with *fd_r a dup of the kept directory, 0 when it is not kept (or
+   the path no longer leads to it, or it cannot be reused for mk). */
+static int walked_get(struct repl_store *st, const char *path, enum mk mk, int *fd_r)
+{
+	struct stat sb;
+
+	for (unsigned int i = 0; i < WALKED_MAX; i++) {
+		struct walked *w = &st->walked[i];
+
+		if (w->path == NULL || strcmp(w->path, path) != 0)
+			continue;
+		/* the same inode by this path now: even through a symlink it
+		   is the directory the walk reached without one */
+		if (fstatat(st->root_fd, path, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    sb.st_dev != w->dev || sb.st_ino != w->ino || (mk == MK_MAILDIR && !w->maildir)) {
+			walked_drop(w);
+			return 0;
+		}
+		*fd_r = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+		if (*fd_r < 0)
+			return 0;
+		w->used = ++st->walk_tick;
+		return 1;
+	}
+	return 0;
+}
+
+static void walked_put(struct repl_store *st, const char *path, int fd, bool maildir)
+{
+	struct walked *w = &st->walked[0];
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return;
+	for (unsigned int i = 0; i < WALKED_MAX; i++) {
+		if (st->walked[i].path != NULL && strcmp(st->walked[i].path, path) == 0) {
+			w = &st->walked[i];
+			break;
+		}
+		if (st->walked[i].path == NULL || st->walked[i].used < w->used)
+			w = &st->walked[i];
+	}
+	walked_drop(w);
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (w->fd < 0)
+		return;
+	w->path = mm_strdup(path);
+	w->dev = sb.st_dev;
+	w->ino = sb.st_ino;
+	w->maildir = maildir;
+	w->used = ++st->walk_tick;
+}
+
 static int walk(struct apply *a, const char *path, enum mk mk, int *fd_r)
 {
 	unsigned int level = 0, acct_level = a->st->account_depth - 1;
@@ -437,6 +522,8 @@ static int walk(struct apply *a, const char *path, enum mk mk, int *fd_r)
 	char name[MM_NAME_MAX + 1];
 
 	*fd_r = -1;
+	if (walked_get(a->st, path, mk, fd_r))
+		return 1;
 	for (;;) {
 		size_t l = strcspn(p, "/"), len = (size_t)(p - path) + l;
 
@@ -474,6 +561,7 @@ static int walk(struct apply *a, const char *path, enum mk mk, int *fd_r)
 			close(fd);
 		}
 	}
+	walked_put(a->st, path, dirfd, mk == MK_MAILDIR);
 	*fd_r = dirfd;
 	return 1;
 }
@@ -1371,6 +1459,7 @@ void repl_store_close(struct repl_store **stp)
 
 	if (st == NULL)
 		return;
+	walked_clear(st);
 	close(st->root_fd);
 	free(st->dir);
 	repl_idcache_free(&st->ids);
@@ -1553,10 +1642,14 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 		ret = a.rec_owner && check_owner(&a) < 0 ? -1 : op_folder_create(&a);
 		break;
 	case MM_OP_FOLDER_RENAME:
+		walked_clear(st);
 		ret = op_folder_rename(&a);
+		walked_clear(st);
 		break;
 	case MM_OP_FOLDER_DELETE:
+		walked_clear(st);
 		ret = op_folder_delete(&a);
+		walked_clear(st);
 		break;
 	case MM_OP_META:
 		a.rec_owner = !(r.rflags & MM_RECF_DELETED);

@@ -1127,7 +1127,41 @@ Test(apply, no_fd_left_open)
 	plant_symlink(ACCOUNT "/.Evil");
 	rec = msg_rec(MM_OP_FOLDER_CREATE, ".Evil/x", 0, "", NULL);
 	cr_assert_eq(apply_err(&rec, NULL, &error), -1);
-	cr_assert_eq(open_fds(), before);
+	/* the store keeps at most 8 folders it walked open, no more */
+	cr_assert_leq(open_fds(), before + 8);
+	for (int i = 0; i < 20; i++) {
+		char folder[32];
+
+		snprintf(folder, sizeof(folder), "Maildir/F%d", i);
+		rec = msg_rec(MM_OP_FOLDER_CREATE, folder, 0, "", NULL);
+		cr_assert_eq(apply(&rec, NULL), REPL_APPLIED);
+		deliver(folder, MM_SUB_NEW, "3.x", "hi");
+	}
+	cr_assert_leq(open_fds(), before + 8);
+	/* and closes them with the store (its root fd goes too) */
+	repl_store_close(&st);
+	cr_assert_eq(open_fds(), before - 1);
+	cr_assert_eq(repl_store_open(store, 2, &st, &error), 0, "%s", error);
+}
+
+Test(apply, kept_folder_renamed_behind_its_back)
+{
+	struct mm_journal_rec rec;
+	char *a, *b;
+
+	/* walked (and kept open) once, then moved by someone else: the
+	   next delivery to that path must not land in the moved folder */
+	deliver("Maildir/K", MM_SUB_NEW, "1.k", "one");
+	a = mm_strdup_printf("%s/" ACCOUNT "/Maildir/K", store);
+	b = mm_strdup_printf("%s/" ACCOUNT "/Maildir/K2", store);
+	cr_assert_eq(rename(a, b), 0);
+	deliver("Maildir/K", MM_SUB_NEW, "2.k", "two");
+	rec = msg_rec(MM_OP_DELIVER, "Maildir/K", MM_SUB_NEW, "2.k", "two");
+	cr_assert_eq(apply(&rec, "two"), REPL_ALREADY);
+	cr_assert(exists(ACCOUNT "/Maildir/K/new/2.k"));
+	cr_assert(!exists(ACCOUNT "/Maildir/K2/new/2.k"));
+	free(a);
+	free(b);
 }
 
 Test(apply, store_sync)
