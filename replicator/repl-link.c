@@ -971,6 +971,10 @@ static void link_connect(struct repl_link *l)
 						BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
 	bufferevent_setcb(l->bev, on_read, on_write, on_event, l);
+	/* refill while half the queue is still going out: with the default
+	   (call when empty) the socket idled while the pump read the next
+	   files from disk, and the peer waited with it */
+	bufferevent_setwatermark(l->bev, EV_WRITE, REPL_OUT_HIGH / 2, 0);
 	struct timeval silent = { .tv_sec = REPL_SILENT_S };
 
 	bufferevent_set_timeouts(l->bev, &silent, NULL);
