@@ -98,6 +98,9 @@ struct repl_stage {
 	char *name;		/* the staged file in dir_fd */
 	char *dir_path;		/* store-relative path of dir_fd */
 	bool placed;		/* renamed into place: nothing to remove */
+	bool hashed;		/* hash/size: what the caller wrote, hashed */
+	uint64_t size;
+	uint8_t hash[16];
 };
 
 enum mk {
@@ -765,8 +768,13 @@ static int stage_check(struct apply *a, const struct repl_stage *sg,
 	if ((uint64_t)sb.st_size != rec->size)
 		return fail(a, "%s: %" PRIu64 " bytes received, the record says %" PRIu64,
 			    target, (uint64_t)sb.st_size, rec->size);
-	if ((ret = mm_content_hash(sg->fd, &size, hash_r)) < 0)
+	if (sg->hashed && sg->size == (uint64_t)sb.st_size) {
+		/* hashed as received (repl_stage_hashed()) */
+		memcpy(hash_r, sg->hash, 16);
+		size = sg->size;
+	} else if ((ret = mm_content_hash(sg->fd, &size, hash_r)) < 0) {
 		return fail(a, "read(%s/%s) failed: %s", sg->dir_path, sg->name, strerror(-ret));
+	}
 	if (size != rec->size)
 		return fail(a, "%s: %" PRIu64 " bytes read, the record says %" PRIu64,
 			    target, size, rec->size);
@@ -1575,6 +1583,13 @@ out:
 	if (ret < 0)
 		*error_r = mm_buf_str(&st->err);
 	return ret < 0 ? -1 : 0;
+}
+
+void repl_stage_hashed(struct repl_stage *sg, uint64_t size, const uint8_t hash[16])
+{
+	sg->hashed = true;
+	sg->size = size;
+	memcpy(sg->hash, hash, 16);
 }
 
 void repl_stage_abort(struct repl_store *st, struct repl_stage **stagep)

@@ -63,6 +63,10 @@ int repl_stage_open(struct repl_store *st, const struct mm_journal_rec *rec,
 /* Removes the staged file, closes its fd, frees the stage and NULLs
    *stagep. A NULL *stagep is fine. */
 void repl_stage_abort(struct repl_store *st, struct repl_stage **stagep);
+/* The caller hashed the bytes it wrote to the stage as they went in (size
+   bytes, XXH3-128 canonical): repl_apply() checks that against the record
+   instead of reading the file again, when the file has that size. */
+void repl_stage_hashed(struct repl_stage *stage, uint64_t size, const uint8_t hash[16]);
 
 /* Applies rec to the store. *stagep (may be NULL, or point to NULL) is the
    content: required for deliver, optional for copy (used when the source

@@ -674,6 +674,7 @@ static void session_free(struct repl_session *s)
 	repl_changes_free(&s->changes);
 	rs_reset(s);
 	free(s->rs_confirm);
+	XXH3_freeState(s->content_xxh);
 	if (s->commit_ev != NULL)
 		event_free(s->commit_ev);
 	free(s);
@@ -942,6 +943,9 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	s->rec_open = true;
 	s->content_len = m->content_len;
 	s->content_got = 0;
+	if (s->content_xxh == NULL && (s->content_xxh = XXH3_createState()) == NULL)
+		mm_panic("xxhash: out of memory");
+	XXH3_128bits_reset(s->content_xxh);
 	s->stage = NULL;
 	s->stage_fd = -1;
 	if (moves_cursor(&rec) && rec.lsn <= s->applied_lsn) {
@@ -1069,9 +1073,20 @@ static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
 			off += (size_t)n;
 		}
 	}
+	if (s->stage != NULL)
+		XXH3_128bits_update(s->content_xxh, m->blob, m->blob_len);
 	s->content_got += m->blob_len;
-	if (s->content_got == s->content_len)
+	if (s->content_got == s->content_len) {
+		if (s->stage != NULL) {
+			XXH128_canonical_t c;
+
+			/* checked against the record by repl_apply() without
+			   reading the file again */
+			XXH128_canonicalFromHash(&c, XXH3_128bits_digest(s->content_xxh));
+			repl_stage_hashed(s->stage, s->content_got, c.digest);
+		}
 		return apply_open_record(s);
+	}
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <openssl/ssl.h>
 #include <event2/event.h>
+#include <xxhash.h>
 #include <zstd.h>
 #include "buf.h"
 #include "cfg.h"
@@ -192,6 +193,7 @@ struct repl_session {
 	struct mm_buf rec_bytes;
 	bool rec_open;
 	uint64_t content_len, content_got;
+	XXH3_state_t *content_xxh;	/* of the DATA written to the stage so far */
 	struct repl_stage *stage;
 	int stage_fd;
 	char *late_tmp;		/* a late delivery's file in the mount's tmp/ */

@@ -352,6 +352,35 @@ Test(apply, deliver_makes_dirs_with_owner)
 	free(q);
 }
 
+/* A stage whose caller hashed the bytes as it wrote them: the record is
+   checked against that hash (the file is not read again), and a hash of
+   other bytes is refused like a file of other bytes. */
+static int apply_hashed(const struct mm_journal_rec *rec, const char *content,
+			const char *hashed, size_t hashed_size, const char **error_r)
+{
+	struct repl_stage *sg = stage(rec, content);
+	uint8_t h[16];
+
+	hash_of(hashed, h);
+	repl_stage_hashed(sg, hashed_size, h);
+	return repl_apply(st, rec, &sg, &changes, error_r);
+}
+
+Test(apply, deliver_hashed_as_received)
+{
+	struct mm_journal_rec rec = msg_rec(MM_OP_DELIVER, "", MM_SUB_NEW, "1.h", "hello");
+	const char *error;
+
+	cr_assert_eq(apply_hashed(&rec, "hello", "jello", 5, &error), -1);
+	cr_assert(strstr(error, "content hash") != NULL, "%s", error);
+	cr_assert_eq(dir_count(ACCOUNT "/new"), 0);
+	/* a hash of another size than the file: the file is read instead */
+	cr_assert_eq(apply_hashed(&rec, "hello", "hell", 4, &error), REPL_APPLIED, "%s", error);
+	rec.name = "2.h";
+	cr_assert_eq(apply_hashed(&rec, "hello", "hello", 5, &error), REPL_APPLIED, "%s", error);
+	cr_assert_eq(dir_count(ACCOUNT "/new"), 2);
+}
+
 Test(apply, deliver_wrong_hash)
 {
 	struct mm_journal_rec rec = msg_rec(MM_OP_DELIVER, ".Sent", MM_SUB_NEW,
