@@ -206,8 +206,7 @@ static void link_send(struct repl_link *l, const struct mm_wire_msg *msg)
 	mm_buf_free(&frame);
 }
 
-/* Pushes out what the zstd stream holds, so the peer can act on it now. */
-static void link_flush(struct repl_link *l)
+static void link_zflush(struct repl_link *l, ZSTD_EndDirective how)
 {
 	unsigned char out[65536];
 	size_t left;
@@ -218,12 +217,30 @@ static void link_flush(struct repl_link *l)
 		ZSTD_inBuffer in = { NULL, 0, 0 };
 		ZSTD_outBuffer o = { out, sizeof(out), 0 };
 
-		left = ZSTD_compressStream2(l->zc, &o, &in, ZSTD_e_flush);
+		left = ZSTD_compressStream2(l->zc, &o, &in, how);
 		if (ZSTD_isError(left))
 			mm_panic("zstd: %s", ZSTD_getErrorName(left));
 		bufferevent_write(l->bev, out, o.pos);
 		l->bytes_sent += o.pos;
 	} while (left > 0);
+}
+
+/* Pushes out what the zstd stream holds, so the peer can act on it now. */
+static void link_flush(struct repl_link *l)
+{
+	link_zflush(l, ZSTD_e_flush);
+}
+
+/* Compresses what follows at level: the frame so far is ended (a level
+   applies from a frame's start; the peer reads concatenated frames as
+   one stream). A resync's content goes at REPL_RESYNC_ZSTD_LEVEL. */
+static void link_zlevel(struct repl_link *l, int level)
+{
+	if (l->zc == NULL || l->zlevel == level)
+		return;
+	link_zflush(l, ZSTD_e_end);
+	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_compressionLevel, level);
+	l->zlevel = level;
 }
 
 /* Drops the connection; a reconnect follows after the backoff. */
@@ -610,6 +627,7 @@ static size_t link_resync_begin(struct repl_link *l, const char *account)
 
 	l->resync = repl_resync_new(l->d, account);
 	l->resync_sent = 0;
+	link_zlevel(l, REPL_RESYNC_ZSTD_LEVEL);
 	/* before any record journaled after the walk */
 	send_resync_mark(l, account, false, 0);
 	for (size_t i = 0; i < repl_resync_folders(l->resync); i++) {
@@ -707,6 +725,7 @@ static void link_pump(struct repl_link *l)
 				l->rs_awaiting = l->rs_qn > 0 &&
 					strcmp(l->rs_queue[0], repl_resync_account(l->resync)) == 0;
 				repl_resync_free(&l->resync);
+				link_zlevel(l, REPL_ZSTD_LEVEL);
 				break;
 			}
 			int sr = send_resync_item(l, &it);
@@ -773,6 +792,7 @@ static int start_stream(struct repl_link *l, uint64_t resume_lsn)
 	if (l->zc == NULL)
 		mm_panic("zstd: out of memory");
 	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_compressionLevel, REPL_ZSTD_LEVEL);
+	l->zlevel = REPL_ZSTD_LEVEL;
 	ZSTD_CCtx_setParameter(l->zc, ZSTD_c_windowLog, REPL_STREAM_WINDOW_LOG);
 	mm_log_info("replication to %s: streaming from LSN %" PRIu64, l->peer->name,
 		    resume_lsn);

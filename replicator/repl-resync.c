@@ -557,8 +557,8 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		/* a folder is named by its path below the account */
 		item->folder = rel[alen] == '/' ? rel + alen + 1 : "";
 		full = mm_strdup_printf("%s/%s", d->cfg->store, rel);
-		if (kind == ENTRY_MESSAGE && lstat(full, &st) == 0 && S_ISREG(st.st_mode) &&
-		    peer_has(f, &item->loc, (uint64_t)st.st_size)) {
+		if (kind == ENTRY_MESSAGE && f->nhave > 0 && lstat(full, &st) == 0 &&
+		    S_ISREG(st.st_mode) && peer_has(f, &item->loc, (uint64_t)st.st_size)) {
 			/* the peer has it: its name and attributes, no content */
 			free(full);
 			item->st = st;

@@ -34,6 +34,9 @@ struct repl_daemon;
 /* stop reading the journal for a peer while this much is queued for it */
 #define REPL_OUT_HIGH (8u << 20)
 #define REPL_ZSTD_LEVEL 3
+/* While a resync runs: bulk content, mostly read cold from disk; at 3
+   compression was the sender's largest cost. */
+#define REPL_RESYNC_ZSTD_LEVEL -3
 /* Resync records alone are synced at most this often (the end's RESYNCED
    waits for a sync of everything before it). */
 #define REPL_RESYNC_SYNC_NS 1000000000ULL
@@ -144,6 +147,7 @@ struct repl_link {
 	struct bufferevent *bev;
 	struct mm_wire_decoder *dec;
 	ZSTD_CStream *zc;	/* set once streaming: compresses what we send */
+	int zlevel;		/* its level now */
 	struct mm_journal_reader *reader;
 	struct event *reader_ev, *retry_ev, *check_ev;
 	unsigned int backoff_ms;
