@@ -702,6 +702,17 @@ static void late_folder(struct late *L)
 			failed(L, "rename", L->fdir);
 			goto out;
 		}
+		/* mail delivered here between the look and the rename: nothing
+		   reaches the renamed folder after it, so one more look is
+		   enough; the folder goes back and stays (a replica never
+		   deletes a folder that still holds mail either) */
+		if (holds_mail(trash)) {
+			if (rename(trash, L->fdir) < 0)
+				failed(L, "rename back", trash);
+			outcome(L, REPL_MERGE_KEEP, 0, "a folder that holds mail here is not "
+				"deleted (mail arrived meanwhile)", "not applied");
+			goto out;
+		}
 		remove_tree(trash);
 		break;
 	}
