@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * test-placement.c - rendezvous placement (hb-placement.c) and its config
- * overrides. */
+ * test-placement.c - rendezvous placement (hb-placement.c), its config
+ * overrides, and the failure simulation (hb-sim.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include "cfg.h"
 #include "hb-placement.h"
+#include "hb-sim.h"
 #include "mem.h"
 
 #define NODE(name) "[node]\nname = " name "\nstore = /srv/mail\n" \
@@ -314,6 +315,119 @@ Test(placement, actives_spread_evenly)
 		if (count[i] > max)
 			max = count[i];
 	cr_expect_lt((double)max / 5000.0, 1.1, "max %zu", max);
+}
+
+/* The issue's target: with 3 of 20 stores failed, 100,000 accounts, no
+   survivor carries more than 1.25x the mean active load. */
+ParameterizedTestParameters(placement, simulation_target)
+{
+	static uint64_t seeds[] = { 1, 2, 3, 4, 5 };
+
+	return cr_make_param_array(uint64_t, seeds, sizeof(seeds) / sizeof(seeds[0]));
+}
+
+ParameterizedTest(uint64_t *seed, placement, simulation_target)
+{
+	struct hb_sim_settings set = {
+		.stores = 20, .accounts = 100000, .fail = 3, .replicas = 2, .seed = *seed,
+	};
+	struct hb_sim *sim;
+	const char *error = NULL;
+	size_t on_failed = 0, copies = 0, sum_active = 0;
+
+	cr_assert_eq(hb_sim_check(&set, &error), 0, "%s", error);
+	sim = hb_sim_run(&set);
+	cr_log_info("seed %llu: failed %s %s %s: max/mean active %.3f before, %.3f after; "
+		    "replicas %.3f after; %zu moved to %zu survivors, %zu lost",
+		    (unsigned long long)*seed, sim->stores[sim->failed[0]].name,
+		    sim->stores[sim->failed[1]].name, sim->stores[sim->failed[2]].name,
+		    sim->active[0].max_mean, sim->active[1].max_mean,
+		    sim->replicas[1].max_mean, sim->moved_active, sim->receivers_active,
+		    sim->lost);
+	cr_expect_leq(sim->active[1].max_mean, 1.25);
+	/* exactly the accounts of the failed stores moved, to every survivor */
+	for (unsigned int i = 0; i < 3; i++)
+		on_failed += sim->stores[sim->failed[i]].active[0];
+	cr_expect_eq(sim->moved_active + sim->lost, on_failed);
+	cr_expect_eq(sim->receivers_active, 17);
+	cr_expect_eq(sim->receivers_replicas, 17);
+	/* an account lost only if its 3 stores are the 3 failed:
+	   about 100,000 / C(20,3) = 88 */
+	cr_expect_lt(sim->lost, 200);
+	cr_expect_eq(sim->short_copies, 0);
+	for (unsigned int i = 0; i < 20; i++) {
+		const struct hb_sim_store *st = &sim->stores[i];
+
+		if (st->failed) {
+			cr_expect_eq(st->active[1] + st->replicas[1], 0);
+			continue;
+		}
+		sum_active += st->active[1];
+		copies += st->active[1] + st->replicas[1];
+		/* a survivor keeps its actives and gains some */
+		cr_expect_eq(st->active[1], st->active[0] + st->gained_active);
+	}
+	cr_expect_eq(sum_active, 100000 - sim->lost);
+	cr_expect_eq(copies, 3 * (100000 - sim->lost), "every account has 3 copies again");
+	hb_sim_free(&sim);
+	cr_expect_null(sim);
+}
+
+Test(placement, simulation_is_deterministic)
+{
+	struct hb_sim_settings set = {
+		.stores = 12, .accounts = 3000, .fail = 2, .replicas = 1, .seed = 42,
+	};
+	struct hb_sim *a = hb_sim_run(&set), *b = hb_sim_run(&set);
+
+	cr_expect_eq(a->failed[0], b->failed[0]);
+	cr_expect_eq(a->failed[1], b->failed[1]);
+	cr_expect_neq(a->failed[0], a->failed[1]);
+	for (unsigned int i = 0; i < 12; i++) {
+		cr_expect_eq(a->stores[i].active[1], b->stores[i].active[1]);
+		cr_expect_eq(a->stores[i].replicas[1], b->stores[i].replicas[1]);
+	}
+	cr_expect_str_eq(a->stores[11].name, "store12");
+	cr_expect_eq(a->moved_active, b->moved_active);
+	hb_sim_free(&a);
+	hb_sim_free(&b);
+}
+
+/* 3 stores, replicas 2, one failed: two copies are all that is left. */
+Test(placement, simulation_with_too_few_survivors)
+{
+	struct hb_sim_settings set = {
+		.stores = 3, .accounts = 1000, .fail = 1, .replicas = 2, .seed = 7,
+	};
+	struct hb_sim *sim = hb_sim_run(&set);
+
+	cr_expect_eq(sim->lost, 0);
+	cr_expect_eq(sim->short_copies, 1000);
+	cr_expect_eq(sim->moved_replicas, 0);
+	hb_sim_free(&sim);
+}
+
+Test(placement, simulation_settings_are_checked)
+{
+	struct hb_sim_settings set = {
+		.stores = 20, .accounts = 100, .fail = 20, .replicas = 2, .seed = 1,
+	};
+	const char *error = NULL;
+
+	cr_expect_eq(hb_sim_check(&set, &error), -1);
+	cr_expect_str_eq(error, "fail must leave a store: 0..19, not 20");
+	set.fail = 0;
+	set.replicas = 0;
+	cr_expect_eq(hb_sim_check(&set, &error), -1);
+	cr_expect_str_eq(error, "replicas must be 1..64, not 0");
+	set.replicas = 2;
+	set.stores = 1001;
+	cr_expect_eq(hb_sim_check(&set, &error), -1);
+	cr_expect_str_eq(error, "stores must be 1..1000, not 1001");
+	set.stores = 20;
+	set.accounts = 0;
+	cr_expect_eq(hb_sim_check(&set, &error), -1);
+	cr_expect_str_eq(error, "accounts must be 1..10000000, not 0");
 }
 
 /* ---- overrides from the configuration ---- */
