@@ -13,9 +13,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "acct.h"
-#include "buf.h"
 #include "cfg.h"
 #include "ctl.h"
+#include "ctl-json.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -69,43 +69,6 @@ static const char *flags_of(const char *name)
 	return mn.flags;
 }
 
-/* Sets key to s. JSON strings are UTF-8: a name with other bytes (Maildir
-   allows them) is given with U+FFFD for each bad byte, and exactly, in hex,
-   as key_hex. */
-static void set_str(json_t *o, const char *key, const char *s)
-{
-	json_t *v = json_string(s);
-	struct mm_buf fixed = { 0 }, hex = { 0 };
-	char *hkey;
-
-	if (v != NULL) {
-		json_object_set_new(o, key, v);
-		return;
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
-		size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 :
-			(*p >> 3) == 30 ? 4 : 0;
-		json_t *ok = n > 1 ? json_stringn((const char *)p, n) : NULL;
-
-		if (n == 1 || ok != NULL) {
-			mm_buf_append(&fixed, p, n);
-			p += n;
-		} else {
-			mm_buf_puts(&fixed, "\xef\xbf\xbd");
-			p++;
-		}
-		json_decref(ok);
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		mm_buf_printf(&hex, "%02x", *p);
-	json_object_set_new(o, key, json_string(mm_buf_str(&fixed)));
-	hkey = mm_strdup_printf("%s_hex", key);
-	json_object_set_new(o, hkey, json_string(mm_buf_str(&hex)));
-	free(hkey);
-	mm_buf_free(&fixed);
-	mm_buf_free(&hex);
-}
-
 static void print_json(const struct mm_journal_rec *r)
 {
 	json_t *o = json_object();
@@ -115,22 +78,22 @@ static void print_json(const struct mm_journal_rec *r)
 	json_object_set_new(o, "lsn", json_integer((json_int_t)r->lsn));
 	json_object_set_new(o, "op", json_string(mm_op_str(r->op)));
 	json_object_set_new(o, "time", json_real((double)r->time_ns / 1e9));
-	set_str(o, "account", r->account);
-	set_str(o, "folder", r->folder);
+	ctl_json_set_str(o, "account", r->account);
+	ctl_json_set_str(o, "folder", r->folder);
 	if (r->sub != MM_SUB_NONE)
 		json_object_set_new(o, "sub", json_string(mm_sub_str(r->sub)));
-	set_str(o, "name", r->name);
+	ctl_json_set_str(o, "name", r->name);
 	if (r->new_name[0] != '\0' || r->op == MM_OP_FOLDER_RENAME) {
-		set_str(o, "new_folder", r->new_folder);
+		ctl_json_set_str(o, "new_folder", r->new_folder);
 		if (r->new_sub != MM_SUB_NONE)
 			json_object_set_new(o, "new_sub", json_string(mm_sub_str(r->new_sub)));
 		if (r->new_name[0] != '\0')
-			set_str(o, "new_name", r->new_name);
+			ctl_json_set_str(o, "new_name", r->new_name);
 	}
 	if (r->op == MM_OP_FLAGS || r->op == MM_OP_MOVE || r->op == MM_OP_COPY)
-		set_str(o, "flags", flags_of(r->new_name));
+		ctl_json_set_str(o, "flags", flags_of(r->new_name));
 	else if (msg)
-		set_str(o, "flags", flags_of(r->name));
+		ctl_json_set_str(o, "flags", flags_of(r->name));
 	if (r->op == MM_OP_DELIVER || r->op == MM_OP_COPY || r->op == MM_OP_META) {
 		json_object_set_new(o, "size", json_integer((json_int_t)r->size));
 		json_object_set_new(o, "mtime", json_real((double)r->mtime_ns / 1e9));
