@@ -180,7 +180,8 @@ uint64_t hb_placement_weight(const char *account, const char *store)
 			     XXH3_64bits(store, strlen(store)));
 }
 
-void hb_placement_list_init(struct hb_placement_list *l, const struct hb_placement *pl)
+void hb_placement_list_init(struct hb_placement_list *l, const struct hb_placement *pl,
+			    size_t extra)
 {
 	size_t cap = pl->n_stores > 0 ? pl->n_stores : 1;
 
@@ -188,6 +189,7 @@ void hb_placement_list_init(struct hb_placement_list *l, const struct hb_placeme
 	l->rank = mm_calloc(cap, sizeof(*l->rank));
 	l->weight = mm_calloc(cap, sizeof(*l->weight));
 	l->cap = cap;
+	l->extra = extra;
 }
 
 void hb_placement_list_deinit(struct hb_placement_list *l)
@@ -206,13 +208,20 @@ static bool ranks_before(const struct hb_placement *pl, uint64_t wa, unsigned in
 	return strcmp(pl->stores[a].name, pl->stores[b].name) < 0;
 }
 
-/* Appends candidate s and moves it up to its place: an insertion sort,
-   quick for the tens of stores a cluster has. */
+/* Puts candidate s in its place among the best limit so far: an
+   insertion sort, members x limit steps per account. */
 static void rank_insert(const struct hb_placement *pl, struct hb_placement_list *l,
-			unsigned int s, uint64_t w)
+			size_t limit, unsigned int s, uint64_t w)
 {
-	size_t i = l->n++;
+	size_t i;
 
+	if (l->n == limit) {
+		if (!ranks_before(pl, w, s, l->weight[limit - 1], l->rank[limit - 1]))
+			return;
+		i = limit - 1;
+	} else {
+		i = l->n++;
+	}
 	while (i > 0 && ranks_before(pl, w, s, l->weight[i - 1], l->rank[i - 1])) {
 		l->rank[i] = l->rank[i - 1];
 		l->weight[i] = l->weight[i - 1];
@@ -235,29 +244,30 @@ void hb_placement_get(const struct hb_placement *pl, const char *account,
 		      struct hb_placement_list *l)
 {
 	const struct hb_override *o = override_for(pl, account);
-	size_t len = strlen(account);
+	size_t len = strlen(account), limit;
 
 	mm_assert(l->cap >= pl->n_stores);
 	l->n = 0;
 	l->rule = o != NULL ? o->pattern : NULL;
 	if (o != NULL && o->kind == HB_PLACEMENT_STORES) {
 		for (size_t i = 0; i < o->n; i++)
-			rank_insert(pl, l, o->stores[i],
+			rank_insert(pl, l, o->n, o->stores[i],
 				    weight_seeded(account, len, pl->stores[o->stores[i]].seed));
 		l->want = l->n;
 		return;
 	}
-	for (size_t i = 0; i < pl->n_stores; i++)
-		rank_insert(pl, l, (unsigned int)i,
+	if (o != NULL && o->kind == HB_PLACEMENT_SOLO)
+		l->want = 1;
+	else
+		l->want = (size_t)pl->replicas + 1;
+	if (l->want > pl->n_stores)
+		l->want = pl->n_stores;
+	/* SOLO: nothing after the one store, no failure moves the account */
+	limit = o != NULL && o->kind == HB_PLACEMENT_SOLO ? l->want :
+		l->extra > pl->n_stores - l->want ? pl->n_stores : l->want + l->extra;
+	for (size_t i = 0; i < pl->n_stores && limit > 0; i++)
+		rank_insert(pl, l, limit, (unsigned int)i,
 			    weight_seeded(account, len, pl->stores[i].seed));
-	if (o != NULL && o->kind == HB_PLACEMENT_SOLO) {
-		l->n = l->n > 0 ? 1 : 0;
-		l->want = l->n;
-		return;
-	}
-	l->want = (size_t)pl->replicas + 1;
-	if (l->want > l->n)
-		l->want = l->n;
 }
 
 int hb_placement_active(const struct hb_placement_list *l, const bool *down)

@@ -29,7 +29,7 @@ struct hb_placement_list {
 				   borrowed from the placement */
 	/* private */
 	uint64_t *weight;
-	size_t cap;
+	size_t cap, extra;
 };
 
 struct hb_placement;
@@ -71,12 +71,17 @@ int hb_placement_find(const struct hb_placement *pl, const char *name);
    ranks first; equal weights rank by store name (strcmp). */
 uint64_t hb_placement_weight(const char *account, const char *store);
 
-/* Sizes l for pl's members; add no member to pl while l is in use. */
-void hb_placement_list_init(struct hb_placement_list *l, const struct hb_placement *pl);
+/* Sizes l for pl's members; add no member to pl while l is in use. extra
+   is how many candidates to rank after the list: as many as the failures
+   to plan for, SIZE_MAX for all (ranking fewer is quicker with many
+   members: each account costs members x ranked). */
+void hb_placement_list_init(struct hb_placement_list *l, const struct hb_placement *pl,
+			    size_t extra);
 void hb_placement_list_deinit(struct hb_placement_list *l);
-/* Fills l with account's ranking: every member by weight (DEFAULT; want is
+/* Fills l with account's ranking: the members by weight (DEFAULT; want is
    1 + replicas, capped at the members), the first member alone (SOLO), or
-   the override's stores by weight (STORES; want is all of them). */
+   the override's stores by weight (STORES; want is all of them); want + the
+   extra of l_init at most. */
 void hb_placement_get(const struct hb_placement *pl, const char *account,
 		      struct hb_placement_list *l);
 
@@ -87,7 +92,7 @@ int hb_placement_active(const struct hb_placement_list *l, const bool *down);
 /* The stores that are to hold l's account when down[] marks failed stores:
    the first want stores of the ranking that are up, best first, into
    hold_r (room for l->want). Returns how many: fewer than want when too few
-   candidates are up. hold_r[0] is the active when the returned count is not
+   candidates are up (or ranked: more down than extra). hold_r[0] is the active when the returned count is not
    0 and hb_placement_active() is not -1; otherwise no surviving store has a
    copy of the account. */
 size_t hb_placement_hold(const struct hb_placement_list *l, const bool *down,

@@ -161,7 +161,7 @@ struct hb_sim *hb_sim_run(const struct hb_sim_settings *set)
 		down[i] = sim->stores[i].failed;
 	before = mm_calloc(set->stores, sizeof(*before));
 	after = mm_calloc(set->stores, sizeof(*after));
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, set->fail);
 	for (unsigned int i = 0; i < set->accounts; i++) {
 		mm_buf_reset(&name);
 		mm_buf_printf(&name, "seed%llu.example/user%07u",

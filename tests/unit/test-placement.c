@@ -3,6 +3,7 @@
  * overrides, and the failure simulation (hb-sim.c). */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,8 @@ Test(placement, deterministic_whatever_the_member_order)
 	}
 	cr_assert_eq(hb_placement_add_store(rev, "store07"), 13, "a name added twice keeps its index");
 	cr_assert_eq(hb_placement_n_stores(rev), 20);
-	hb_placement_list_init(&l, pl);
-	hb_placement_list_init(&l2, rev);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
+	hb_placement_list_init(&l2, rev, SIZE_MAX);
 	for (unsigned int i = 0; i < N_ACCOUNTS; i++) {
 		char a[512];
 
@@ -122,7 +123,7 @@ Test(placement, list_is_one_plus_replicas_distinct_stores_by_weight)
 {
 	for (unsigned int replicas = 1; replicas <= 4; replicas++) {
 		pl = stores(20, replicas, 0);
-		hb_placement_list_init(&l, pl);
+		hb_placement_list_init(&l, pl, SIZE_MAX);
 		for (unsigned int i = 0; i < N_ACCOUNTS; i++) {
 			bool seen[20] = { false };
 
@@ -146,12 +147,33 @@ Test(placement, list_is_one_plus_replicas_distinct_stores_by_weight)
 	}
 }
 
+/* Ranking fewer candidates gives the first ones of the full ranking. */
+Test(placement, ranking_fewer_is_a_prefix)
+{
+	struct hb_placement_list part;
+
+	pl = stores(40, 2, 0);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
+	for (size_t extra = 0; extra <= 38; extra += 19) {
+		hb_placement_list_init(&part, pl, extra);
+		for (unsigned int i = 0; i < 500; i++) {
+			hb_placement_get(pl, account(i), &l);
+			hb_placement_get(pl, account(i), &part);
+			cr_assert_eq(l.n, 40);
+			cr_assert_eq(part.n, extra + 3 > 40 ? 40 : extra + 3);
+			cr_assert_eq(part.want, 3);
+			cr_assert_arr_eq(part.rank, l.rank, part.n * sizeof(*l.rank));
+		}
+		hb_placement_list_deinit(&part);
+	}
+}
+
 Test(placement, fewer_members_than_the_list_wants)
 {
 	unsigned int hold[4];
 
 	pl = hb_placement_new(2);
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 	hb_placement_get(pl, "example.org/alice", &l);
 	cr_expect_eq(l.n, 0);
 	cr_expect_eq(l.want, 0);
@@ -160,7 +182,7 @@ Test(placement, fewer_members_than_the_list_wants)
 	hb_placement_list_deinit(&l);
 
 	hb_placement_add_store(pl, "mx1");
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 	hb_placement_get(pl, "example.org/alice", &l);
 	cr_expect_eq(l.n, 1);
 	cr_expect_eq(l.want, 1);
@@ -168,7 +190,7 @@ Test(placement, fewer_members_than_the_list_wants)
 	hb_placement_list_deinit(&l);
 
 	hb_placement_add_store(pl, "mx2");
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 	hb_placement_get(pl, "example.org/alice", &l);
 	cr_expect_eq(l.n, 2);
 	cr_expect_eq(l.want, 2);
@@ -185,7 +207,7 @@ Test(placement, active_and_holders_with_failures)
 	unsigned int r0, r1, r2, r3;
 
 	pl = stores(5, 2, 0);
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 	hb_placement_get(pl, "example.org/alice", &l);
 	r0 = l.rank[0], r1 = l.rank[1], r2 = l.rank[2], r3 = l.rank[3];
 	cr_expect_eq(hb_placement_active(&l, down), (int)r0);
@@ -222,8 +244,8 @@ Test(placement, removing_a_store_moves_only_its_accounts)
 	size_t had = 0;
 
 	pl = stores(20, 2, 0);
-	hb_placement_list_init(&l, pl);
-	hb_placement_list_init(&l2, less);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
+	hb_placement_list_init(&l2, less, SIZE_MAX);
 	for (unsigned int i = 0; i < N_ACCOUNTS; i++) {
 		char a[512], b[512], want[512] = "";
 		size_t len = 0;
@@ -262,8 +284,8 @@ Test(placement, adding_a_store_moves_accounts_only_to_it)
 	size_t gained = 0, active = 0;
 
 	pl = stores(20, 2, 0);
-	hb_placement_list_init(&l, pl);
-	hb_placement_list_init(&l2, more);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
+	hb_placement_list_init(&l2, more, SIZE_MAX);
 	for (unsigned int i = 0; i < N_ACCOUNTS; i++) {
 		char a[512], b[512], want[512] = "";
 		size_t len = 0, k;
@@ -306,7 +328,7 @@ Test(placement, actives_spread_evenly)
 	size_t count[20] = { 0 }, max = 0;
 
 	pl = stores(20, 2, 0);
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 	for (unsigned int i = 0; i < 100000; i++) {
 		hb_placement_get(pl, account(i), &l);
 		count[l.rank[0]]++;
@@ -438,7 +460,7 @@ static void load(const char *text)
 
 	cr_assert_eq(mm_cfg_parse("t.conf", text, &cfg, &error), 0, "%s", error);
 	pl = hb_placement_from_cfg(cfg);
-	hb_placement_list_init(&l, pl);
+	hb_placement_list_init(&l, pl, SIZE_MAX);
 }
 
 /* The names of account's list, sorted, for set comparisons. */
