@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * mailmeshctl.c - the operator's command: read the journal, switch an
- * account between read-write and read-only, ask a running daemon for status.
+ * account between read-write and read-only, ask a running daemon for status;
+ * replication commands are in repl-cmd.c, placement in hb-cmd.c.
  * JSON output through jansson (Debian's libjansson-dev). */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "cfg.h"
 #include "ctl.h"
 #include "ctl-json.h"
+#include "hb-cmd.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -26,6 +28,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mailmeshctl -c FILE COMMAND [ARGS]\n"
+		"       mailmeshctl placement --simulate [OPTIONS]\n"
 		"commands:\n"
 		"  journal [--from LSN] [--json] [--follow]\n"
 		"                      print journal records, one per line\n"
@@ -42,7 +45,15 @@ static void usage(FILE *f)
 		"  resync ACCOUNT [PEER]\n"
 		"  pause ACCOUNT | resume ACCOUNT\n"
 		"                      send the account as it is in this store to its\n"
-		"                      replicas (mail older than the journal, repairs)\n");
+		"                      replicas (mail older than the journal, repairs)\n"
+		"  placement [ACCOUNT] [--json]\n"
+		"                      each account's stores: its active, then its\n"
+		"                      replicas; without ACCOUNT, every account in the\n"
+		"                      store and the count per store\n"
+		"  placement --simulate [--stores N] [--accounts N] [--fail K]\n"
+		"            [--replicas N] [--seed S] [--json]\n"
+		"                      how actives and replicas spread before and after\n"
+		"                      K of N stores fail (no -c FILE needed)\n");
 }
 
 /* Sends one line to mailmesh-fs's control socket. Returns 0 with the reply
@@ -288,6 +299,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (optind < argc && cfg_path == NULL && strcmp(argv[optind], "placement") == 0)
+		return hb_cmd_placement(NULL, argc - optind, argv + optind);
 	if (cfg_path == NULL || optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -314,6 +327,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_resync(cfg, argc, argv);
 	else if (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)
 		ret = repl_cmd_pause(cfg, argc, argv);
+	else if (strcmp(argv[0], "placement") == 0)
+		ret = hb_cmd_placement(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;
