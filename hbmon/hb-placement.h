@@ -81,7 +81,8 @@ void hb_placement_list_deinit(struct hb_placement_list *l);
 /* Fills l with account's ranking: the members by weight (DEFAULT; want is
    1 + replicas, capped at the members), the first member alone (SOLO), or
    the override's stores by weight (STORES; want is all of them); want + the
-   extra of l_init at most. */
+   extra of l_init at most. pl is only read: threads may share it, each
+   with its own l. */
 void hb_placement_get(const struct hb_placement *pl, const char *account,
 		      struct hb_placement_list *l);
 
