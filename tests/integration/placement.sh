@@ -74,6 +74,12 @@ mm_assert_eq "$rc" 1 "a store that cannot be read"
 mm_assert_eq "$err" "mailmeshctl: placement: opendir($S) failed: No such file or directory" "message"
 mv "$S.away" "$S"
 
+mm_log "a name that is not UTF-8 comes with its bytes in hex"
+mkdir "$S/example.org/$(printf 'b\xe9d')"
+mm_assert_eq "$(ctl placement --json | jq -r '.accounts[] | select(.account_hex) | .account_hex')" \
+	"$(printf 'example.org/b\xe9d' | od -An -tx1 | tr -d ' \n')" "account_hex"
+rmdir "$S/example.org/$(printf 'b\xe9d')"
+
 mm_log "the simulation, without a configuration"
 sim=$("$MM_CTL" placement --simulate --stores 20 --accounts 100000 --fail 3 --seed 2 --json) ||
 	mm_fail "placement --simulate failed"
