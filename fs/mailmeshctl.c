@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * mailmeshctl.c - the operator's command: read the journal, switch an
- * account between read-write and read-only, ask a running daemon for status.
+ * account between read-write and read-only, ask a running daemon for status;
+ * replication commands are in repl-cmd.c, placement in hb-cmd.c.
  * JSON output through jansson (Debian's libjansson-dev). */
 #include <errno.h>
 #include <getopt.h>
@@ -13,9 +14,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "acct.h"
-#include "buf.h"
 #include "cfg.h"
 #include "ctl.h"
+#include "ctl-json.h"
+#include "hb-cmd.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -26,6 +28,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mailmeshctl -c FILE COMMAND [ARGS]\n"
+		"       mailmeshctl placement --simulate [OPTIONS]\n"
 		"commands:\n"
 		"  journal [--from LSN] [--json] [--follow]\n"
 		"                      print journal records, one per line\n"
@@ -42,7 +45,15 @@ static void usage(FILE *f)
 		"  resync ACCOUNT [PEER]\n"
 		"  pause ACCOUNT | resume ACCOUNT\n"
 		"                      send the account as it is in this store to its\n"
-		"                      replicas (mail older than the journal, repairs)\n");
+		"                      replicas (mail older than the journal, repairs)\n"
+		"  placement [ACCOUNT] [--json]\n"
+		"                      each account's stores: its active, then its\n"
+		"                      replicas; without ACCOUNT, every account in the\n"
+		"                      store and the count per store\n"
+		"  placement --simulate [--stores N] [--accounts N] [--fail K]\n"
+		"            [--replicas N] [--seed S] [--json]\n"
+		"                      how actives and replicas spread before and after\n"
+		"                      K of N stores fail (no -c FILE needed)\n");
 }
 
 /* Sends one line to mailmesh-fs's control socket. Returns 0 with the reply
@@ -69,43 +80,6 @@ static const char *flags_of(const char *name)
 	return mn.flags;
 }
 
-/* Sets key to s. JSON strings are UTF-8: a name with other bytes (Maildir
-   allows them) is given with U+FFFD for each bad byte, and exactly, in hex,
-   as key_hex. */
-static void set_str(json_t *o, const char *key, const char *s)
-{
-	json_t *v = json_string(s);
-	struct mm_buf fixed = { 0 }, hex = { 0 };
-	char *hkey;
-
-	if (v != NULL) {
-		json_object_set_new(o, key, v);
-		return;
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0';) {
-		size_t n = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 :
-			(*p >> 3) == 30 ? 4 : 0;
-		json_t *ok = n > 1 ? json_stringn((const char *)p, n) : NULL;
-
-		if (n == 1 || ok != NULL) {
-			mm_buf_append(&fixed, p, n);
-			p += n;
-		} else {
-			mm_buf_puts(&fixed, "\xef\xbf\xbd");
-			p++;
-		}
-		json_decref(ok);
-	}
-	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-		mm_buf_printf(&hex, "%02x", *p);
-	json_object_set_new(o, key, json_string(mm_buf_str(&fixed)));
-	hkey = mm_strdup_printf("%s_hex", key);
-	json_object_set_new(o, hkey, json_string(mm_buf_str(&hex)));
-	free(hkey);
-	mm_buf_free(&fixed);
-	mm_buf_free(&hex);
-}
-
 static void print_json(const struct mm_journal_rec *r)
 {
 	json_t *o = json_object();
@@ -115,22 +89,22 @@ static void print_json(const struct mm_journal_rec *r)
 	json_object_set_new(o, "lsn", json_integer((json_int_t)r->lsn));
 	json_object_set_new(o, "op", json_string(mm_op_str(r->op)));
 	json_object_set_new(o, "time", json_real((double)r->time_ns / 1e9));
-	set_str(o, "account", r->account);
-	set_str(o, "folder", r->folder);
+	ctl_json_set_str(o, "account", r->account);
+	ctl_json_set_str(o, "folder", r->folder);
 	if (r->sub != MM_SUB_NONE)
 		json_object_set_new(o, "sub", json_string(mm_sub_str(r->sub)));
-	set_str(o, "name", r->name);
+	ctl_json_set_str(o, "name", r->name);
 	if (r->new_name[0] != '\0' || r->op == MM_OP_FOLDER_RENAME) {
-		set_str(o, "new_folder", r->new_folder);
+		ctl_json_set_str(o, "new_folder", r->new_folder);
 		if (r->new_sub != MM_SUB_NONE)
 			json_object_set_new(o, "new_sub", json_string(mm_sub_str(r->new_sub)));
 		if (r->new_name[0] != '\0')
-			set_str(o, "new_name", r->new_name);
+			ctl_json_set_str(o, "new_name", r->new_name);
 	}
 	if (r->op == MM_OP_FLAGS || r->op == MM_OP_MOVE || r->op == MM_OP_COPY)
-		set_str(o, "flags", flags_of(r->new_name));
+		ctl_json_set_str(o, "flags", flags_of(r->new_name));
 	else if (msg)
-		set_str(o, "flags", flags_of(r->name));
+		ctl_json_set_str(o, "flags", flags_of(r->name));
 	if (r->op == MM_OP_DELIVER || r->op == MM_OP_COPY || r->op == MM_OP_META) {
 		json_object_set_new(o, "size", json_integer((json_int_t)r->size));
 		json_object_set_new(o, "mtime", json_real((double)r->mtime_ns / 1e9));
@@ -325,6 +299,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
+	if (optind < argc && cfg_path == NULL && strcmp(argv[optind], "placement") == 0)
+		return hb_cmd_placement(NULL, argc - optind, argv + optind);
 	if (cfg_path == NULL || optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -351,6 +327,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_resync(cfg, argc, argv);
 	else if (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)
 		ret = repl_cmd_pause(cfg, argc, argv);
+	else if (strcmp(argv[0], "placement") == 0)
+		ret = hb_cmd_placement(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT
- * acct.c - the STATE/accounts file: one "readonly ACCOUNT" line per
- * read-only account, replaced atomically under an flock. */
+ * acct.c - account names, the accounts found in a store directory, and
+ * the STATE/accounts file: one "readonly ACCOUNT" line per read-only
+ * account, replaced atomically under an flock. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "acct.h"
 #include "mem.h"
@@ -66,6 +69,93 @@ void mm_acct_list_free(char ***listp, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free((*listp)[i]);
 	mm_free(listp);
+}
+
+struct acct_walk {
+	const char *store;
+	unsigned int depth;
+	char **list;
+	size_t n;
+};
+
+/* Collects the accounts below STORE/rel, left levels down. */
+static int acct_walk(struct acct_walk *w, const char *rel, unsigned int left)
+{
+	char *dir = *rel != '\0' ? mm_strdup_printf("%s/%s", w->store, rel) :
+		mm_strdup(w->store);
+	DIR *d = opendir(dir);
+	int ret = 0;
+
+	if (d == NULL) {
+		/* removed since its parent was read: not an account any more */
+		if (errno == ENOENT && *rel != '\0') {
+			free(dir);
+			return 0;
+		}
+		snprintf(acct_err, sizeof(acct_err), "opendir(%s) failed: %m", dir);
+		free(dir);
+		return -1;
+	}
+	for (;;) {
+		const char *error;
+		struct dirent *de;
+		struct stat st;
+		char *child;
+		bool isdir;
+
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				snprintf(acct_err, sizeof(acct_err), "readdir(%s) failed: %m", dir);
+				ret = -1;
+			}
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		isdir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN)
+			isdir = fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				S_ISDIR(st.st_mode);
+		if (!isdir)
+			continue;
+		child = *rel != '\0' ? mm_strdup_printf("%s/%s", rel, de->d_name) :
+			mm_strdup(de->d_name);
+		if (left > 1) {
+			ret = acct_walk(w, child, left - 1);
+		} else if (mm_acct_check(child, w->depth, &error) == 0) {
+			w->list = mm_realloc(w->list, (w->n + 2) * sizeof(*w->list));
+			w->list[w->n++] = child;
+			w->list[w->n] = NULL;
+			child = NULL;
+		}
+		free(child);
+		if (ret < 0)
+			break;
+	}
+	closedir(d);
+	free(dir);
+	return ret;
+}
+
+int mm_acct_list(const char *store, unsigned int depth, char ***list_r, size_t *n_r,
+		 const char **error_r)
+{
+	struct acct_walk w = { .store = store, .depth = depth };
+
+	*list_r = NULL;
+	*n_r = 0;
+	if (acct_walk(&w, "", depth) < 0) {
+		mm_acct_list_free(&w.list, w.n);
+		*error_r = acct_err;
+		return -1;
+	}
+	if (w.n > 0)
+		qsort(w.list, w.n, sizeof(*w.list), str_cmp);
+	*list_r = w.list;
+	*n_r = w.n;
+	return 0;
 }
 
 static int acct_read(FILE *f, const char *path, char ***ro_r, size_t *n_r)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * acct.h - per-account mode (read-write or read-only), persisted in
- * STATE/accounts so it survives restarts; the fs daemon enforces it. */
+ * acct.h - account names, the accounts a store holds, and their mode
+ * (read-write or read-only), persisted in STATE/accounts so it survives
+ * restarts; the fs daemon enforces it. */
 #ifndef MM_ACCT_H
 #define MM_ACCT_H
 #include <stdbool.h>
@@ -18,6 +19,13 @@ int mm_acct_load(const char *state_dir, char ***ro_r, size_t *n_r,
 /* Sets one account's mode in the file (locked, atomic replace). */
 int mm_acct_set(const char *state_dir, const char *account, bool readonly,
 		const char **error_r);
+/* The accounts of a store directory: the directories depth levels below
+   it (symbolic links and names starting with '.' are not followed) whose
+   names pass mm_acct_check(), sorted by strcmp. *list_r is NULL-terminated
+   (NULL when there is none) and owned by the caller (mm_acct_list_free).
+   0, or -1 with *error_r (static) naming the call and the directory. */
+int mm_acct_list(const char *store, unsigned int depth, char ***list_r, size_t *n_r,
+		 const char **error_r);
 void mm_acct_list_free(char ***listp, size_t n);
 /* Binary search in a sorted list for an account given by prefix/len. */
 bool mm_acct_in(char *const *list, size_t n, const char *account, size_t len);

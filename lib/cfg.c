@@ -337,6 +337,24 @@ static bool cfg_replication(struct cfg_ctx *ctx, const char *key, const char *va
 	return false;
 }
 
+static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
+{
+	if (strcmp(key, "replicas") == 0) {
+		char *end;
+		long n = strtol(value, &end, 10);
+
+		if (*value < '0' || *value > '9' || *end != '\0' || n < 1 || n > 64) {
+			snprintf(ctx->reason, sizeof(ctx->reason),
+				 "replicas must be 1..64, not '%s'", value);
+			return false;
+		}
+		ctx->cfg->hb_replicas = (unsigned int)n;
+		return true;
+	}
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [hbmon] (replicas)", key);
+	return false;
+}
+
 static bool cfg_tls(struct cfg_ctx *ctx, const char *key, const char *value)
 {
 	struct mm_cfg *cfg = ctx->cfg;
@@ -563,6 +581,8 @@ static int cfg_handler(void *user, const char *section, const char *key,
 		ok = cfg_replication(ctx, key, value);
 	else if (strcmp(section, "tls") == 0)
 		ok = cfg_tls(ctx, key, value);
+	else if (strcmp(section, "hbmon") == 0)
+		ok = cfg_hbmon(ctx, key, value);
 	else if (strncmp(section, "peer ", 5) == 0)
 		ok = cfg_peer(ctx, section + 5, key, value);
 	else if (strncmp(section, "account ", 8) == 0)
@@ -661,6 +681,7 @@ static struct mm_cfg *cfg_new(const char *name)
 	cfg->segment_size = 64ULL << 20;
 	cfg->retention_s = 7 * 86400;
 	cfg->batch_interval_ms = 50;
+	cfg->hb_replicas = 2;
 	return cfg;
 }
 

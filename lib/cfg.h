@@ -75,6 +75,9 @@ struct mm_cfg {
 	struct mm_account_cfg *accounts;
 	size_t n_accounts;
 
+	/* [hbmon] */
+	unsigned int hb_replicas;	/* stores holding an account besides its active */
+
 	/* [classify] overrides, tried before the built-in table. */
 	char **classify_ignore, **classify_meta, **classify_plain;
 	size_t n_classify_ignore, n_classify_meta, n_classify_plain;

@@ -93,6 +93,7 @@ Test(cfg, defaults)
 	cr_expect_eq(cfg->retention_bytes, 0);
 	cr_expect_eq(cfg->batch_interval_ms, 50);
 	cr_expect_eq(cfg->permissions, MM_PERM_DAEMON);
+	cr_expect_eq(cfg->hb_replicas, 2);
 	cr_expect_eq(cfg->n_classify_ignore, 0);
 	cr_expect_eq(cfg->n_classify_meta, 0);
 	cr_expect_eq(cfg->n_classify_plain, 0);
@@ -168,6 +169,19 @@ Test(cfg, replication_sections)
 	a = mm_cfg_account(cfg, "other.net/carol");
 	cr_expect(a->replicate && a->mode == MM_REPL_ASYNC);
 	cr_expect(mm_cfg_account_on(a, "mx2"));
+}
+
+Test(cfg, hbmon_replicas)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nreplicas = 1\n", &cfg, &error),
+		     0, "%s", error);
+	cr_expect_eq(cfg->hb_replicas, 1);
+	mm_cfg_free(&cfg);
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nreplicas = 64\n", &cfg, &error),
+		     0, "%s", error);
+	cr_expect_eq(cfg->hb_replicas, 64);
 }
 
 Test(cfg, hostport)
@@ -272,6 +286,20 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		  "t.conf:7: replicate must be yes or no, not 'maybe'" },
 		{ NODE "[account *]\nsync_timeout = 0ms\n",
 		  "t.conf:7: sync_timeout must be 1ms..10m, not '0ms'" },
+		{ NODE "[hbmon]\nreplicas = 0\n",
+		  "t.conf:7: replicas must be 1..64, not '0'" },
+		{ NODE "[hbmon]\n\nreplicas = 65\n",
+		  "t.conf:8: replicas must be 1..64, not '65'" },
+		{ NODE "[hbmon]\nreplicas = two\n",
+		  "t.conf:7: replicas must be 1..64, not 'two'" },
+		{ NODE "[hbmon]\nreplicas = -1\n",
+		  "t.conf:7: replicas must be 1..64, not '-1'" },
+		{ NODE "[hbmon]\nreplicas = 2x\n",
+		  "t.conf:7: replicas must be 1..64, not '2x'" },
+		{ NODE "[hbmon]\nreplicas =\n",
+		  "t.conf:7: replicas must be 1..64, not ''" },
+		{ NODE "[hbmon]\ninterval = 100ms\n",
+		  "t.conf:7: unknown key 'interval' in [hbmon] (replicas)" },
 		{ NODE "[classify]\nmessage = *.eml\n",
 		  "t.conf:7: unknown key 'message' in [classify] (ignore, meta or plain)" },
 		{ NODE "[journal\n",
