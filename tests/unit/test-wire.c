@@ -935,16 +935,26 @@ Test(wire, inventory_hostile_entries)
 		const char *bytes;
 		size_t len;
 	} bad[] = {
-		{ "unknown sub", "x\x01\x00a\0\0\0\0\0\0\0\0", 12 },
-		{ "empty name", "n\x00\x00\0\0\0\0\0\0\0\0", 11 },
-		{ "slash in name", "c\x03\x00a/b\0\0\0\0\0\0\0\0", 14 },
-		{ "NUL in name", "c\x03\x00a\0b\0\0\0\0\0\0\0\0", 14 },
-		{ "name past the end", "c\x09\x00abc", 6 },
-		{ "size cut short", "c\x01\x00a\0\0\0", 7 },
+		/* sub, u16 length (little-endian), name, u64 size; the literals
+		   are split so a hex escape never swallows the next letter */
+		{ "unknown sub", "x" "\x01\x00" "a" "\0\0\0\0\0\0\0\0", 12 },
+		{ "empty name", "n" "\x00\x00" "\0\0\0\0\0\0\0\0", 11 },
+		{ "slash in name", "c" "\x03\x00" "a/b" "\0\0\0\0\0\0\0\0", 14 },
+		{ "NUL in name", "c" "\x03\x00" "a\0b" "\0\0\0\0\0\0\0\0", 14 },
+		{ "name past the end", "c" "\x09\x00" "abc", 6 },
+		{ "size cut short", "c" "\x01\x00" "a" "\0\0\0", 7 },
 		{ "name over 255", "c\x00\x01", 3 },
 	};
 	struct mm_wire_inv_entry e;
 
+	static const unsigned char good[] = "c" "\x03\x00" "a:b" "\x05\0\0\0\0\0\0\0";
+	size_t gpos = 0;
+
+	/* the well-formed twin of the cases below parses */
+	cr_assert_eq(mm_wire_inventory_next(good, 14, &gpos, &e), 1);
+	cr_expect_eq(e.name_len, 3);
+	cr_expect_eq(e.size, 5);
+	cr_expect_eq(gpos, 14);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t pos = 0;
 
