@@ -36,8 +36,8 @@ files=$(find "$SRC" -type f | wc -l)
 
 mm_log "initial copies: b by resync, dsync and rsync copies (not timed)"
 mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "resync failed"
-mm_wait_for 900 sh -c "grep -q 'resync of $ACCT to b: done' '$MM_T/a/repl.log'" ||
-	mm_fail "the resync did not finish sending"
+mm_wait_for 900 sh -c "grep -q 'resync of $ACCT to b: the peer confirms it' '$MM_T/a/repl.log'" ||
+	mm_fail "the resync did not finish"
 mm_wait_for 900 sh -c "[ \$(find '$MM_T/b/store/$ACCT/Maildir' -type f | wc -l) -ge $files ]" ||
 	mm_fail "b did not get every file"
 DA=$MM_T/dovecot
