@@ -68,7 +68,7 @@ void hb_status_json(struct hb_daemon *d, struct mm_buf *out)
 		      "rx_unknown", (json_int_t)d->rx_unknown,
 		      "tx_errors", (json_int_t)d->tx_errors,
 		      "members", members);
-	s = json_dumps(o, JSON_COMPACT);
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	mm_buf_puts(out, s);
 	mm_buf_puts(out, "\n");
 	free(s);

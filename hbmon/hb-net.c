@@ -281,6 +281,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* after a stall (SIGSTOP, a swapped-out process) read what waited in
+	   the socket before judging anyone unheard */
+	on_rx(d->fd, EV_READ, d);
 	sample_health(d);
 	send_heartbeats(d);
 	hb_members_tick(d->members, hb_now_us());
