@@ -117,8 +117,10 @@ enum hb_rx hb_members_recv(struct hb_members *m, const struct hb_msg *msg,
 		/* a restart (or the first heartbeat): its own clock must be
 		   near ours, and later than anything we accepted from it, so
 		   an old incarnation's datagrams cannot be replayed */
-		if (absdiff(msg->time_ms, wall_ms) > HB_INCARNATION_WINDOW_MS)
-			goto replay;
+		if (absdiff(msg->time_ms, wall_ms) > HB_INCARNATION_WINDOW_MS) {
+			p->n_replays++;
+			return HB_RX_CLOCK;
+		}
 		if (p->heard && msg->time_ms <= p->time_ms)
 			goto replay;
 	}

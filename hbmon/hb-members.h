@@ -21,6 +21,8 @@ enum hb_rx {
 	HB_RX_OK,
 	HB_RX_UNKNOWN,		/* not a member, or our own name */
 	HB_RX_REPLAY,		/* not newer than the last accepted */
+	HB_RX_CLOCK,		/* a new incarnation whose send time is more
+				   than the window off our clock */
 };
 
 /* A new incarnation is accepted only with a send time this close to the

@@ -204,6 +204,11 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 				d->rx_replay++;
 				why = "replayed or stale (incarnation, seq)";
 				break;
+			case HB_RX_CLOCK:
+				d->rx_replay++;
+				why = "new incarnation sent more than 30 s off our "
+				      "clock (replayed, or clocks out of step)";
+				break;
 			}
 		}
 		if (why != NULL) {
