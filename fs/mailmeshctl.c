@@ -34,7 +34,8 @@ static void usage(FILE *f)
 		"                      print journal records, one per line\n"
 		"  account ACCOUNT readonly|readwrite\n"
 		"                      switch one account's mode on this store\n"
-		"  status              ask the running mailmesh-fs for its counters\n"
+		"  status [--json]     the running mailmesh-fs's counters and\n"
+		"                      mailmesh-hbmon's members: state, RTT, health\n"
 		"  invalidate RELPATH...\n"
 		"                      drop the kernel's cache of paths changed in the\n"
 		"                      store behind the mount (relative to the store)\n"
@@ -239,19 +240,88 @@ static int cmd_account(const struct mm_cfg *cfg, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_status(const struct mm_cfg *cfg)
+/* mailmesh-fs's "ok key=value ..." as an object (numbers as numbers). */
+static json_t *fs_status_json(const char *reply)
+{
+	json_t *o = json_object();
+	char *copy = mm_strdup(reply), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		long long v;
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		errno = 0;
+		v = strtoll(eq + 1, &end, 10);
+		json_object_set_new(o, tok, eq[1] != '\0' && *end == '\0' && errno == 0 ?
+				    json_integer(v) : json_string(eq + 1));
+	}
+	free(copy);
+	return o;
+}
+
+/* status [--json]: mailmesh-fs's counters, then mailmesh-hbmon's view of
+   the members. Exit 0 when either runs, 3 when neither does. */
+static int cmd_status(const struct mm_cfg *cfg, int argc, char **argv)
 {
 	char reply[1024];
-	int ret = ctl_call(cfg, "status", reply, sizeof(reply));
+	const char *error;
+	json_t *hb = NULL;
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	int fs_ret, hb_ret;
 
-	if (ret == 1) {
-		printf("mailmesh-fs: not running (no %s/control.sock)\n", cfg->state);
-		return 3;
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE status [--json]\n");
+		return 2;
 	}
-	if (ret < 0)
+	fs_ret = ctl_call(cfg, "status", reply, sizeof(reply));
+	hb_ret = hb_cmd_status_get(cfg, &hb, &error);
+	if (hb_ret < 0)
+		fprintf(stderr, "mailmeshctl: hbmon: %s\n", error);
+	if (json) {
+		json_t *o = json_object(), *fs = fs_ret == 0 ? fs_status_json(reply + 2) :
+			json_object();
+		json_t *members = hb != NULL ? json_incref(json_object_get(hb, "members")) :
+			json_array();
+
+		json_object_set_new(fs, "running", json_boolean(fs_ret == 0));
+		if (fs_ret == 1)
+			json_object_set_new(fs, "error", json_string("not running (no control.sock)"));
+		if (hb != NULL) {
+			json_object_del(hb, "members");
+			json_object_set_new(hb, "running", json_true());
+		} else {
+			hb = json_pack("{s:b, s:s}", "running", false, "error",
+				       hb_ret == 1 ? "mailmesh-hbmon not running (no hbmon.sock)" :
+				       error);
+		}
+		json_object_set_new(o, "members", members ? members : json_array());
+		json_object_set_new(o, "hbmon", hb);
+		json_object_set_new(o, "fs", fs);
+		hb = NULL;
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		putchar('\n');
+		json_decref(o);
+	} else {
+		if (fs_ret == 1)
+			printf("mailmesh-fs: not running (no %s/control.sock)\n", cfg->state);
+		else if (fs_ret == 0)
+			printf("mailmesh-fs: running, %s\n", reply + 3);
+		if (hb_ret == 1)
+			printf("mailmesh-hbmon: not running (no %s/hbmon.sock)\n", cfg->state);
+		else if (hb != NULL) {
+			printf("mailmesh-hbmon: running, store %s, incarnation %s\n",
+			       json_string_value(json_object_get(hb, "store")),
+			       json_string_value(json_object_get(hb, "incarnation")));
+			hb_cmd_status_print(hb);
+		}
+	}
+	json_decref(hb);
+	if (fs_ret < 0 || hb_ret < 0)
 		return 1;
-	printf("mailmesh-fs: running, %s\n", reply + 3);
-	return 0;
+	return fs_ret == 1 && hb_ret == 1 ? 3 : 0;
 }
 
 static int cmd_invalidate(const struct mm_cfg *cfg, int argc, char **argv)
@@ -315,8 +385,8 @@ int main(int argc, char **argv)
 		ret = cmd_journal(cfg, argc, argv);
 	else if (strcmp(argv[0], "account") == 0)
 		ret = cmd_account(cfg, argc, argv);
-	else if (strcmp(argv[0], "status") == 0 && argc == 1)
-		ret = cmd_status(cfg);
+	else if (strcmp(argv[0], "status") == 0)
+		ret = cmd_status(cfg, argc, argv);
 	else if (strcmp(argv[0], "invalidate") == 0)
 		ret = cmd_invalidate(cfg, argc, argv);
 	else if (strcmp(argv[0], "certs") == 0)

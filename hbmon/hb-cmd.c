@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include "acct.h"
+#include "buf.h"
+#include "ctl.h"
 #include "ctl-json.h"
 #include "hb-cmd.h"
 #include "hb-placement.h"
@@ -449,4 +451,63 @@ int hb_cmd_placement(const struct mm_cfg *cfg, int argc, char **argv)
 		return 2;
 	}
 	return placement_table(cfg, &o);
+}
+
+int hb_cmd_status_get(const struct mm_cfg *cfg, json_t **status_r, const char **error_r)
+{
+	static char err[512];
+	struct mm_buf reply = { 0 };
+	json_error_t jerr;
+	char *path = mm_strdup_printf("%s/hbmon.sock", cfg->state);
+	const char *body;
+	int ret = mm_ctl_request(path, "status", &reply, error_r);
+
+	free(path);
+	if (ret != 0) {
+		mm_buf_free(&reply);
+		return ret;
+	}
+	body = strchr(mm_buf_str(&reply), '\n');
+	*status_r = body == NULL ? NULL : json_loads(body + 1, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (*status_r == NULL || !json_is_object(*status_r)) {
+		snprintf(err, sizeof(err), "mailmesh-hbmon: bad status reply: %s",
+			 body == NULL ? "no JSON" : jerr.text);
+		json_decref(*status_r);
+		*status_r = NULL;
+		*error_r = err;
+		ret = -1;
+	}
+	mm_buf_free(&reply);
+	return ret;
+}
+
+static void print_num(const json_t *v, const char *fmt_real, double scale)
+{
+	if (json_is_number(v))
+		printf(fmt_real, json_number_value(v) * scale);
+	else
+		printf("%8s", "-");
+}
+
+void hb_cmd_status_print(const json_t *status)
+{
+	const json_t *members = json_object_get(status, "members"), *m;
+	size_t i;
+
+	printf("%-16s %-9s %8s %8s %8s %8s %8s  %s\n", "MEMBER", "STATE", "RTT_MS",
+	       "PROBE_MS", "IO_PCT", "FREE_GB", "HEARD_MS", "REASON");
+	json_array_foreach(members, i, m) {
+		printf("%-16s %-9s ", json_string_value(json_object_get(m, "name")),
+		       json_string_value(json_object_get(m, "state")));
+		print_num(json_object_get(m, "rtt_ms"), "%8.1f", 1);
+		putchar(' ');
+		print_num(json_object_get(m, "probe_ms"), "%8.1f", 1);
+		putchar(' ');
+		print_num(json_object_get(m, "pressure_io"), "%8.2f", 1);
+		putchar(' ');
+		print_num(json_object_get(m, "free_bytes"), "%8.1f", 1.0 / (1 << 30));
+		putchar(' ');
+		print_num(json_object_get(m, "last_heard_ms"), "%8.0f", 1);
+		printf("  %s\n", json_string_value(json_object_get(m, "reason")));
+	}
 }

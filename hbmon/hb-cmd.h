@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
- * hb-cmd.h - mailmeshctl's placement command (hb-cmd.c). */
+ * hb-cmd.h - mailmeshctl's placement command and the hbmon part of its
+ * status (hb-cmd.c). */
 #ifndef HB_CMD_H
 #define HB_CMD_H
+#include <jansson.h>
 #include "cfg.h"
 
 /* argv[0] is "placement".
@@ -13,5 +15,12 @@
    be NULL, and gives the default of --replicas when it is not.
    Returns mailmeshctl's exit status: 0 done, 1 failed, 2 usage. */
 int hb_cmd_placement(const struct mm_cfg *cfg, int argc, char **argv);
+
+/* Asks the running mailmesh-hbmon (STATE/hbmon.sock) for its status.
+   Returns 0 with *status_r (the daemon's JSON object; the caller
+   decrefs), 1 when it is not running, -1 with *error_r (static). */
+int hb_cmd_status_get(const struct mm_cfg *cfg, json_t **status_r, const char **error_r);
+/* Prints the members of status as a table on stdout. */
+void hb_cmd_status_print(const json_t *status);
 
 #endif

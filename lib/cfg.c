@@ -337,21 +337,84 @@ static bool cfg_replication(struct cfg_ctx *ctx, const char *key, const char *va
 	return false;
 }
 
+/* An integer key of [hbmon] in min..max, given as a plain number. */
+static bool set_uint(struct cfg_ctx *ctx, unsigned int *dst, const char *key,
+		     const char *value, long min, long max)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (*value < '0' || *value > '9' || *end != '\0' || errno != 0 ||
+	    n < min || n > max) {
+		snprintf(ctx->reason, sizeof(ctx->reason), "%s must be %ld..%ld, not '%s'",
+			 key, min, max, value);
+		return false;
+	}
+	*dst = (unsigned int)n;
+	return true;
+}
+
+/* A duration key in milliseconds ("200", "200ms", "1s") within min..max ms. */
+static bool set_ms(struct cfg_ctx *ctx, unsigned int *dst, const char *key,
+		   const char *value, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+	char *end;
+
+	/* a bare number is milliseconds here, unlike mm_parse_duration_ms */
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (*value >= '0' && *value <= '9' && *end == '\0' && errno == 0)
+		;
+	else if (mm_parse_duration_ms(value, &v) < 0)
+		v = UINT64_MAX;
+	if (v < min || v > max) {
+		snprintf(ctx->reason, sizeof(ctx->reason),
+			 "%s must be %llu..%llu milliseconds, not '%s'", key,
+			 (unsigned long long)min, (unsigned long long)max, value);
+		return false;
+	}
+	*dst = (unsigned int)v;
+	return true;
+}
+
 static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
 {
-	if (strcmp(key, "replicas") == 0) {
-		char *end;
-		long n = strtol(value, &end, 10);
+	struct mm_cfg *cfg = ctx->cfg;
 
-		if (*value < '0' || *value > '9' || *end != '\0' || n < 1 || n > 64) {
+	if (strcmp(key, "replicas") == 0)
+		return set_uint(ctx, &cfg->hb_replicas, key, value, 1, 64);
+	if (strcmp(key, "listen") == 0)
+		return set_hostport(ctx, &cfg->hb_listen, key, value);
+	if (strcmp(key, "key_file") == 0)
+		return set_path(ctx, &cfg->hb_key_file, value);
+	if (strcmp(key, "interval") == 0)
+		return set_ms(ctx, &cfg->hb_interval_ms, key, value, 10, 60000);
+	if (strcmp(key, "timeout") == 0)
+		return set_ms(ctx, &cfg->hb_timeout_ms, key, value, 50, 600000);
+	if (strcmp(key, "rtt_ms") == 0)
+		return set_ms(ctx, &cfg->hb_rtt_ms, key, value, 1, 600000);
+	if (strcmp(key, "probe_ms") == 0)
+		return set_ms(ctx, &cfg->hb_probe_ms, key, value, 1, 600000);
+	if (strcmp(key, "probe_delay_ms") == 0)
+		return set_ms(ctx, &cfg->hb_probe_delay_ms, key, value, 0, 60000);
+	if (strcmp(key, "pressure") == 0)
+		return set_uint(ctx, &cfg->hb_pressure, key, value, 1, 100);
+	if (strcmp(key, "window") == 0)
+		return set_uint(ctx, &cfg->hb_window, key, value, 1, 1000);
+	if (strcmp(key, "min_free") == 0) {
+		if (mm_parse_size(value, &cfg->hb_min_free) < 0) {
 			snprintf(ctx->reason, sizeof(ctx->reason),
-				 "replicas must be 1..64, not '%s'", value);
+				 "min_free must be a size (e.g. 1G), not '%s'", value);
 			return false;
 		}
-		ctx->cfg->hb_replicas = (unsigned int)n;
 		return true;
 	}
-	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [hbmon] (replicas)", key);
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [hbmon] (replicas, "
+		 "listen, key_file, interval, timeout, rtt_ms, probe_ms, pressure, min_free, "
+		 "window, probe_delay_ms)", key);
 	return false;
 }
 
@@ -401,6 +464,8 @@ static bool cfg_peer(struct cfg_ctx *ctx, const char *name, const char *key, con
 		return false;
 	if (strcmp(key, "address") == 0)
 		return set_hostport(ctx, &p->address, key, value);
+	if (strcmp(key, "hbmon") == 0)
+		return set_hostport(ctx, &p->hbmon, key, value);
 	if (strcmp(key, "bandwidth") == 0) {
 		uint64_t v;
 
@@ -654,6 +719,12 @@ static int cfg_finish(struct cfg_ctx *ctx, int ret, const char **error_r)
 			}
 		}
 	}
+	if (cfg->hb_timeout_ms <= cfg->hb_interval_ms) {
+		snprintf(cfg_error, sizeof(cfg_error),
+			 "%s: [hbmon] timeout (%u ms) must be longer than interval (%u ms)",
+			 ctx->name, cfg->hb_timeout_ms, cfg->hb_interval_ms);
+		goto fail;
+	}
 	if (strcmp(cfg->store, cfg->state) == 0 ||
 	    strncmp(cfg->state, cfg->store, strlen(cfg->store)) == 0) {
 		if (cfg->state[strlen(cfg->store)] == '/' ||
@@ -682,6 +753,13 @@ static struct mm_cfg *cfg_new(const char *name)
 	cfg->retention_s = 7 * 86400;
 	cfg->batch_interval_ms = 50;
 	cfg->hb_replicas = 2;
+	cfg->hb_interval_ms = 200;
+	cfg->hb_timeout_ms = 1000;
+	cfg->hb_rtt_ms = 500;
+	cfg->hb_probe_ms = 200;
+	cfg->hb_pressure = 50;
+	cfg->hb_min_free = 1ULL << 30;
+	cfg->hb_window = 5;
 	return cfg;
 }
 
@@ -748,9 +826,12 @@ void mm_cfg_free(struct mm_cfg **cfgp)
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	free(cfg->hb_listen);
+	free(cfg->hb_key_file);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].name);
 		free(cfg->peers[i].address);
+		free(cfg->peers[i].hbmon);
 	}
 	free(cfg->peers);
 	for (size_t i = 0; i < cfg->n_accounts; i++) {

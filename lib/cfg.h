@@ -34,6 +34,7 @@ struct mm_peer_cfg {
 	char *name;
 	char *address;		/* HOST:PORT of its replicator */
 	uint64_t bandwidth;	/* bytes/s we send it at most; 0: no limit */
+	char *hbmon;		/* HOST:PORT of its mailmesh-hbmon, NULL when not set */
 	int line;		/* of the section's first key, for messages */
 };
 
@@ -77,6 +78,16 @@ struct mm_cfg {
 
 	/* [hbmon] */
 	unsigned int hb_replicas;	/* stores holding an account besides its active */
+	char *hb_listen;		/* HOST:PORT (UDP), NULL when not set */
+	char *hb_key_file;		/* NULL: the key is SHA-256 of [tls] ca */
+	unsigned int hb_interval_ms;	/* heartbeat and health sample period */
+	unsigned int hb_timeout_ms;	/* a member unheard this long is failed */
+	unsigned int hb_rtt_ms;		/* a member with a longer RTT is degraded */
+	unsigned int hb_probe_ms;	/* store probe threshold */
+	unsigned int hb_pressure;	/* percent, io "some avg10" threshold */
+	uint64_t hb_min_free;		/* bytes free in the store, at least */
+	unsigned int hb_window;		/* samples over a threshold to be degraded */
+	unsigned int hb_probe_delay_ms;	/* tests only: added to every probe */
 
 	/* [classify] overrides, tried before the built-in table. */
 	char **classify_ignore, **classify_meta, **classify_plain;

@@ -184,6 +184,46 @@ Test(cfg, hbmon_replicas)
 	cr_expect_eq(cfg->hb_replicas, 64);
 }
 
+Test(cfg, hbmon_heartbeat)
+{
+	const char *error = NULL;
+
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE, &cfg, &error), 0, "%s", error);
+	cr_expect_null(cfg->hb_listen);
+	cr_expect_null(cfg->hb_key_file);
+	cr_expect_eq(cfg->hb_interval_ms, 200);
+	cr_expect_eq(cfg->hb_timeout_ms, 1000);
+	cr_expect_eq(cfg->hb_rtt_ms, 500);
+	cr_expect_eq(cfg->hb_probe_ms, 200);
+	cr_expect_eq(cfg->hb_pressure, 50);
+	cr_expect_eq(cfg->hb_min_free, 1ULL << 30);
+	cr_expect_eq(cfg->hb_window, 5);
+	cr_expect_eq(cfg->hb_probe_delay_ms, 0);
+	mm_cfg_free(&cfg);
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nlisten = 127.0.0.1:7100\n"
+				  "interval = 100ms\ntimeout = 2s\nrtt_ms = 300\n"
+				  "probe_ms = 50\npressure = 20\nmin_free = 10M\nwindow = 3\n"
+				  "key_file = /etc/mailmesh/hb.key\nprobe_delay_ms = 400\n"
+				  "[peer mx2]\naddress = h2:7000\nhbmon = h2:7100\n",
+				  &cfg, &error), 0, "%s", error);
+	cr_expect_str_eq(cfg->hb_listen, "127.0.0.1:7100");
+	cr_expect_str_eq(cfg->hb_key_file, "/etc/mailmesh/hb.key");
+	cr_expect_eq(cfg->hb_interval_ms, 100);
+	cr_expect_eq(cfg->hb_timeout_ms, 2000);
+	cr_expect_eq(cfg->hb_rtt_ms, 300);
+	cr_expect_eq(cfg->hb_probe_ms, 50);
+	cr_expect_eq(cfg->hb_pressure, 20);
+	cr_expect_eq(cfg->hb_min_free, 10ULL << 20);
+	cr_expect_eq(cfg->hb_window, 3);
+	cr_expect_eq(cfg->hb_probe_delay_ms, 400);
+	cr_expect_str_eq(cfg->peers[0].hbmon, "h2:7100");
+	mm_cfg_free(&cfg);
+	cr_expect_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\ninterval = 500\ntimeout = 500\n",
+				  &cfg, &error), -1);
+	cr_expect_str_eq(error, "t.conf: [hbmon] timeout (500 ms) must be longer than "
+			 "interval (500 ms)");
+}
+
 Test(cfg, hostport)
 {
 	char host[64];
@@ -298,8 +338,24 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		  "t.conf:7: replicas must be 1..64, not '2x'" },
 		{ NODE "[hbmon]\nreplicas =\n",
 		  "t.conf:7: replicas must be 1..64, not ''" },
-		{ NODE "[hbmon]\ninterval = 100ms\n",
-		  "t.conf:7: unknown key 'interval' in [hbmon] (replicas)" },
+		{ NODE "[hbmon]\nintervals = 100ms\n",
+		  "t.conf:7: unknown key 'intervals' in [hbmon] (replicas, listen, key_file, "
+		  "interval, timeout, rtt_ms, probe_ms, pressure, min_free, window, "
+		  "probe_delay_ms)" },
+		{ NODE "[hbmon]\ninterval = 5\n",
+		  "t.conf:7: interval must be 10..60000 milliseconds, not '5'" },
+		{ NODE "[hbmon]\ntimeout = soon\n",
+		  "t.conf:7: timeout must be 50..600000 milliseconds, not 'soon'" },
+		{ NODE "[hbmon]\nlisten = nowhere\n",
+		  "t.conf:7: listen must be HOST:PORT, not 'nowhere'" },
+		{ NODE "[hbmon]\npressure = 101\n",
+		  "t.conf:7: pressure must be 1..100, not '101'" },
+		{ NODE "[hbmon]\nmin_free = lots\n",
+		  "t.conf:7: min_free must be a size (e.g. 1G), not 'lots'" },
+		{ NODE "[hbmon]\nkey_file = key\n",
+		  "t.conf:7: 'key' is not an absolute path" },
+		{ NODE "[peer mx2]\naddress = h:1\nhbmon = h\n",
+		  "t.conf:8: hbmon must be HOST:PORT, not 'h'" },
 		{ NODE "[classify]\nmessage = *.eml\n",
 		  "t.conf:7: unknown key 'message' in [classify] (ignore, meta or plain)" },
 		{ NODE "[journal\n",

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT
+ * mailmesh-hbmon.c - main(): options, start-up checks, the event loop of
+ * heartbeats and health (hb-net.c) and the control socket (hb-ctl.c). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <event2/event.h>
+#include "hb.h"
+#include "log.h"
+#include "mem.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mailmesh-hbmon -c FILE [-f] [-v]\n"
+		"  -c FILE   node configuration (INI): [hbmon] listen, interval, timeout,\n"
+		"            thresholds; [peer NAME] hbmon = HOST:PORT\n"
+		"  -f        stay in the foreground and log to stderr\n"
+		"  -v        verbose logging\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct hb_daemon *d = arg;
+
+	(void)what;
+	mm_log_info("signal %d: stopping", (int)sig);
+	event_base_loopexit(d->base, NULL);
+}
+
+static int check_cfg(const struct mm_cfg *cfg, const char **error_r)
+{
+	static char err[512];
+
+	if (cfg->hb_listen == NULL) {
+		snprintf(err, sizeof(err), "%s: missing [hbmon] listen", cfg->path);
+		*error_r = err;
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hb_daemon d;
+	struct event *sigs[3] = { NULL };
+	const char *cfg_path = NULL, *error;
+	bool foreground = false;
+	int c, ret = 1;
+
+	while ((c = getopt(argc, argv, "c:fvh")) != -1) {
+		switch (c) {
+		case 'c': cfg_path = optarg; break;
+		case 'f': foreground = true; break;
+		case 'v': mm_log_verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (cfg_path == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
+	mm_log_init("mailmesh-hbmon", true);
+	if (mm_cfg_load(cfg_path, &d.cfg, &error) < 0 || check_cfg(d.cfg, &error) < 0 ||
+	    hb_key_load(&d, &error) < 0) {
+		mm_log_error("%s", error);
+		mm_cfg_free(&d.cfg);
+		return 1;
+	}
+	d.thr.probe_ms = d.cfg->hb_probe_ms;
+	d.thr.pressure = d.cfg->hb_pressure;
+	d.thr.min_free = d.cfg->hb_min_free;
+	d.thr.window = d.cfg->hb_window;
+	if (getrandom(&d.incarnation, sizeof(d.incarnation), 0) != sizeof(d.incarnation)) {
+		mm_log_error("getrandom failed: %m");
+		goto out;
+	}
+	d.ctl_path = mm_strdup_printf("%s/hbmon.sock", d.cfg->state);
+	if (mkdir(d.cfg->state, 0700) < 0 && errno != EEXIST) {
+		mm_log_error("state %s: mkdir failed: %m", d.cfg->state);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!foreground) {
+		if (daemon(0, 0) < 0) {
+			mm_log_error("daemon failed: %m");
+			goto out;
+		}
+		mm_log_init("mailmesh-hbmon", false);
+	}
+	d.base = event_base_new();
+	if (hb_ctl_start(&d, &error) < 0 || hb_net_start(&d, &error) < 0) {
+		mm_log_error("%s", error);
+		goto out;
+	}
+	sigs[0] = evsignal_new(d.base, SIGTERM, on_signal, &d);
+	sigs[1] = evsignal_new(d.base, SIGINT, on_signal, &d);
+	sigs[2] = evsignal_new(d.base, SIGHUP, on_signal, &d);
+	for (int i = 0; i < 3; i++)
+		event_add(sigs[i], NULL);
+	mm_log_info("store %s: heartbeats on %s every %u ms to %zu member(s), timeout %u ms",
+		    d.cfg->node_name, d.cfg->hb_listen, d.cfg->hb_interval_ms, d.n_dests,
+		    d.cfg->hb_timeout_ms);
+	event_base_dispatch(d.base);
+	ret = 0;
+out:
+	hb_net_stop(&d);
+	hb_ctl_stop(&d);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (d.base != NULL)
+		event_base_free(d.base);
+	free(d.ctl_path);
+	mm_cfg_free(&d.cfg);
+	return ret;
+}
