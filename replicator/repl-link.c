@@ -1002,6 +1002,8 @@ static void link_connect(struct repl_link *l)
 	l->state = REPL_LINK_CONNECTING;
 	if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sa, len) < 0)
 		link_down(l, "connect failed");
+	else if (l->bev != NULL)
+		repl_nodelay(bufferevent_getfd(l->bev));
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)

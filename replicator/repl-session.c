@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1303,6 +1304,14 @@ static void s_on_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);
 }
 
+void repl_nodelay(int fd)
+{
+	int one = 1;
+
+	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		mm_log_warn("replication: TCP_NODELAY: %m");
+}
+
 static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
@@ -1330,6 +1339,7 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 		snprintf(s->addr, sizeof(s->addr), "unknown client");
 	}
 	s->stage_fd = -1;
+	repl_nodelay(fd);
 	s->bev = bufferevent_openssl_socket_new(d->base, fd, SSL_new(d->ssl_ctx),
 						BUFFEREVENT_SSL_ACCEPTING,
 						BEV_OPT_CLOSE_ON_FREE);

@@ -289,5 +289,9 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out);
 int repl_resolve(const char *hostport, struct sockaddr_storage *sa_r, int *len_r,
 		 const char **error_r);
 uint64_t repl_now_ns(void);
+/* Turns Nagle off on a replication socket: records, ACKs and PINGs are
+   small writes that must go at once; with Nagle one waited for the ACK
+   of the previous segment, which the peer delays up to 40 ms. */
+void repl_nodelay(int fd);
 
 #endif
