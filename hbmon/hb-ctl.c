@@ -5,15 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/listener.h>
 #include <jansson.h>
 #include "buf.h"
+#include "evctl.h"
 #include "hb.h"
 #include "mem.h"
 
@@ -75,84 +73,28 @@ void hb_status_json(struct hb_daemon *d, struct mm_buf *out)
 	json_decref(o);
 }
 
-static void c_on_write(struct bufferevent *bev, void *arg)
-{
-	(void)arg;
-	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		bufferevent_free(bev);
-}
-
-static void c_on_read(struct bufferevent *bev, void *arg)
+static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 {
 	struct hb_daemon *d = arg;
 	struct mm_buf out = { 0 };
-	size_t n;
-	char *line = evbuffer_readln(bufferevent_get_input(bev), &n, EVBUFFER_EOL_LF);
 
-	if (line == NULL)
-		return;
 	if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		hb_status_json(d, &out);
 	} else {
 		mm_buf_puts(&out, "error unknown command\n");
 	}
-	free(line);
-	bufferevent_disable(bev, EV_READ);
-	bufferevent_setcb(bev, NULL, c_on_write, NULL, d);
-	bufferevent_write(bev, out.data, out.len);
+	mm_evctl_reply(bev, out.data, out.len);
 	mm_buf_free(&out);
-}
-
-static void c_on_event(struct bufferevent *bev, short what, void *arg)
-{
-	(void)what;
-	(void)arg;
-	bufferevent_free(bev);
-}
-
-static void c_on_accept(struct evconnlistener *lis, evutil_socket_t fd,
-			struct sockaddr *sa, int salen, void *arg)
-{
-	struct bufferevent *bev;
-
-	(void)sa;
-	(void)salen;
-	bev = bufferevent_socket_new(evconnlistener_get_base(lis), fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(bev, c_on_read, NULL, c_on_event, arg);
-	bufferevent_enable(bev, EV_READ);
 }
 
 int hb_ctl_start(struct hb_daemon *d, const char **error_r)
 {
-	static char err[512];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (strlen(d->ctl_path) >= sizeof(sa.sun_path)) {
-		snprintf(err, sizeof(err), "%s: path too long for a socket", d->ctl_path);
-		*error_r = err;
-		return -1;
-	}
-	strcpy(sa.sun_path, d->ctl_path);
-	unlink(d->ctl_path);
-	d->ctl_listener = evconnlistener_new_bind(d->base, c_on_accept, d,
-						  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-						  16, (struct sockaddr *)&sa, sizeof(sa));
-	if (d->ctl_listener == NULL) {
-		snprintf(err, sizeof(err), "control socket %s: %s", d->ctl_path,
-			 strerror(errno));
-		*error_r = err;
-		return -1;
-	}
-	chmod(d->ctl_path, 0600);
-	return 0;
+	d->ctl = mm_evctl_listen(d->base, d->ctl_path, c_on_line, d, error_r);
+	return d->ctl != NULL ? 0 : -1;
 }
 
 void hb_ctl_stop(struct hb_daemon *d)
 {
-	if (d->ctl_listener != NULL) {
-		evconnlistener_free(d->ctl_listener);
-		unlink(d->ctl_path);
-	}
-	d->ctl_listener = NULL;
+	mm_evctl_close(&d->ctl);
 }

@@ -43,7 +43,7 @@ struct hb_daemon {
 	uint64_t rx_ok, rx_bad_auth, rx_replay, rx_malformed, rx_unknown, tx_errors;
 	struct { char from[64]; uint64_t at_us; } lograte[HB_LOGRATE_SLOTS];
 	char *ctl_path;
-	struct evconnlistener *ctl_listener;
+	struct mm_evctl *ctl;	/* STATE/hbmon.sock */
 };
 
 uint64_t hb_now_us(void);

@@ -233,7 +233,8 @@ struct repl_daemon {
 	struct event_base *base;
 	SSL_CTX *ssl_ctx;
 	struct repl_store *store;
-	struct evconnlistener *listener, *ctl_listener;
+	struct evconnlistener *listener;
+	struct mm_evctl *ctl;	/* STATE/replicator.sock */
 	struct repl_link *links;
 	size_t n_links;
 	struct repl_session *sessions;
