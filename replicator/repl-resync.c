@@ -379,48 +379,27 @@ int repl_resync_answer(struct repl_resync *rs, const char *folder, enum mm_wire_
 	return 0;
 }
 
-static void accounts_walk(const struct repl_daemon *d, const char *rel, unsigned int depth,
-			  char ***list, size_t *n)
-{
-	char *dir = mm_strdup_printf("%s%s%s", d->cfg->store, *rel ? "/" : "", rel);
-	struct dirent **names;
-	int k = scandir(dir, &names, NULL, alphasort);
-
-	if (k < 0) {
-		free(dir);
-		return;
-	}
-
-	for (int i = 0; i < k; i++) {
-		const char *name = names[i]->d_name, *error;
-		char *child = mm_strdup_printf("%s%s%s", rel, *rel ? "/" : "", name);
-		char *full = mm_strdup_printf("%s/%s", d->cfg->store, child);
-		struct stat st;
-
-		if (name[0] != '.' && lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (depth > 1) {
-				accounts_walk(d, child, depth - 1, list, n);
-			} else if (mm_acct_check(child, d->cfg->account_depth, &error) == 0 &&
-				   !mm_acct_in(d->ro, d->n_ro, child, strlen(child))) {
-				*list = mm_realloc(*list, (*n + 1) * sizeof(**list));
-				(*list)[(*n)++] = child;
-				child = NULL;
-			}
-		}
-		free(child);
-		free(full);
-		free(names[i]);
-	}
-	free(names);
-	free(dir);
-}
-
 size_t repl_resync_accounts(const struct repl_daemon *d, char ***list_r)
 {
-	size_t n = 0;
+	const char *error;
+	char **all;
+	size_t n_all, n = 0;
 
 	*list_r = NULL;
-	accounts_walk(d, "", d->cfg->account_depth, list_r, &n);
+	if (mm_acct_list(d->cfg->store, d->cfg->account_depth, &all, &n_all, &error) < 0) {
+		mm_log_error("replication: %s", error);
+		return 0;
+	}
+	/* this store serves what is not read-only here */
+	for (size_t i = 0; i < n_all; i++) {
+		if (mm_acct_in(d->ro, d->n_ro, all[i], strlen(all[i]))) {
+			free(all[i]);
+			continue;
+		}
+		*list_r = mm_realloc(*list_r, (n + 1) * sizeof(**list_r));
+		(*list_r)[n++] = all[i];
+	}
+	free(all);
 	return n;
 }
 
