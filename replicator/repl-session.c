@@ -435,15 +435,21 @@ static void rs_confirm(struct repl_session *s, const char *account, uint32_t cod
 	s->resync_dirty = true;	/* the next commit sends it */
 }
 
-static void rs_add(struct repl_session *s, const char *folder, uint8_t sub, const char *name)
+/* Notes a store-relative path (owned) as named: it stays at the end. */
+static void rs_push(struct repl_session *s, char *rel)
 {
 	if (s->rs_n == s->rs_cap) {
 		s->rs_cap = s->rs_cap ? s->rs_cap * 2 : 1024;
 		s->rs_seen = mm_realloc(s->rs_seen, s->rs_cap * sizeof(*s->rs_seen));
 	}
-	s->rs_seen[s->rs_n++] = mm_strdup_printf("%s%s%s%s%s/%s", s->rs_account,
+	s->rs_seen[s->rs_n++] = rel;
+}
+
+static void rs_add(struct repl_session *s, const char *folder, uint8_t sub, const char *name)
+{
+	rs_push(s, mm_strdup_printf("%s%s%s%s%s/%s", s->rs_account,
 		*folder != '\0' ? "/" : "", folder, sub != MM_SUB_NONE ? "/" : "",
-		sub != MM_SUB_NONE ? mm_sub_str(sub) : "", name);
+		sub != MM_SUB_NONE ? mm_sub_str(sub) : "", name));
 }
 
 /* Notes the file a record of the account being resynced leaves in place. */
@@ -506,16 +512,11 @@ static int rs_digest(struct repl_session *s, const struct mm_wire_msg *m)
 
 			reply.code = MM_WIRE_INV_SAME;
 			for (size_t k = 0; k < n; k++) {
-				char kind, *seen;
+				char kind;
 				const char *rel = repl_resync_entry(s->rs_mine, idx[k], &kind);
 
-				seen = kind == 'F' ? mm_strdup_printf("%s/", rel) : mm_strdup(rel);
-				if (s->rs_n == s->rs_cap) {
-					s->rs_cap = s->rs_cap ? s->rs_cap * 2 : 1024;
-					s->rs_seen = mm_realloc(s->rs_seen,
-								s->rs_cap * sizeof(*s->rs_seen));
-				}
-				s->rs_seen[s->rs_n++] = seen;
+				/* a folder is noted as "ACCOUNT/FOLDER/", as rs_add() does */
+				rs_push(s, kind == 'F' ? mm_strdup_printf("%s/", rel) : mm_strdup(rel));
 			}
 			s->rs_same++;
 		} else {
