@@ -62,6 +62,8 @@ struct repl_resync {
 	struct folder *folders;
 	size_t nfolders;
 	size_t *order;		/* entry indices grouped by folder */
+	unsigned char *buf;	/* the last message read whole (item->data) */
+	size_t buf_cap;
 	unsigned int folders_sent, metas, messages, skipped, same, have, differ;
 };
 
@@ -441,6 +443,7 @@ void repl_resync_free(struct repl_resync **rsp)
 	free(rs->folders);
 	free(rs->order);
 	free(rs->entries);
+	free(rs->buf);
 	free(rs->account);
 	mm_rules_free(&rs->rules);
 	free(rs);
@@ -504,6 +507,36 @@ static bool peer_has(const struct folder *f, const struct mm_loc *loc, uint64_t 
 	return h != NULL && h->size == size;
 }
 
+/* Reads a message of size bytes into rs->buf and hashes it: item->data.
+   -1 when it is not that size any more (changed since the walk). */
+static int read_whole(struct repl_resync *rs, int fd, size_t size,
+		      struct repl_resync_item *item)
+{
+	size_t got = 0;
+	XXH128_canonical_t c;
+
+	if (rs->buf_cap < size + 1) {
+		rs->buf_cap = size + 1;
+		rs->buf = mm_realloc(rs->buf, rs->buf_cap);
+	}
+	/* one byte more than the size: a file that grew is seen */
+	while (got < size + 1) {
+		ssize_t n = pread(fd, rs->buf + got, size + 1 - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != size)
+		return -1;
+	XXH128_canonicalFromHash(&c, XXH3_128bits(rs->buf, size));
+	memcpy(item->hash, c.digest, 16);
+	item->data = rs->buf;
+	return 0;
+}
+
 void repl_resync_offered(struct repl_resync *rs)
 {
 	for (size_t i = 0; i < rs->nfolders; i++)
@@ -565,8 +598,17 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		}
 		uint64_t hashed;
 
-		if (kind == ENTRY_MESSAGE && (mm_content_hash(fd, &hashed, item->hash) < 0 ||
-					      hashed != (uint64_t)st.st_size)) {
+		if (kind == ENTRY_MESSAGE && (uint64_t)st.st_size <= REPL_RESYNC_READ_MAX &&
+		    st.st_size > 0) {
+			/* read once: hashed here, sent from the buffer */
+			if (read_whole(rs, fd, (size_t)st.st_size, item) < 0) {
+				close(fd);
+				rs->skipped++;
+				continue;
+			}
+		} else if (kind == ENTRY_MESSAGE &&
+			   (mm_content_hash(fd, &hashed, item->hash) < 0 ||
+			    hashed != (uint64_t)st.st_size)) {
 			close(fd);
 			rs->skipped++;
 			continue;

@@ -855,7 +855,9 @@ static int apply_open_record(struct repl_session *s)
 	switch (r) {
 	case REPL_APPLIED:
 		s->d->n_applied++;
-		if (rec.op == MM_OP_DELIVER && rec.size > 0)
+		/* a resync's contents are not kept: the source does not send
+		   later copies of them by hash (repl-link.c) */
+		if (rec.op == MM_OP_DELIVER && rec.size > 0 && !(rec.rflags & MM_RECF_RESYNC))
 			content_keep(s, &rec);
 		break;
 	case REPL_ALREADY:

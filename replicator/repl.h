@@ -37,6 +37,9 @@ struct repl_daemon;
 /* While a resync runs: bulk content, mostly read cold from disk; at 3
    compression was the sender's largest cost. */
 #define REPL_RESYNC_ZSTD_LEVEL -3
+/* A resync reads a message up to this size once, to hash and send it; a
+   bigger one is read twice (hashed, then sent). */
+#define REPL_RESYNC_READ_MAX (1u << 20)
 /* Resync records alone are synced at most this often (the end's RESYNCED
    waits for a sync of everything before it). */
 #define REPL_RESYNC_SYNC_NS 1000000000ULL
@@ -84,6 +87,8 @@ struct repl_resync_item {
 	struct stat st;
 	uint8_t hash[16];	/* DELIVER: XXH3-128 of the content */
 	int fd;			/* META and DELIVER: open on the file (close it) */
+	const unsigned char *data; /* DELIVER: the whole content when it was read
+				   at once (REPL_RESYNC_READ_MAX), until the next item */
 	bool have;		/* DELIVER: the peer has the content (fd -1) */
 };
 /* A folder's standing in a resync, once its digest has been offered. */
