@@ -33,6 +33,7 @@ struct entry {
 	uint64_t size;		/* at the walk */
 	uint8_t hash[16];	/* META: XXH3-128 of the content at the walk */
 	uint32_t folder;	/* index in folders */
+	int fd;			/* opened by read_ahead(), or -1 */
 };
 
 /* What the peer has of one message of a folder (its INVENTORY). */
@@ -78,6 +79,7 @@ static void add(struct repl_resync *rs, char kind, const char *rel, const struct
 	e = &rs->entries[rs->n++];
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
+	e->fd = -1;
 	e->rel = mm_strdup(rel);
 	e->size = kind == ENTRY_FOLDER ? 0 : (uint64_t)st->st_size;
 }
@@ -433,8 +435,11 @@ void repl_resync_free(struct repl_resync **rsp)
 
 	if (rs == NULL)
 		return;
-	for (size_t i = 0; i < rs->n; i++)
+	for (size_t i = 0; i < rs->n; i++) {
 		free(rs->entries[i].rel);
+		if (rs->entries[i].fd >= 0)
+			close(rs->entries[i].fd);
+	}
 	for (size_t i = 0; i < rs->nfolders; i++) {
 		free(rs->folders[i].name);
 		free(rs->folders[i].blob);
@@ -477,18 +482,16 @@ static void read_ahead(struct repl_resync *rs, const struct repl_daemon *d)
 	if (rs->ahead < rs->next)
 		rs->ahead = rs->next;
 	for (; rs->ahead < rs->n && rs->ahead < until; rs->ahead++) {
-		const struct entry *e = &rs->entries[rs->ahead];
+		struct entry *e = &rs->entries[rs->ahead];
 		char *full;
-		int fd;
 
 		if (e->kind == ENTRY_FOLDER || rs->folders[e->folder].state != REPL_RS_DIFFERS)
 			continue;
 		full = mm_strdup_printf("%s/%s", d->cfg->store, e->rel);
-		fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (fd >= 0) {
-			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
-			close(fd);
-		}
+		/* kept open for repl_resync_next(): one open per file */
+		e->fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (e->fd >= 0)
+			(void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_WILLNEED);
 		free(full);
 	}
 }
@@ -547,7 +550,7 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		     struct repl_resync_item *item)
 {
 	while (rs->next < rs->n) {
-		const struct entry *e = &rs->entries[rs->next];
+		struct entry *e = &rs->entries[rs->next];
 		const struct folder *f = &rs->folders[e->folder];
 		char kind = e->kind;
 		const char *rel = e->rel;
@@ -573,6 +576,9 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 		    S_ISREG(st.st_mode) && peer_has(f, &item->loc, (uint64_t)st.st_size)) {
 			/* the peer has it: its name and attributes, no content */
 			free(full);
+			if (e->fd >= 0)
+				close(e->fd);
+			e->fd = -1;
 			item->st = st;
 			item->op = MM_OP_DELIVER;
 			item->have = true;
@@ -580,10 +586,17 @@ int repl_resync_next(struct repl_resync *rs, const struct repl_daemon *d,
 			rs->messages++;
 			return 1;
 		}
-		fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (kind == ENTRY_FOLDER ? O_DIRECTORY : 0));
+		if (e->fd >= 0) {
+			fd = e->fd;	/* read_ahead() opened it */
+			e->fd = -1;
+		} else {
+			fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+				  (kind == ENTRY_FOLDER ? O_DIRECTORY : 0));
+		}
 		free(full);
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			/* gone since the walk: its own record says so */
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    (kind != ENTRY_FOLDER && !S_ISREG(st.st_mode))) {
+			/* gone (or replaced) since the walk: its own record says so */
 			if (fd >= 0)
 				close(fd);
 			rs->skipped++;
