@@ -52,7 +52,8 @@ static const char *const type_names[] = {
 	[MM_WIRE_ACK] = "ack", [MM_WIRE_PING] = "ping",
 	[MM_WIRE_PONG] = "pong", [MM_WIRE_ERROR] = "error",
 	[MM_WIRE_DIGEST] = "digest", [MM_WIRE_INVENTORY] = "inventory",
-	[MM_WIRE_RESYNCED] = "resynced",
+	[MM_WIRE_RESYNCED] = "resynced", [MM_WIRE_QUERY] = "query",
+	[MM_WIRE_ANSWER] = "answer",
 };
 
 const char *mm_wire_type_str(enum mm_wire_type type)
@@ -117,6 +118,15 @@ static int check_msg(const struct mm_wire_msg *m)
 			check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
 	case MM_WIRE_RESYNCED:
 		return check_str(m->text, m->text_len, 1, MM_WIRE_TEXT_MAX);
+	case MM_WIRE_QUERY:
+	case MM_WIRE_ANSWER:
+		mm_assert(m->blob != NULL || m->blob_len == 0);
+		if (m->blob_len > MM_WIRE_INVENTORY_MAX)
+			return MM_WIRE_ERR_TOOBIG;
+		if (m->type == MM_WIRE_QUERY ? m->code < MM_WIRE_Q_OPEN || m->code > MM_WIRE_Q_LAST :
+		    m->code > MM_WIRE_A_LAST)
+			return MM_WIRE_ERR_MALFORMED;
+		return check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
 	}
 	return MM_WIRE_ERR_TYPE;
 }
@@ -163,6 +173,8 @@ static void put_payload(struct mm_buf *b, const struct mm_wire_msg *m)
 		mm_buf_append(b, m->text, m->text_len);
 		break;
 	case MM_WIRE_INVENTORY:
+	case MM_WIRE_QUERY:
+	case MM_WIRE_ANSWER:
 		mm_buf_put_u32(b, m->code);
 		mm_buf_put_u16(b, (uint16_t)m->text_len);
 		mm_buf_append(b, m->text, m->text_len);
@@ -207,6 +219,102 @@ int mm_wire_inventory_next(const unsigned char *blob, size_t len, size_t *pos,
 	e_r->name_len = n;
 	*pos = (size_t)(r.p - blob);
 	return 1;
+}
+
+void mm_wire_qfolder_put(struct mm_buf *b, const struct mm_wire_qfolder *f)
+{
+	mm_assert(f->name_len <= MM_WIRE_TEXT_MAX);
+	mm_buf_put_u16(b, (uint16_t)f->name_len);
+	mm_buf_append(b, f->name, f->name_len);
+	mm_buf_put_u8(b, f->subs);
+	mm_buf_put_u64(b, f->count);
+	mm_buf_append(b, f->digest, 16);
+}
+
+int mm_wire_qfolder_next(const unsigned char *blob, size_t len, size_t *pos,
+			 struct mm_wire_qfolder *f_r)
+{
+	struct mm_rbuf r = { .p = blob + *pos, .end = blob + len };
+	const unsigned char *name, *dg;
+	uint16_t n;
+
+	if (*pos >= len)
+		return 0;
+	if (!mm_rbuf_u16(&r, &n) || n > MM_WIRE_TEXT_MAX || !mm_rbuf_bytes(&r, n, &name) ||
+	    memchr(name, '\0', n) != NULL || !mm_rbuf_u8(&r, &f_r->subs) || f_r->subs > 7 ||
+	    !mm_rbuf_u64(&r, &f_r->count) || !mm_rbuf_bytes(&r, 16, &dg))
+		return MM_WIRE_ERR_MALFORMED;
+	f_r->name = (const char *)name;
+	f_r->name_len = n;
+	memcpy(f_r->digest, dg, 16);
+	*pos = (size_t)(r.p - blob);
+	return 1;
+}
+
+void mm_wire_qentry_put(struct mm_buf *b, const struct mm_wire_qentry *e)
+{
+	mm_assert(e->name_len > 0 && e->name_len <= MM_WIRE_NAME_MAX);
+	mm_buf_put_u8(b, (uint8_t)e->kind);
+	mm_buf_put_u8(b, e->sub);
+	mm_buf_put_u16(b, (uint16_t)e->name_len);
+	mm_buf_append(b, e->name, e->name_len);
+	mm_buf_put_u64(b, e->size);
+	mm_buf_put_u8(b, e->hashed ? 1 : 0);
+	mm_buf_append(b, e->hash, 16);
+}
+
+int mm_wire_qentry_next(const unsigned char *blob, size_t len, size_t *pos,
+			struct mm_wire_qentry *e_r)
+{
+	struct mm_rbuf r = { .p = blob + *pos, .end = blob + len };
+	const unsigned char *name, *h;
+	uint8_t kind;
+	uint16_t n;
+
+	if (*pos >= len)
+		return 0;
+	if (!mm_rbuf_u8(&r, &kind) || (kind != 'M' && kind != 'X') ||
+	    !mm_rbuf_u8(&r, &e_r->sub) ||
+	    (kind == 'M' ? e_r->sub != 1 && e_r->sub != 2 : e_r->sub != 0) ||
+	    !mm_rbuf_u16(&r, &n) || n == 0 || n > MM_WIRE_NAME_MAX ||
+	    !mm_rbuf_bytes(&r, n, &name) || memchr(name, '\0', n) != NULL ||
+	    (kind == 'M' && memchr(name, '/', n) != NULL) || !mm_rbuf_u64(&r, &e_r->size) ||
+	    !mm_rbuf_u8(&r, &e_r->hashed) || e_r->hashed > 1 || !mm_rbuf_bytes(&r, 16, &h))
+		return MM_WIRE_ERR_MALFORMED;
+	e_r->kind = (char)kind;
+	e_r->name = (const char *)name;
+	e_r->name_len = n;
+	memcpy(e_r->hash, h, 16);
+	*pos = (size_t)(r.p - blob);
+	return 1;
+}
+
+void mm_wire_qfile_put(struct mm_buf *b, const struct mm_wire_qfile *f)
+{
+	mm_buf_put_u64(b, f->size);
+	mm_buf_put_u64(b, (uint64_t)f->mtime_ns);
+	mm_buf_put_u32(b, f->mode);
+	mm_buf_put_u32(b, f->uid);
+	mm_buf_put_u32(b, f->gid);
+	mm_buf_append(b, f->hash, 16);
+}
+
+int mm_wire_qfile_get(const unsigned char *blob, size_t len, struct mm_wire_qfile *f_r,
+		      const unsigned char **content_r)
+{
+	struct mm_rbuf r = { .p = blob, .end = blob + len };
+	const unsigned char *h;
+	uint64_t mt;
+
+	if (!mm_rbuf_u64(&r, &f_r->size) || !mm_rbuf_u64(&r, &mt) ||
+	    !mm_rbuf_u32(&r, &f_r->mode) || !mm_rbuf_u32(&r, &f_r->uid) ||
+	    !mm_rbuf_u32(&r, &f_r->gid) || !mm_rbuf_bytes(&r, 16, &h) ||
+	    f_r->size != (uint64_t)(r.end - r.p))
+		return MM_WIRE_ERR_MALFORMED;
+	f_r->mtime_ns = (int64_t)mt;
+	memcpy(f_r->hash, h, 16);
+	*content_r = r.p;
+	return 0;
 }
 
 /* Compresses len bytes at p in place when zstd makes them smaller.
@@ -461,11 +569,15 @@ static int parse_payload(struct mm_wire_decoder *d, enum mm_wire_type type,
 		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
 		break;
 	}
-	case MM_WIRE_INVENTORY: {
+	case MM_WIRE_INVENTORY:
+	case MM_WIRE_QUERY:
+	case MM_WIRE_ANSWER: {
 		uint32_t n;
 
 		mm_rbuf_u32(&r, &m->code);
-		if (m->code > MM_WIRE_INV_ALL)
+		if (m->type == MM_WIRE_INVENTORY ? m->code > MM_WIRE_INV_ALL :
+		    m->type == MM_WIRE_QUERY ? m->code < MM_WIRE_Q_OPEN || m->code > MM_WIRE_Q_LAST :
+		    m->code > MM_WIRE_A_LAST)
 			r.bad = true;
 		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
 		if (mm_rbuf_u32(&r, &n)) {

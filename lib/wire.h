@@ -34,7 +34,9 @@ enum mm_wire_type {
 	MM_WIRE_DIGEST,		/* u64 count, 16 bytes digest, str text (folder) */
 	MM_WIRE_INVENTORY,	/* u32 code, str text (folder), blob0 entries */
 	MM_WIRE_RESYNCED,	/* u32 code, u64 count, str text (account) */
-	MM_WIRE_TYPE_LAST = MM_WIRE_RESYNCED,
+	MM_WIRE_QUERY,		/* u32 code, str text, blob0 args: mailmesh-fsck asks */
+	MM_WIRE_ANSWER,		/* u32 code, str text, blob0 body: the store answers */
+	MM_WIRE_TYPE_LAST = MM_WIRE_ANSWER,
 };
 
 enum mm_wire_err {
@@ -57,6 +59,33 @@ enum mm_wire_inv {
 /* blob0: like blob, but may be empty (INVENTORY only). */
 #define MM_WIRE_INVENTORY_MAX (64U << 20)
 
+/* QUERY codes: mailmesh-fsck's questions to a peer's replicator, on a
+   connection of their own (TLS with the asking store's certificate; the
+   first frame is OPEN instead of HELLO). One answer per question, in order.
+   text is the account (OPEN: the asking store's name). */
+enum mm_wire_query {
+	MM_WIRE_Q_OPEN = 1,	/* args: u16 protocol version */
+	MM_WIRE_Q_FOLDERS,	/* args: u8 flags. Answer: u8 mode, then per folder
+				   (mm_wire_qfolder_put) its digest */
+	MM_WIRE_Q_LIST,		/* args: u8 flags, str folder. Answer: the folder's
+				   messages and metadata files (mm_wire_qentry_put) */
+	MM_WIRE_Q_FETCH,	/* args: str folder, str path ("cur/NAME", a metadata
+				   file's name). Answer: mm_wire_qfile_put, then content */
+	MM_WIRE_Q_LAST = MM_WIRE_Q_FETCH,
+};
+#define MM_WIRE_QF_CONTENT 0x1	/* digests and lists with content hashes */
+/* ANSWER codes */
+enum mm_wire_answer {
+	MM_WIRE_A_OK = 0,
+	MM_WIRE_A_NO_ACCOUNT,	/* no such account in this store */
+	MM_WIRE_A_NOT_FOUND,	/* no such folder or file */
+	MM_WIRE_A_FAILED,	/* text says why */
+	MM_WIRE_A_LAST = MM_WIRE_A_FAILED,
+};
+#define MM_WIRE_A_MODE_RW 0	/* the account is read-write here (its active store) */
+#define MM_WIRE_A_MODE_RO 1
+/* A QUERY's args or an ANSWER's body: up to MM_WIRE_INVENTORY_MAX. */
+
 /* One message. Fields a type does not carry are 0 or NULL.
    name: HELLO, WELCOME (1..MM_WIRE_NAME_MAX bytes, no NUL).
    lsn: WELCOME (resume point), RECORD, DATA, ACK.
@@ -70,7 +99,10 @@ enum mm_wire_inv {
    code: ERROR, INVENTORY (enum mm_wire_inv), RESYNCED (0 complete,
    1 incomplete: nothing was removed).
    digest: DIGEST. blob: INVENTORY (0..MM_WIRE_INVENTORY_MAX bytes of
-   entries, see mm_wire_inventory_put()). */
+   entries, see mm_wire_inventory_put()).
+   QUERY: code (enum mm_wire_query), text (0..MM_WIRE_TEXT_MAX), blob (args,
+   0..MM_WIRE_INVENTORY_MAX). ANSWER: code (enum mm_wire_answer), text
+   (0..MM_WIRE_TEXT_MAX), blob (body, 0..MM_WIRE_INVENTORY_MAX). */
 struct mm_wire_msg {
 	enum mm_wire_type type;
 	uint16_t version;
@@ -114,6 +146,44 @@ void mm_wire_inventory_put(struct mm_buf *b, const struct mm_wire_inv_entry *e);
    and *pos advanced, 0 at the end, MM_WIRE_ERR_MALFORMED. */
 int mm_wire_inventory_next(const unsigned char *blob, size_t len, size_t *pos,
 			   struct mm_wire_inv_entry *e_r);
+
+/* ANSWER bodies for fsck. Each _next() reads the item at *pos of blob
+   and returns 1 (item set, borrowing from blob, *pos advanced), 0 at the
+   end, or MM_WIRE_ERR_MALFORMED (bad lengths, a NUL, a '/' where none may
+   be, an unknown kind). */
+struct mm_wire_qfolder {
+	const char *name;	/* below the account; "" the root; no NUL */
+	size_t name_len;	/* 0..MM_WIRE_TEXT_MAX */
+	uint8_t subs;		/* which of cur/new/tmp are there: bits 1, 2, 4 */
+	uint64_t count;
+	uint8_t digest[16];
+};
+void mm_wire_qfolder_put(struct mm_buf *b, const struct mm_wire_qfolder *f);
+int mm_wire_qfolder_next(const unsigned char *blob, size_t len, size_t *pos,
+			 struct mm_wire_qfolder *f_r);
+struct mm_wire_qentry {
+	char kind;		/* 'M' message, 'X' metadata file */
+	uint8_t sub;		/* M: 1 new, 2 cur; X: 0 */
+	const char *name;	/* 1..MM_WIRE_NAME_MAX bytes, no NUL; M: no '/' */
+	size_t name_len;
+	uint64_t size;
+	uint8_t hashed;		/* 0 or 1: hash is set */
+	uint8_t hash[16];
+};
+void mm_wire_qentry_put(struct mm_buf *b, const struct mm_wire_qentry *e);
+int mm_wire_qentry_next(const unsigned char *blob, size_t len, size_t *pos,
+			struct mm_wire_qentry *e_r);
+/* A fetched file: its attributes, then size bytes of content. */
+struct mm_wire_qfile {
+	uint64_t size;
+	int64_t mtime_ns;
+	uint32_t mode, uid, gid;
+	uint8_t hash[16];
+};
+void mm_wire_qfile_put(struct mm_buf *b, const struct mm_wire_qfile *f);
+/* 0 with *f_r and *content_r (size bytes, borrowed), or MALFORMED. */
+int mm_wire_qfile_get(const unsigned char *blob, size_t len, struct mm_wire_qfile *f_r,
+		      const unsigned char **content_r);
 
 /* A streaming decoder: feed it bytes as they arrive, then call _next()
    until it returns 0; it then holds at most one partial frame. One

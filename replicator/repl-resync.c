@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
 #include "acct.h"
 #include "classify.h"
+#include "digest.h"
 #include "journal.h"
 #include "journal-file.h"
 #include "log.h"
@@ -150,24 +150,17 @@ static void walk(struct repl_resync *rs, const struct mm_rules *rules, const cha
 
 /* ---- per-folder digests ---- */
 
-/* The line an entry adds to its folder's digest: what a replica must
-   have the same. A message's content is not read: Maildir never rewrites
-   one under its name, and the size catches a copy cut short; fsck reads
-   contents. A metadata file is small and rewritten in place: its hash. */
+/* The line an entry adds to its folder's digest (lib/digest.c): what a
+   replica must have the same. fsck adds the content hashes. */
 static char *digest_line(const struct entry *e, const struct mm_loc *loc)
 {
-	char hex[33];
-
 	switch (e->kind) {
 	case ENTRY_FOLDER:
-		return mm_strdup("F");
+		return mm_digest_line_folder();
 	case ENTRY_MESSAGE:
-		return mm_strdup_printf("M %s/%.*s %" PRIu64, mm_sub_str(loc->sub),
-					(int)loc->name_len, loc->name, e->size);
+		return mm_digest_line_msg(loc->sub, loc->name, loc->name_len, e->size, NULL);
 	default:
-		mm_hash_hex(e->hash, hex);
-		return mm_strdup_printf("X %.*s %" PRIu64 " %s", (int)loc->name_len, loc->name,
-					e->size, hex);
+		return mm_digest_line_meta(loc->name, loc->name_len, e->size, e->hash);
 	}
 }
 
@@ -255,23 +248,17 @@ static void digest_all(struct repl_resync *rs, const char *store)
 	rs->order = mm_calloc(rs->n ? rs->n : 1, sizeof(*rs->order));
 	for (size_t i = 0, j; i < rs->n; i = j) {
 		struct folder *f = &rs->folders[lines[i].folder];
-		XXH3_state_t *st = XXH3_createState();
-		XXH128_canonical_t c;
+		struct mm_digest *dg = mm_digest_init();
 
-		if (st == NULL)
-			mm_panic("xxhash: out of memory");
-		XXH3_128bits_reset(st);
 		f->first = i;
 		for (j = i; j < rs->n && lines[j].folder == lines[i].folder; j++) {
-			XXH3_128bits_update(st, lines[j].text, strlen(lines[j].text) + 1);
+			mm_digest_add(dg, lines[j].text);
 			rs->order[j] = lines[j].entry;
 			free(lines[j].text);
 		}
 		f->n = j - i;
 		f->count = f->n;
-		XXH128_canonicalFromHash(&c, XXH3_128bits_digest(st));
-		memcpy(f->digest, c.digest, sizeof(f->digest));
-		XXH3_freeState(st);
+		mm_digest_final(&dg, f->digest);
 	}
 	free(lines);
 }

@@ -31,6 +31,7 @@
 #include "repl-tls.h"
 #include "repl-cursor.h"
 #include "repl-late.h"
+#include "repl-query.h"
 #include "repl.h"
 #include "wire.h"
 
@@ -667,6 +668,7 @@ static void session_free(struct repl_session *s)
 	}
 	if (s->stage != NULL)
 		repl_stage_abort(s->d->store, &s->stage);
+	repl_query_free(&s->q);
 	late_drop(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
@@ -1094,6 +1096,49 @@ static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
 	return 0;
 }
 
+/* A peer's mailmesh-fsck: its first frame is QUERY OPEN (naming the store
+   its certificate names) instead of HELLO; then questions, answered in
+   order by repl-query.c. Such a session never streams records. */
+static int on_query(struct repl_session *s, const struct mm_wire_msg *m)
+{
+	const char *error;
+
+	if (s->q == NULL) {
+		struct mm_rbuf r = { .p = m->blob, .end = m->blob + m->blob_len };
+		uint16_t version = 0;
+
+		if (m->code != MM_WIRE_Q_OPEN) {
+			session_refuse(s, "a query before QUERY OPEN");
+			return -1;
+		}
+		if ((size_t)m->text_len != strlen(s->peer) ||
+		    memcmp(m->text, s->peer, m->text_len) != 0) {
+			session_refuse(s, "QUERY OPEN names '%.*s', certificate '%s'",
+				       (int)m->text_len, m->text, s->peer);
+			return -1;
+		}
+		if (!mm_rbuf_u16(&r, &version) || version != REPL_PROTO_VERSION) {
+			session_refuse(s, "fsck protocol %u, this store speaks %u", version,
+				       REPL_PROTO_VERSION);
+			return -1;
+		}
+		s->q = repl_query_new(s->d, s->bev, s->peer);
+		/* a walk with content may take longer than the silence allowed */
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+		struct mm_wire_msg a = { .type = MM_WIRE_ANSWER, .code = MM_WIRE_A_OK,
+					 .text = s->d->cfg->node_name,
+					 .text_len = strlen(s->d->cfg->node_name) };
+
+		session_send(s, &a);
+		return 0;
+	}
+	if (repl_query_frame(s->q, m, &error) < 0) {
+		session_refuse(s, "fsck query: %s", error);
+		return -1;
+	}
+	return 0;
+}
+
 /* Feeds decoded bytes to the frame decoder and handles every complete
    frame. 0, or -1 when the session was refused (stop using it). */
 static int session_feed(struct repl_session *s, const void *data, size_t len)
@@ -1136,6 +1181,9 @@ static int session_feed(struct repl_session *s, const void *data, size_t len)
 				    s->peer, s->resume_lsn);
 			/* the peer sends nothing else before our WELCOME */
 			return 0;
+		} else if (m.type == MM_WIRE_QUERY && !s->welcomed) {
+			if (on_query(s, &m) < 0)
+				return -1;
 		} else if (m.type == MM_WIRE_RECORD && s->welcomed && !s->rec_open) {
 			if (on_record(s, &m) < 0)
 				return -1;
@@ -1300,6 +1348,8 @@ static void s_on_event(struct bufferevent *bev, short what, void *arg)
 	} else if (what & BEV_EVENT_TIMEOUT) {
 		mm_log_warn("replication from %s: silent for %d s, connection closed",
 			    s->peer[0] ? s->peer : s->addr, REPL_SESSION_SILENT_S);
+	} else if (s->q != NULL) {
+		mm_log_info("fsck query from %s: closed", s->peer);
 	} else if (s->peer[0] != '\0') {
 		mm_log_info("replication from %s: disconnected at LSN %" PRIu64, s->peer,
 			    s->durable_lsn);

@@ -221,6 +221,7 @@ struct repl_session {
 	struct repl_changes changes;	/* paths to invalidate in the mount */
 	struct event *commit_ev;	/* the batch's commit, REPL_COMMIT_US after its first read */
 	uint64_t batch_ns;	/* when the open batch began, 0 if none */
+	struct repl_query *q;	/* a peer's mailmesh-fsck asking (repl-query.c) */
 };
 
 /* A delivery in sync mode waiting for acknowledgements (repl-ctl.c). */

@@ -99,6 +99,41 @@ static void check_inventory(const struct mm_wire_msg *m)
 	mm_buf_free(&again);
 }
 
+/* An ANSWER's fsck bodies (folders, entries, a fetched file) parse, or
+   fail cleanly, and the lists re-encode equal. */
+static void check_answer(const struct mm_wire_msg *m)
+{
+	struct mm_wire_qfolder f;
+	struct mm_wire_qentry e;
+	struct mm_wire_qfile q;
+	const unsigned char *content;
+	struct mm_buf again = { 0 };
+	size_t pos = 0;
+	int ret;
+
+	if (m->type != MM_WIRE_ANSWER && m->type != MM_WIRE_QUERY)
+		return;
+	while ((ret = mm_wire_qfolder_next(m->blob, m->blob_len, &pos, &f)) == 1) {
+		check(pos <= m->blob_len);
+		mm_wire_qfolder_put(&again, &f);
+	}
+	check(ret == 0 || ret == MM_WIRE_ERR_MALFORMED);
+	if (ret == 0)
+		check_bytes(again.data, again.len, m->blob, m->blob_len);
+	mm_buf_reset(&again);
+	pos = 0;
+	while ((ret = mm_wire_qentry_next(m->blob, m->blob_len, &pos, &e)) == 1) {
+		check(pos <= m->blob_len);
+		mm_wire_qentry_put(&again, &e);
+	}
+	check(ret == 0 || ret == MM_WIRE_ERR_MALFORMED);
+	if (ret == 0)
+		check_bytes(again.data, again.len, m->blob, m->blob_len);
+	if (mm_wire_qfile_get(m->blob, m->blob_len, &q, &content) == 0)
+		check(content + q.size == m->blob + m->blob_len);
+	mm_buf_free(&again);
+}
+
 static void feed_stream(const uint8_t *data, size_t size, size_t cut)
 {
 	struct mm_wire_decoder *d = mm_wire_decoder_new();
@@ -111,6 +146,7 @@ static void feed_stream(const uint8_t *data, size_t size, size_t cut)
 		mm_wire_decoder_feed(d, data + off, n);
 		while ((ret = mm_wire_decoder_next(d, &msg)) == 1) {
 			check_inventory(&msg);
+			check_answer(&msg);
 			check_reencodes(&msg, (int)(off & 1));
 		}
 	}
