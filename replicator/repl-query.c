@@ -331,14 +331,8 @@ struct repl_query *repl_query_new(struct repl_daemon *d, struct bufferevent *bev
 	return q;
 }
 
-void repl_query_free(struct repl_query **qp)
+static void query_destroy(struct repl_query *q)
 {
-	struct repl_query *q = *qp;
-
-	if (q == NULL)
-		return;
-	if (q->busy)
-		pthread_join(q->thread, NULL);
 	event_free(q->done_ev);
 	close(q->pipe[0]);
 	close(q->pipe[1]);
@@ -352,7 +346,40 @@ void repl_query_free(struct repl_query **qp)
 	mm_inv_free(&q->inv);
 	mm_rules_free(&q->rules);
 	free(q);
+}
+
+/* The session went while a worker ran: its byte on the pipe says it no
+   longer touches q (it returns right after writing it). */
+static void on_orphan_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct repl_query *q = arg;
+	char c;
+
+	(void)what;
+	if (read(fd, &c, 1) != 1)
+		return;
+	pthread_join(q->thread, NULL);
+	mm_log_debug("fsck query from %s: the walk of a closed query ended", q->peer);
+	query_destroy(q);
+}
+
+void repl_query_free(struct repl_query **qp)
+{
+	struct repl_query *q = *qp;
+
+	if (q == NULL)
+		return;
 	*qp = NULL;
+	if (q->busy) {
+		/* never wait for a walk on the event loop: q goes when it ends */
+		event_free(q->done_ev);
+		q->bev = NULL;
+		q->done_ev = event_new(q->d->base, q->pipe[0], EV_READ | EV_PERSIST,
+				       on_orphan_done, q);
+		event_add(q->done_ev, NULL);
+		return;
+	}
+	query_destroy(q);
 }
 
 int repl_query_frame(struct repl_query *q, const struct mm_wire_msg *m, const char **error_r)
