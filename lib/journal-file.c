@@ -977,6 +977,8 @@ struct mm_journal_reader {
 	uint64_t last_lsn;	/* of the record last returned */
 	uint64_t gap_from, gap_to;	/* records removed before they were read */
 	bool raw;
+	off_t bad_off, bad_len;	/* the corrupt bytes of the last error, len 0: none */
+	uint64_t bad_seg;
 	char err[512];
 };
 
@@ -1238,6 +1240,9 @@ static int reader_skip_tail(struct mm_journal_reader *r, off_t size, int err,
 		 "%s/%016" PRIx64 ".mmj offset %lld: corrupt tail (%s), "
 		 "%lld bytes skipped", r->dir, r->seg_first, (long long)r->off,
 		 mm_strerror(err), (long long)(size - r->off));
+	r->bad_off = r->off;
+	r->bad_len = size - r->off;
+	r->bad_seg = r->seg_first;
 	reader_next_segment(r);
 	*error_r = r->err;
 	return -1;
@@ -1254,6 +1259,7 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 		ssize_t got;
 		int ret;
 
+		r->bad_len = 0;
 		if (r->seg_fd < 0) {
 			ret = reader_open_segment(r);
 			if (ret <= 0) {
@@ -1298,6 +1304,12 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 			if (rec->status == MM_REC_PENDING && !r->raw)
 				return 0;
 			r->off += (off_t)used;
+			if (rec->rflags & MM_RECF_FILLER) {
+				/* fsck's padding: no operation, no LSN */
+				if (!r->raw)
+					continue;
+				return 1;
+			}
 			if ((rec->status == MM_REC_ABORTED && !r->raw) || rec->lsn < r->want_lsn)
 				continue;
 			r->want_lsn = rec->lsn + 1;
@@ -1335,11 +1347,106 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 				 "%lld bytes skipped", r->dir, r->seg_first,
 				 (long long)r->off, mm_strerror(ret),
 				 (long long)(next - r->off));
+			r->bad_off = r->off;
+			r->bad_len = next - r->off;
+			r->bad_seg = r->seg_first;
 			r->off = next;
 			*error_r = r->err;
 			return -1;
 		}
 	}
+}
+
+bool mm_journal_reader_bad(const struct mm_journal_reader *r, uint64_t *seg_first_r,
+			   uint64_t *off_r, uint64_t *len_r)
+{
+	if (r->bad_len <= 0)
+		return false;
+	*seg_first_r = r->bad_seg;
+	*off_r = (uint64_t)r->bad_off;
+	*len_r = (uint64_t)r->bad_len;
+	return true;
+}
+
+/* A filler record of exactly len bytes (its data pads it), or -1 when
+   len is shorter than the smallest record. */
+static int filler_encode(uint64_t len, struct mm_buf *out)
+{
+	struct mm_journal_rec rec = {
+		.status = MM_REC_ABORTED, .op = MM_OP_META, .rflags = MM_RECF_FILLER,
+		.account = "", .folder = "", .name = "", .new_folder = "", .new_name = "",
+	};
+	unsigned char *pad;
+	size_t base;
+
+	mm_buf_reset(out);
+	if (mm_journal_encode(&rec, out) < 0)
+		return -1;
+	base = out->len;
+	if (len < base || len > MM_JOURNAL_REC_MAX)
+		return -1;
+	pad = mm_calloc(1, len - base + 1);
+	rec.data = pad;
+	rec.data_len = (uint32_t)(len - base);
+	rec.size = rec.data_len;
+	mm_buf_reset(out);
+	if (mm_journal_encode(&rec, out) < 0 || out->len != len) {
+		free(pad);
+		return -1;
+	}
+	free(pad);
+	return 0;
+}
+
+int mm_journal_fill(const char *state_dir, uint64_t seg_first, uint64_t off, uint64_t len,
+		    int save_fd, const char **error_r)
+{
+	static __thread char err[512];
+	char *path = mm_strdup_printf("%s/journal/%016" PRIx64 ".mmj", state_dir, seg_first);
+	unsigned char *old = mm_malloc(len + MM_JOURNAL_HDR_SIZE);
+	struct mm_buf enc = { 0 };
+	struct mm_journal_rec rec;
+	struct stat st;
+	size_t used;
+	int fd = open(path, O_RDWR | O_CLOEXEC), ret = -1;
+
+#define FILL_FAIL(...) do { snprintf(err, sizeof(err), __VA_ARGS__); goto out; } while (0)
+	if (fd < 0 || fstat(fd, &st) < 0)
+		FILL_FAIL("%s: %s", path, strerror(errno));
+	if (off < MM_JSEG_HDR_SIZE || len == 0 || off + len > (uint64_t)st.st_size)
+		FILL_FAIL("%s: offset %" PRIu64 " +%" PRIu64 " is not inside the records", path,
+			  off, len);
+	if (read_full(fd, old, len, (off_t)off) != (ssize_t)len)
+		FILL_FAIL("%s: reading offset %" PRIu64 ": %s", path, off, strerror(errno));
+	if (mm_journal_decode(old, len, &rec, &used) == 0)
+		FILL_FAIL("%s offset %" PRIu64 ": a valid record, not corrupt bytes", path, off);
+	if (off + len < (uint64_t)st.st_size) {
+		unsigned char hdr[MM_JOURNAL_HDR_SIZE];
+
+		if (read_full(fd, hdr, sizeof(hdr), (off_t)(off + len)) != (ssize_t)sizeof(hdr) ||
+		    mm_get_u32(hdr) != MM_JOURNAL_REC_MAGIC)
+			FILL_FAIL("%s offset %" PRIu64 ": no record follows the %" PRIu64
+				  " bytes", path, off, len);
+	}
+	if (filler_encode(len, &enc) < 0)
+		FILL_FAIL("%s offset %" PRIu64 ": %" PRIu64 " bytes are too few (or too many) "
+			  "for a filler record", path, off, len);
+	if (write_full(save_fd, old, len, 0) < 0 || fsync(save_fd) < 0)
+		FILL_FAIL("saving the corrupt bytes: %s", strerror(errno));
+	if (write_full(fd, enc.data, enc.len, (off_t)off) < 0 || fsync(fd) < 0)
+		FILL_FAIL("%s: writing the filler at offset %" PRIu64 ": %s", path, off,
+			  strerror(errno));
+	ret = 0;
+out:
+#undef FILL_FAIL
+	if (fd >= 0)
+		close(fd);
+	mm_buf_free(&enc);
+	free(old);
+	free(path);
+	if (ret < 0)
+		*error_r = err;
+	return ret;
 }
 
 int mm_journal_reader_wait(struct mm_journal_reader *r, int timeout_ms)

@@ -105,6 +105,18 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 /* Raw mode: also return PENDING and ABORTED records (recovery, forensics)
    instead of stopping at the first PENDING one. */
 void mm_journal_reader_set_raw(struct mm_journal_reader *r, bool raw);
+/* After mm_journal_reader_next() returned -1 for corrupt bytes: where they
+   are (the segment's first LSN, byte offset and length). false if the
+   last error was of another kind. */
+bool mm_journal_reader_bad(const struct mm_journal_reader *r, uint64_t *seg_first_r,
+			   uint64_t *off_r, uint64_t *len_r);
+/* Replaces len corrupt bytes at off of segment seg_first with one filler
+   record (aborted, MM_RECF_FILLER) of exactly that length, after copying
+   them to save_fd (synced). Refuses bytes that decode as a record, and a
+   range that does not end at a record or at the end of the segment.
+   0, or -1 with *error_r. */
+int mm_journal_fill(const char *state_dir, uint64_t seg_first, uint64_t off, uint64_t len,
+		    int save_fd, const char **error_r);
 /* Blocks until the journal changes or timeout_ms passes (-1: forever).
    1 changed, 0 timed out, -1 error. */
 int mm_journal_reader_wait(struct mm_journal_reader *r, int timeout_ms);

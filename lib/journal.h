@@ -37,6 +37,8 @@ enum mm_rec_status {
 	MM_REC_ABORTED = 'A',
 };
 
+#define MM_RECF_FILLER 0x80	/* padding mailmesh-fsck --repair wrote over corrupt
+				   bytes: skipped by every reader, whatever its status */
 #define MM_RECF_DELETED 0x1	/* META: the file was removed */
 #define MM_RECF_CRASH 0x2	/* written by crash recovery */
 #define MM_RECF_RESYNC 0x4	/* not in any journal: the replicator's picture of

@@ -101,10 +101,10 @@ const char *fsck_fix_str(enum fsck_fix fix)
 	static const char *const s[] = {
 		[FSCK_FIX_NONE] = "none", [FSCK_FIX_QUARANTINE] = "quarantine",
 		[FSCK_FIX_MKDIR] = "mkdir", [FSCK_FIX_FETCH] = "fetch",
-		[FSCK_FIX_RENAME] = "rename", [FSCK_FIX_RESYNC] = "resync",
+		[FSCK_FIX_RENAME] = "rename", [FSCK_FIX_RESYNC] = "resync", [FSCK_FIX_FILL] = "fill",
 	};
 
-	return fix <= FSCK_FIX_RESYNC ? s[fix] : "unknown";
+	return fix <= FSCK_FIX_FILL ? s[fix] : "unknown";
 }
 
 /* ---- the journal, replayed: account/folder/identity -> fsck_jmsg ---- */

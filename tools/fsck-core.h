@@ -56,6 +56,7 @@ enum fsck_fix {
 	FSCK_FIX_FETCH,		/* quarantine (if there), fetch the active store's copy */
 	FSCK_FIX_RENAME,	/* give the file the active store's name */
 	FSCK_FIX_RESYNC,	/* have this store's replicator resync the peer */
+	FSCK_FIX_FILL,		/* save corrupt journal bytes, write a filler over them */
 };
 
 struct fsck_problem {
@@ -69,6 +70,8 @@ struct fsck_problem {
 	char *detail;		/* what exactly, for a human */
 	char *want;		/* FETCH and RENAME: the active store's sub/name */
 	uint64_t offset;	/* JOURNAL_*: byte offset in the segment */
+	uint64_t length;	/* JOURNAL_CORRUPT: how many bytes */
+	uint64_t segment;	/* JOURNAL_CORRUPT: the segment's first LSN */
 };
 
 struct fsck_report {

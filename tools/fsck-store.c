@@ -72,11 +72,28 @@ static void read_records(struct fsck_journal *j, struct fsck_report *r, bool fir
 
 	while ((n = mm_journal_reader_next(j->r, &rec, &error)) != 0) {
 		if (n < 0) {
+			uint64_t seg, off, len;
+			bool bad = mm_journal_reader_bad(j->r, &seg, &off, &len);
+			struct fsck_problem *p;
+
 			after_corrupt = true;
 			/* "segment X: corrupt record at offset N ..." */
 			j->corrupt++;
-			fsck_report_add(r, FSCK_JOURNAL_CORRUPT, FSCK_FIX_NONE, "", "", "",
-					"journal", "%s", error);
+			p = fsck_report_add(r, FSCK_JOURNAL_CORRUPT,
+					    bad ? FSCK_FIX_FILL : FSCK_FIX_NONE, "", "", "",
+					    "journal", "%s", error);
+			if (bad) {
+				p->segment = seg;
+				p->offset = off;
+				p->length = len;
+			}
+			continue;
+		}
+		if (rec.rflags & MM_RECF_FILLER) {
+			/* bytes an earlier --repair saved to lost+found: what they
+			   held is lost, so LSNs may be missing after them */
+			j->filled++;
+			after_corrupt = true;
 			continue;
 		}
 		j->records++;
@@ -201,6 +218,49 @@ static int copy_file(const char *from, const char *to)
 	}
 	close(in);
 	return close(out);
+}
+
+int fsck_fill(const struct mm_cfg *cfg, const char *run, const struct fsck_problem *p,
+	      char **where_r, const char **error_r)
+{
+	char *dir = mm_strdup_printf("%s/lost+found/%s/journal", cfg->state, run);
+	char *to = mm_strdup_printf("%s/%016" PRIx64 ".mmj@%" PRIu64, dir, p->segment,
+				    p->offset);
+	char *why = mm_strdup_printf("%s.why", to);
+	int fd = -1, ret = -1;
+	FILE *f;
+
+	if (mkdir_p(dir) < 0) {
+		*error_r = fail("mkdir(%s) failed: %s", dir, strerror(errno));
+		goto out;
+	}
+	fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		*error_r = fail("open(%s) failed: %s", to, strerror(errno));
+		goto out;
+	}
+	if (mm_journal_fill(cfg->state, p->segment, p->offset, p->length, fd, error_r) < 0) {
+		unlink(to);
+		goto out;
+	}
+	f = fopen(why, "w");
+	if (f != NULL) {
+		fprintf(f, "from: %s/journal/%016" PRIx64 ".mmj offset %" PRIu64 ", %" PRIu64
+			" bytes\nproblem: %s\ndetail: %s\nby: mailmesh-fsck --repair (a filler "
+			"record now stands there; the operation these bytes described is lost: "
+			"mailmesh-fsck --peers finds what the replicas lack)\n", cfg->state,
+			p->segment, p->offset, p->length, fsck_kind_str(p->kind), p->detail);
+		fclose(f);
+	}
+	*where_r = mm_strdup(to);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(why);
+	free(to);
+	free(dir);
+	return ret;
 }
 
 int fsck_quarantine(const struct mm_cfg *cfg, const char *run, const struct fsck_problem *p,

@@ -20,6 +20,7 @@ struct fsck_journal {
 	uint64_t first_lsn, last_lsn;	/* last: what it held when first read */
 	int64_t first_ns;		/* the oldest record's time */
 	uint64_t records, corrupt;
+	uint64_t filled;	/* filler records of earlier repairs */
 	uint64_t acked;			/* the lowest LSN every peer acknowledged */
 	bool any;			/* it has records */
 };
@@ -37,6 +38,10 @@ void fsck_journal_close(struct fsck_journal *j);
    FOLDER/PATH with a PATH.why note beside it (kind, detail, where from,
    when); never deletes (a copy, synced, before the unlink when state is
    on another filesystem). 0, or -1 with *error_r (static). */
+/* JOURNAL_CORRUPT: saves the corrupt bytes to STATE/lost+found/RUN/journal/
+   (with a .why) and writes a filler record over them (mm_journal_fill). */
+int fsck_fill(const struct mm_cfg *cfg, const char *run, const struct fsck_problem *p,
+	      char **where_r, const char **error_r);
 int fsck_quarantine(const struct mm_cfg *cfg, const char *run, const struct fsck_problem *p,
 		    char **where_r, const char **error_r);
 /* Creates the folder's missing cur/, new/, tmp/. 0 or -1. */

@@ -145,6 +145,17 @@ static void repair(struct fsck *fk)
 				p->want = where;
 			}
 			break;
+		case FSCK_FIX_FILL:
+			r = fsck_fill(fk->cfg, fk->run, p, &where, &error);
+			if (r == 0) {
+				mm_log_info("repair: journal bytes at %016" PRIx64 ".mmj offset %"
+					    PRIu64 " (%" PRIu64 ") saved to %s, a filler record "
+					    "written over them", p->segment, p->offset, p->length,
+					    where);
+				free(p->want);
+				p->want = where;
+			}
+			break;
 		case FSCK_FIX_MKDIR:
 			r = fsck_mkdirs(fk->cfg, p, &error);
 			break;
@@ -182,9 +193,10 @@ static void report_text(const struct fsck *fk)
 		       p->detail);
 		if (p->fixed) {
 			fixed++;
-			printf(" [fixed: %s%s%s]", fsck_fix_str(p->fix),
-			       p->fix == FSCK_FIX_QUARANTINE ? " to " : "",
-			       p->fix == FSCK_FIX_QUARANTINE ? p->want : "");
+			bool saved = p->fix == FSCK_FIX_QUARANTINE || p->fix == FSCK_FIX_FILL;
+
+			printf(" [fixed: %s%s%s]", fsck_fix_str(p->fix), saved ? ", saved to " : "",
+			       saved ? p->want : "");
 		} else if (p->fix != FSCK_FIX_NONE && !fk->repair) {
 			printf(" [--repair: %s]", fsck_fix_str(p->fix));
 		}
@@ -195,6 +207,9 @@ static void report_text(const struct fsck *fk)
 	       fixed, fk->r.operational ? ", check incomplete" : "");
 	if (fk->r.predating > 0)
 		printf(", %" PRIu64 " message(s) older than the journal", fk->r.predating);
+	if (fk->j.filled > 0)
+		printf(", %" PRIu64 " journal range(s) voided by an earlier --repair "
+		       "(see lost+found)", fk->j.filled);
 	if (fk->pp != NULL)
 		printf(", %" PRIu64 " bytes exchanged with peers", fsck_peers_bytes(fk->pp));
 	printf("\n");
@@ -218,6 +233,7 @@ static void report_json(const struct fsck *fk)
 	json_object_set_new(o, "bytes_read", json_integer((json_int_t)fk->r.bytes));
 	json_object_set_new(o, "older_than_journal", json_integer((json_int_t)fk->r.predating));
 	json_object_set_new(o, "complete", json_boolean(!fk->r.operational));
+	json_object_set_new(o, "journal_filled", json_integer((json_int_t)fk->j.filled));
 	if (fk->pp != NULL)
 		json_object_set_new(o, "peer_bytes",
 				    json_integer((json_int_t)fsck_peers_bytes(fk->pp)));

@@ -4,8 +4,9 @@
 # each on its own, a replica file deleted, a byte flipped in a replica
 # message, a flag changed on a replica, a stray file on a replica and on
 # the active store, a corrupt journal record: each found and named
-# exactly, --repair fixes what it can (exit 1, nothing deleted) and the
-# next run is clean.
+# exactly, --repair fixes what it can (exit 1, nothing deleted: a corrupt
+# record's bytes are saved and a filler record is written over them) and
+# the next run is clean.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 FSCK=$MM_BUILDDIR/tools/mailmesh-fsck
@@ -138,7 +139,20 @@ PY
 fsck a
 expect 4 "a: journal-corrupt:" "$seg" "$off"
 mm_assert_eq "$(problems)" 1 "problems found: $OUT"
+skipped=$(printf '%s\n' "$OUT" | sed -n 's/.* \([0-9]*\) bytes skipped.*/\1/p')
+[ -n "$skipped" ] || mm_fail "no 'bytes skipped' in: $OUT"
 fsck a --repair
-expect 4	# a lost record cannot be made again: left for a human
+# the record itself cannot be made again: its bytes are saved, a filler
+# record stands in their place, and the journal reads clean again
+expect 1 "a: journal-corrupt:" "$seg" "$off" "fixed: fill, saved to"
+saved=$(ls "$MM_T/a/state/lost+found/"*/journal/"$seg@$off") || mm_fail "nothing saved"
+mm_assert_eq "$(stat -c %s "$saved")" "$skipped" "bytes saved"
+grep -q "^problem: journal-corrupt" "$saved.why" || mm_fail "no .why beside $saved"
+fsck a; expect 0 "1 journal range(s) voided by an earlier --repair"
+fsck a --peers; expect 0
+# the store and its replication go on past the filler
+mm_deliver a "$ACCT" "1700000099.M1P1.after"
+mm_wait_converged 30 "$ACCT" a b c
+fsck a --peers; expect 0
 mm_cluster_stop
 mm_finish

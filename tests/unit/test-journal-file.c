@@ -765,6 +765,70 @@ Test(journal_file, mid_segment_corruption_is_skipped)
 	cr_expect_eq(mm_journal_reader_next(rd, &rec, &error), 0);
 }
 
+/* mailmesh-fsck --repair: the corrupt bytes are saved and a filler of
+   the same length stands in their place; readers skip it, raw readers see
+   it; a valid record is never overwritten. */
+Test(journal_file, corrupt_bytes_are_filled)
+{
+	struct mm_journal_settings set = settings(64 << 20);
+	struct mm_journal_rec rec;
+	const char *error = NULL;
+	struct where w[6];
+	uint64_t seg, off, len, lsns[8];
+	char p[128], save[160];
+	unsigned char orig[512], got[512];
+	int fd;
+
+	jopen(&set);
+	for (int i = 1; i <= 5; i++)
+		w[i] = append((uint64_t)i);
+	seg_path(1, p, sizeof(p));
+	flip_byte(p, w[3].off + MM_JOURNAL_HDR_SIZE + 70);
+	fd = open(p, O_RDONLY);
+	len = (uint64_t)(w[4].off - w[3].off);
+	cr_assert_leq(len, sizeof(orig));
+	cr_assert_eq(pread(fd, orig, len, w[3].off), (ssize_t)len);
+	close(fd);
+
+	ropen(1);
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1);
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1);
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), -1);
+	cr_assert(mm_journal_reader_bad(rd, &seg, &off, &len));
+	cr_expect_eq(seg, 1);
+	cr_expect_eq(off, (uint64_t)w[3].off);
+	cr_expect_eq(len, (uint64_t)(w[4].off - w[3].off));
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1);
+	cr_expect_not(mm_journal_reader_bad(rd, &seg, &off, &len), "cleared by a good read");
+
+	snprintf(save, sizeof(save), "%s/saved", dir);
+	fd = open(save, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	/* a valid record, or a range that ends inside one, is refused */
+	cr_expect_lt(mm_journal_fill(dir, 1, (uint64_t)w[2].off,
+				     (uint64_t)(w[3].off - w[2].off), fd, &error), 0);
+	cr_expect_lt(mm_journal_fill(dir, 1, off, len - 1, fd, &error), 0);
+	off_t before = file_size(p);
+
+	cr_assert_eq(mm_journal_fill(dir, 1, off, len, fd, &error), 0, "%s", error);
+	cr_assert_eq(pread(fd, got, len, 0), (ssize_t)len);
+	cr_expect_eq(memcmp(got, orig, len), 0, "the corrupt bytes are saved as they were");
+	close(fd);
+	cr_expect_eq(file_size(p), before, "the segment keeps its size");
+
+	mm_journal_reader_close(&rd);
+	ropen(1);
+	cr_assert_eq(read_all(lsns, 8), 4, "the filler is skipped, no error");
+	cr_expect_eq(lsns[2], 4);
+	mm_journal_reader_close(&rd);
+	ropen(1);
+	mm_journal_reader_set_raw(rd, true);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1);
+	cr_expect(rec.rflags & MM_RECF_FILLER, "a raw reader sees the filler");
+	cr_expect_eq(rec.status, MM_REC_ABORTED);
+}
+
 Test(journal_file, corrupt_record_header_is_skipped)
 {
 	struct mm_journal_settings set = settings(64 << 20);
