@@ -51,6 +51,8 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 		else
 			snprintf(out, outsize, "ok\n");
 	} else if (strcmp(line, "status") == 0) {
+		size_t len;
+
 		snprintf(out, outsize,
 			 "ok node=%s last_lsn=%" PRIu64 " durable_lsn=%" PRIu64
 			 " journaled=%" PRIu64
@@ -63,6 +65,19 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 			 __atomic_load_n(&fs->n_errors, __ATOMIC_RELAXED),
 			 fs->n_ro_accounts,
 			 __atomic_load_n(&fs->n_sync_timeouts, __ATOMIC_RELAXED));
+		/* then ops_deliver=N ops_move=N ...: what the mount journaled, per op */
+		len = strlen(out);
+		if (len > 0 && out[len - 1] == '\n')
+			out[--len] = '\0';
+		for (int op = 1; op <= MM_OP_LAST && len < outsize; op++) {
+			snprintf(out + len, outsize - len, " ops_%s=%" PRIu64, mm_op_str(op),
+				 __atomic_load_n(&fs->n_op[op], __ATOMIC_RELAXED));
+			len += strlen(out + len);
+		}
+		if (len + 1 < outsize) {
+			out[len++] = '\n';
+			out[len] = '\0';
+		}
 	} else {
 		snprintf(out, outsize, "error unknown command\n");
 	}

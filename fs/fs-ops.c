@@ -365,6 +365,7 @@ static void reply_entry_or_err(fuse_req_t req, struct fs *fs, struct fs_inode *p
 
 struct fs_txn {
 	struct mm_journal_ref refs[FS_PLAN_MAX];
+	enum mm_op ops[FS_PLAN_MAX];	/* of refs[], for the per-op counters */
 	unsigned int n;
 	bool linked[FS_PLAN_MAX];
 	pthread_mutex_t *meta_lock;	/* held from content read to the call */
@@ -559,6 +560,7 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 		free(nname);
 		if (ret < 0)
 			break;
+		txn->ops[txn->n] = p->op;
 		txn->n++;
 		if (p->op == MM_OP_DELIVER && src_name != NULL) {
 			ret = mm_journal_content_link(fs->journal, &txn->refs[txn->n - 1],
@@ -600,8 +602,11 @@ static void txn_end(struct fs *fs, struct fs_txn *txn, int op_ret)
 	if (txn->meta_lock != NULL)
 		pthread_mutex_unlock(txn->meta_lock);
 	txn->meta_lock = NULL;
-	if (op_ret == 0)
+	if (op_ret == 0) {
 		__atomic_add_fetch(&fs->n_journaled, txn->n, __ATOMIC_RELAXED);
+		for (unsigned int i = 0; i < txn->n; i++)
+			__atomic_add_fetch(&fs->n_op[txn->ops[i]], 1, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- handlers ---- */
@@ -1960,6 +1965,7 @@ int fs_reassert(struct fs *fs, const char *relpath, const char **error_r)
 			mm_journal_sync(fs->journal, ref.lsn);
 		mm_journal_finish(fs->journal, &ref, MM_REC_COMMITTED);
 		__atomic_add_fetch(&fs->n_journaled, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&fs->n_op[rec.op], 1, __ATOMIC_RELAXED);
 	} else {
 		snprintf(err, sizeof(err), "%s: %s", relpath, strerror(-ret));
 		*error_r = err;

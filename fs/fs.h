@@ -59,6 +59,7 @@ struct fs {
 
 	/* counters for the control socket's status */
 	uint64_t n_journaled, n_refused_ro, n_errors, n_sync_timeouts;
+	uint64_t n_op[MM_OP_LAST + 1];	/* journaled and done, per op */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

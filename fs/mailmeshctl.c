@@ -3,6 +3,7 @@
  * account between read-write and read-only, ask a running daemon for status;
  * replication commands are in repl-cmd.c, placement in hb-cmd.c.
  * JSON output through jansson (Debian's libjansson-dev). */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "acct.h"
 #include "cfg.h"
@@ -23,6 +25,7 @@
 #include "maildir.h"
 #include "mem.h"
 #include "repl-cmd.h"
+#include "ctl-metrics.h"
 
 static void usage(FILE *f)
 {
@@ -36,6 +39,10 @@ static void usage(FILE *f)
 		"                      switch one account's mode on this store\n"
 		"  status [--json]     the running mailmesh-fs's counters and\n"
 		"                      mailmesh-hbmon's members: state, RTT, health\n"
+		"  metrics [--textfile PATH]\n"
+		"                      every daemon's figures in Prometheus text format,\n"
+		"                      or written atomically to PATH (node_exporter's\n"
+		"                      textfile collector)\n"
 		"  invalidate RELPATH...\n"
 		"                      drop the kernel's cache of paths changed in the\n"
 		"                      store behind the mount (relative to the store)\n"
@@ -262,6 +269,86 @@ static json_t *fs_status_json(const char *reply)
 	return o;
 }
 
+/* The journal's segments, in bytes; -1 when the directory cannot be read. */
+static int64_t journal_bytes(const struct mm_cfg *cfg)
+{
+	char *path = mm_strdup_printf("%s/journal", cfg->state);
+	DIR *dir = opendir(path);
+	struct dirent *de;
+	int64_t total = 0;
+
+	free(path);
+	if (dir == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".mmj") == 0 &&
+		    fstatat(dirfd(dir), de->d_name, &st, 0) == 0)
+			total += st.st_size;
+	}
+	closedir(dir);
+	return total;
+}
+
+/* metrics [--textfile PATH]: Prometheus text of whatever runs. */
+static int cmd_metrics(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	const char *textfile = NULL, *error;
+	struct ctl_metrics_in in = { .store = cfg->node_name };
+	json_t *fs = NULL, *repl = NULL, *hb = NULL, *fsck = NULL;
+	struct mm_buf out = { 0 };
+	char reply[4200], *path;
+	int ret = 0;
+
+	if (argc == 3 && strcmp(argv[1], "--textfile") == 0) {
+		textfile = argv[2];
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE metrics [--textfile PATH]\n");
+		return 2;
+	}
+	if (ctl_call(cfg, "status", reply, sizeof(reply)) == 0)
+		fs = fs_status_json(reply + 2);
+	if (repl_cmd_status_get(cfg, &repl, &error) < 0)
+		fprintf(stderr, "mailmeshctl: mailmesh-replicator: %s\n", error);
+	if (hb_cmd_status_get(cfg, &hb, &error) < 0)
+		fprintf(stderr, "mailmeshctl: mailmesh-hbmon: %s\n", error);
+	path = mm_strdup_printf("%s/fsck.last", cfg->state);
+	fsck = json_load_file(path, 0, NULL);
+	free(path);
+	in.fs = fs;
+	in.repl = repl;
+	in.hb = hb;
+	in.fsck = json_is_object(fsck) ? fsck : NULL;
+	in.journal_bytes = journal_bytes(cfg);
+	ctl_metrics_render(&in, &out);
+	if (textfile == NULL) {
+		fwrite(out.data, 1, out.len, stdout);
+	} else {
+		/* the collector must never read half a file: write, sync, rename */
+		char *tmp = mm_strdup_printf("%s.%d.tmp", textfile, (int)getpid());
+		FILE *f = fopen(tmp, "w");
+		bool ok = f != NULL && fwrite(out.data, 1, out.len, f) == out.len &&
+			fflush(f) == 0 && fsync(fileno(f)) == 0;
+
+		if (f != NULL && fclose(f) != 0)
+			ok = false;
+		if (!ok || rename(tmp, textfile) < 0) {
+			fprintf(stderr, "mailmeshctl: writing %s: %s\n", textfile, strerror(errno));
+			unlink(tmp);
+			ret = 1;
+		}
+		free(tmp);
+	}
+	mm_buf_free(&out);
+	json_decref(fs);
+	json_decref(repl);
+	json_decref(hb);
+	json_decref(fsck);
+	return ret;
+}
+
 /* status [--json]: mailmesh-fs's counters, then mailmesh-hbmon's view of
    the members. Exit 0 when either runs, 3 when neither does. */
 static int cmd_status(const struct mm_cfg *cfg, int argc, char **argv)
@@ -387,6 +474,8 @@ int main(int argc, char **argv)
 		ret = cmd_account(cfg, argc, argv);
 	else if (strcmp(argv[0], "status") == 0)
 		ret = cmd_status(cfg, argc, argv);
+	else if (strcmp(argv[0], "metrics") == 0)
+		ret = cmd_metrics(cfg, argc, argv);
 	else if (strcmp(argv[0], "invalidate") == 0)
 		ret = cmd_invalidate(cfg, argc, argv);
 	else if (strcmp(argv[0], "certs") == 0)

@@ -132,6 +132,37 @@ static void print_table(const char *body)
 	}
 }
 
+int repl_cmd_status_get(const struct mm_cfg *cfg, json_t **lines_r, const char **error_r)
+{
+	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state);
+	struct mm_buf reply = { 0 };
+	const char *body;
+	int ret = mm_ctl_request(path, "status", &reply, error_r);
+
+	free(path);
+	*lines_r = NULL;
+	if (ret == 0) {
+		json_t *arr = json_array();
+		char *copy, *save = NULL;
+
+		body = strchr(mm_buf_str(&reply), '\n');
+		copy = mm_strdup(body != NULL ? body + 1 : "");
+		for (char *line = strtok_r(copy, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			json_t *o = json_loads(line, 0, NULL);
+
+			if (json_is_object(o))
+				json_array_append_new(arr, o);
+			else
+				json_decref(o);
+		}
+		free(copy);
+		*lines_r = arr;
+	}
+	mm_buf_free(&reply);
+	return ret;
+}
+
 int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 {
 	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state);

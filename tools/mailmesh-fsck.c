@@ -45,6 +45,35 @@ static uint64_t now_ns(clock_t id)
 	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
+/* STATE/fsck.last: this run's outcome, for `mailmeshctl metrics` (written
+   whole to a temporary name, then renamed: never half a file). */
+static void save_last(const struct fsck *fk, int code, uint64_t start_ns)
+{
+	size_t fixed = 0;
+	json_t *o;
+	char *tmp, *path;
+
+	if (fk->cfg == NULL)
+		return;
+	for (size_t i = 0; i < fk->r.n; i++)
+		fixed += fk->r.p[i].fixed;
+	o = json_pack("{s:I, s:i, s:I, s:I, s:f, s:s, s:b, s:b}",
+		      "time", (json_int_t)time(NULL), "exit", code,
+		      "problems", (json_int_t)fk->r.n, "fixed", (json_int_t)fixed,
+		      "seconds", (double)(now_ns(CLOCK_MONOTONIC) - start_ns) / 1e9,
+		      "mode", fk->quick ? "quick" : "content", "peers", fk->peers,
+		      "repair", fk->repair);
+	path = mm_strdup_printf("%s/fsck.last", fk->cfg->state);
+	tmp = mm_strdup_printf("%s.tmp", path);
+	if (o == NULL || json_dump_file(o, tmp, JSON_COMPACT) < 0 || rename(tmp, path) < 0) {
+		mm_log_warn("cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	json_decref(o);
+	free(tmp);
+	free(path);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mailmesh-fsck -c FILE [--quick] [--peers] [--repair] [--json] "
@@ -257,6 +286,7 @@ int main(int argc, char **argv)
 	size_t n_accounts = 0;
 	bool listed = false;
 	int c, code;
+	uint64_t start_ns = now_ns(CLOCK_MONOTONIC);
 
 	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -329,6 +359,7 @@ out:
 	else if (fk.cfg != NULL)
 		report_text(&fk);
 	code = fsck_exit_code(&fk.r);
+	save_last(&fk, code, start_ns);
 	fsck_peers_close(&fk.pp);
 	if (fk.have_journal)
 		fsck_journal_close(&fk.j);

@@ -154,5 +154,27 @@ fsck a --peers; expect 0
 mm_deliver a "$ACCT" "1700000099.M1P1.after"
 mm_wait_converged 30 "$ACCT" a b c
 fsck a --peers; expect 0
+mm_log "mailmeshctl metrics: the figures of this cluster, and fsck's last run"
+prom=$MM_T/a.prom
+mm_node_ctl a metrics --textfile "$prom" || mm_fail "metrics --textfile failed"
+metric() { grep -F "$1 " "$prom" | awk '{print $2}'; }
+delivered=$(mm_node_ctl a journal --json | jq -s '[.[] | select(.op == "deliver")] | length')
+[ "$delivered" -ge 9 ] || mm_fail "only '$delivered' deliveries in a's journal"
+mm_assert_eq "$(metric 'mailmesh_ops_total{store="a",op="deliver"}')" "$delivered" "deliveries"
+for p in b c; do
+	mm_assert_eq "$(metric "mailmesh_replication_peer_up{store=\"a\",peer=\"$p\"}")" 1 "$p up"
+	mm_assert_eq "$(metric "mailmesh_replication_backlog_records{store=\"a\",peer=\"$p\"}")" 0 \
+		"$p backlog"
+done
+mm_assert_eq "$(metric 'mailmesh_up{store="a",daemon="mailmesh-fs"}')" 1 "fs up"
+mm_assert_eq "$(metric 'mailmesh_fsck_last_exit_code{store="a"}')" 0 "fsck's last exit"
+[ "$(metric 'mailmesh_journal_bytes{store="a"}')" -gt 0 ] || mm_fail "no journal bytes"
+# every sample is under its own # TYPE, once
+awk '/^# TYPE /{t[$3]++; cur=$3; next} /^#/{next}
+     {n=$1; sub(/\{.*/, "", n); if (n != cur) {print "stray: " $0; bad=1}}
+     END{for (k in t) if (t[k] > 1) {print "twice: " k; bad=1}; exit bad}' "$prom" ||
+	mm_fail "malformed metrics"
+ls "$MM_T"/a.prom.*.tmp 2>/dev/null && mm_fail "a temporary file was left"
+
 mm_cluster_stop
 mm_finish
