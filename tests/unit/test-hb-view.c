@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT
+ * test-hb-view.c - who is active under a view, and a voter's view changes:
+ * transitions outlast the losers' leases, start-up quiet, prefs. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include "hb-placement.h"
+#include "hb-view.h"
+
+#define MS 1000ULL
+#define T0 (1000 * MS)
+#define LEASE 800
+
+static struct hb_placement *pl;
+static struct hb_placement_list l;
+
+/* members a, b, c, d (indices 0..3), replicas 2: lists of 3 of 4 */
+static void setup(void)
+{
+	pl = hb_placement_new(2);
+	hb_placement_add_store(pl, "a");
+	hb_placement_add_store(pl, "b");
+	hb_placement_add_store(pl, "c");
+	hb_placement_add_store(pl, "d");
+	hb_placement_list_init(&l, pl, SIZE_MAX);
+}
+
+static void teardown(void)
+{
+	hb_placement_list_deinit(&l);
+	hb_placement_free(&pl);
+}
+
+TestSuite(hb_view, .init = setup, .fini = teardown);
+
+/* An account whose ranking starts with member first (then any). */
+static const char *account_led_by(unsigned int first)
+{
+	static char name[32];
+
+	for (int i = 0;; i++) {
+		snprintf(name, sizeof(name), "u%d", i);
+		hb_placement_get(pl, name, &l);
+		if (l.rank[0] == first)
+			return name;
+	}
+}
+
+Test(hb_view, active_is_first_not_excluded_holder)
+{
+	account_led_by(1);
+	cr_expect_eq(hb_view_active(&l, 0, NULL, 0), 1);
+	/* L[0] excluded: the first original holder up, in ranking order */
+	cr_expect_eq(hb_view_active(&l, 1ULL << 1, NULL, 0), (int)l.rank[1]);
+	cr_expect_eq(hb_view_active(&l, (1ULL << 1) | (1ULL << l.rank[1]), NULL, 0),
+		     (int)l.rank[2]);
+	/* every original holder down: the next of the ranking */
+	cr_expect_eq(hb_view_active(&l, (1ULL << 1) | (1ULL << l.rank[1]) |
+				    (1ULL << l.rank[2]), NULL, 0), (int)l.rank[3]);
+	cr_expect_eq(hb_view_active(&l, 0xf, NULL, 0), -1);
+}
+
+Test(hb_view, prefs_choose_among_original_holders)
+{
+	struct hb_pref pf = { .member = 2, .n = 3 };
+
+	account_led_by(2);
+	/* prefs: the non-holder first, then the last holder */
+	pf.order[0] = (uint8_t)l.rank[3];
+	pf.order[1] = (uint8_t)l.rank[2];
+	pf.order[2] = (uint8_t)l.rank[1];
+	cr_expect_eq(hb_view_active(&l, 1ULL << 2, &pf, 1), (int)l.rank[2]);
+	/* prefs of another member change nothing */
+	pf.member = 0;
+	cr_expect_eq(hb_view_active(&l, 1ULL << 2, &pf, 1), (int)l.rank[1]);
+}
+
+static struct hb_voter *voter(int self, uint64_t now)
+{
+	struct hb_voter_settings set = { .n_members = 4, .self = self, .lease_ms = LEASE };
+
+	return hb_voter_new(&set, now);
+}
+
+static enum hb_member_state st[4];
+static bool rd[4];
+
+static void all_up(void)
+{
+	for (int i = 0; i < 4; i++) {
+		st[i] = HB_MEMBER_HEALTHY;
+		rd[i] = true;
+	}
+}
+
+/* A restarted voter says lease = 0 to everyone for lease. */
+Test(hb_view, restarted_voter_endorses_nothing_for_lease)
+{
+	struct hb_voter *v = voter(0, T0);
+	struct hb_endorsement e;
+
+	all_up();
+	for (uint64_t t = T0; t < T0 + LEASE * MS; t += 50 * MS) {
+		hb_voter_tick(v, st, rd, t);
+		for (size_t s = 0; s < 4; s++) {
+			hb_voter_endorse(v, s, t, &e);
+			cr_assert(!e.lease, "lease at +%llu ms", (unsigned long long)(t - T0) / MS);
+		}
+	}
+	hb_voter_tick(v, st, rd, T0 + LEASE * MS);
+	hb_voter_endorse(v, 1, T0 + LEASE * MS, &e);
+	cr_expect(e.lease);
+	cr_expect_eq(e.excl, 0);
+	hb_voter_free(&v);
+}
+
+/* Member b dies: the view excludes it at once, but endorses b's accounts
+   to no one until b's last renewal + lease. */
+Test(hb_view, dead_store_accounts_wait_for_its_lease)
+{
+	struct hb_voter *v = voter(0, T0);
+	struct hb_endorsement e;
+	uint64_t t = T0, last_b = 0, dead;
+	const char *acct = account_led_by(1);
+	int next;
+
+	all_up();
+	for (; t < T0 + 2000 * MS; t += 200 * MS) {
+		hb_voter_tick(v, st, rd, t);
+		hb_voter_endorse(v, 1, t, &e);
+		if (e.lease)
+			last_b = t;
+	}
+	cr_assert(hb_view_endorses(&e, &l, 1), "%s endorsed to b", acct);
+	/* b is failed from now on: no lease to it, and the view changes */
+	st[1] = HB_MEMBER_FAILED;
+	dead = t;
+	hb_voter_tick(v, st, rd, t);
+	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 1);
+	cr_expect_eq(hb_voter_transition_end(v), last_b + LEASE * MS);
+	for (; t < last_b + LEASE * MS; t += 10 * MS) {
+		hb_voter_tick(v, st, rd, t);
+		for (size_t s = 0; s < 4; s++) {
+			hb_voter_endorse(v, s, t, &e);
+			cr_assert(!hb_view_endorses(&e, &l, (unsigned int)s),
+				  "%s endorsed to %zu %llu ms after b's last renewal", acct, s,
+				  (unsigned long long)(t - last_b) / MS);
+		}
+	}
+	hb_voter_tick(v, st, rd, t);
+	next = hb_view_active(&l, 1ULL << 1, hb_voter_view(v)->prefs,
+			      hb_voter_view(v)->n_prefs);
+	cr_assert(next >= 0 && next != 1);
+	hb_voter_endorse(v, (size_t)next, t, &e);
+	cr_expect(hb_view_endorses(&e, &l, (unsigned int)next));
+	/* prefs were made for b, the failed one */
+	cr_expect_eq(hb_voter_view(v)->n_prefs, 1);
+	cr_expect_eq(hb_voter_view(v)->prefs[0].member, 1);
+	(void)dead;
+	hb_voter_free(&v);
+}
+
+/* prefs[p] ranks the others by the applied[p] they reported. */
+Test(hb_view, prefs_order_by_applied)
+{
+	struct hb_voter *v = voter(0, T0);
+	const struct hb_pref *pf;
+
+	all_up();
+	hb_voter_tick(v, st, rd, T0);
+	hb_voter_applied(v, 0, 3, 10);
+	hb_voter_applied(v, 1, 3, 30);
+	hb_voter_applied(v, 2, 3, 30);
+	st[3] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 10 * MS);
+	cr_assert_eq(hb_voter_view(v)->n_prefs, 1);
+	pf = &hb_voter_view(v)->prefs[0];
+	cr_expect_eq(pf->member, 3);
+	cr_expect_eq(pf->n, 3);
+	cr_expect_eq(pf->order[0], 1);
+	cr_expect_eq(pf->order[1], 2);
+	cr_expect_eq(pf->order[2], 0);
+	/* degraded, not failed: no prefs */
+	st[3] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 5000 * MS);
+	cr_expect_eq(hb_voter_view(v)->n_prefs, 0);
+	st[2] = HB_MEMBER_DEGRADED;
+	hb_voter_tick(v, st, rd, T0 + 10000 * MS);
+	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 2);
+	cr_expect_eq(hb_voter_view(v)->n_prefs, 0);
+	hb_voter_free(&v);
+}
+
+/* Changes during a transition wait for its end; a return is conservative. */
+Test(hb_view, return_waits_for_every_lease)
+{
+	struct hb_voter *v = voter(0, T0);
+	struct hb_endorsement e;
+	uint64_t t = T0 + LEASE * MS;
+
+	all_up();
+	rd[2] = false;
+	hb_voter_tick(v, st, rd, t);
+	for (size_t s = 0; s < 4; s++)
+		hb_voter_endorse(v, s, t, &e);
+	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 2);
+	rd[2] = true;
+	t += 100 * MS;
+	cr_expect(hb_voter_tick(v, st, rd, t));
+	cr_expect_eq(hb_voter_view(v)->excl, 0);
+	cr_expect_eq(hb_voter_view(v)->prev_excl, 1ULL << 2);
+	cr_expect_eq(hb_voter_transition_end(v), t - 100 * MS + LEASE * MS);
+	/* a new exclusion during it waits */
+	st[3] = HB_MEMBER_DEGRADED;
+	hb_voter_tick(v, st, rd, t + 10 * MS);
+	cr_expect_eq(hb_voter_view(v)->excl, 0);
+	hb_voter_tick(v, st, rd, t + LEASE * MS);
+	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 3);
+	hb_voter_free(&v);
+}
