@@ -8,6 +8,7 @@
 #include <string.h>
 #include "hb-lease.h"
 #include "hb-placement.h"
+#include "hb-test.h"
 #include "hb-view.h"
 
 #define MS 1000ULL
@@ -21,17 +22,14 @@ static struct hb_placement_list l;
 
 static void setup(void)
 {
-	pl = hb_placement_new(2);
-	hb_placement_add_store(pl, "a");
-	hb_placement_add_store(pl, "b");
-	hb_placement_add_store(pl, "c");
-	hb_placement_list_init(&l, pl, SIZE_MAX);
+	static const char *const names[] = { "a", "b", "c" };
+
+	pl = hb_test_placement(names, 3, &l);
 }
 
 static void teardown(void)
 {
-	hb_placement_list_deinit(&l);
-	hb_placement_free(&pl);
+	hb_test_placement_free(&pl, &l);
 }
 
 TestSuite(hb_lease, .init = setup, .fini = teardown);
@@ -39,14 +37,7 @@ TestSuite(hb_lease, .init = setup, .fini = teardown);
 /* An account ranked first, then second. */
 static const char *account_ranked(unsigned int first, unsigned int second)
 {
-	static char name[32];
-
-	for (int i = 0;; i++) {
-		snprintf(name, sizeof(name), "u%d", i);
-		hb_placement_get(pl, name, &l);
-		if (l.rank[0] == first && l.rank[1] == second)
-			return name;
-	}
+	return hb_test_account(pl, &l, first, (int)second);
 }
 
 static struct hb_lease *holder(unsigned int self)

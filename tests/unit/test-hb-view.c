@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "hb-placement.h"
+#include "hb-test.h"
 #include "hb-view.h"
 
 #define MS 1000ULL
@@ -17,33 +18,21 @@ static struct hb_placement_list l;
 /* members a, b, c, d (indices 0..3), replicas 2: lists of 3 of 4 */
 static void setup(void)
 {
-	pl = hb_placement_new(2);
-	hb_placement_add_store(pl, "a");
-	hb_placement_add_store(pl, "b");
-	hb_placement_add_store(pl, "c");
-	hb_placement_add_store(pl, "d");
-	hb_placement_list_init(&l, pl, SIZE_MAX);
+	static const char *const names[] = { "a", "b", "c", "d" };
+
+	pl = hb_test_placement(names, 4, &l);
 }
 
 static void teardown(void)
 {
-	hb_placement_list_deinit(&l);
-	hb_placement_free(&pl);
+	hb_test_placement_free(&pl, &l);
 }
 
 TestSuite(hb_view, .init = setup, .fini = teardown);
 
-/* An account whose ranking starts with member first (then any). */
 static const char *account_led_by(unsigned int first)
 {
-	static char name[32];
-
-	for (int i = 0;; i++) {
-		snprintf(name, sizeof(name), "u%d", i);
-		hb_placement_get(pl, name, &l);
-		if (l.rank[0] == first)
-			return name;
-	}
+	return hb_test_account(pl, &l, first, -1);
 }
 
 Test(hb_view, active_is_first_not_excluded_holder)
