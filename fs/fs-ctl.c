@@ -51,6 +51,9 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 		} else
 			snprintf(out, outsize, "ok last_lsn=%" PRIu64 "\n",
 				 mm_journal_last_lsn(fs->journal));
+	} else if (strncmp(line, "writable ", 9) == 0) {
+		snprintf(out, outsize, "ok %s\n",
+			 fs_account_writable(fs, line + 9) ? "yes" : "no");
 	} else if (strncmp(line, "inval ", 6) == 0) {
 		if (fs_invalidate(fs, line + 6, &error) < 0)
 			snprintf(out, outsize, "error %s\n", error);

@@ -224,14 +224,12 @@ static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in, int mo
 	return ret;
 }
 
-static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
+static bool acct_readonly(struct fs *fs, const char *account, size_t len)
 {
 	bool ro;
 
-	if (loc->cls == MM_CLASS_OUTSIDE)
-		return false;
 	pthread_rwlock_rdlock(&fs->acct_lock);
-	ro = mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, loc->account, loc->account_len);
+	ro = mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, account, len);
 	if (!ro && fs->fenced) {
 		struct timespec ts;
 
@@ -240,10 +238,22 @@ static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ro = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec >=
 		     fs->lease_deadline_ns ||
-		     !mm_acct_in(fs->active, fs->n_active, loc->account, loc->account_len);
+		     !mm_acct_in(fs->active, fs->n_active, account, len);
 	}
 	pthread_rwlock_unlock(&fs->acct_lock);
 	return ro;
+}
+
+static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
+{
+	if (loc->cls == MM_CLASS_OUTSIDE)
+		return false;
+	return acct_readonly(fs, loc->account, loc->account_len);
+}
+
+bool fs_account_writable(struct fs *fs, const char *account)
+{
+	return !acct_readonly(fs, account, strlen(account));
 }
 
 /* Classifies relpath and refuses writes to read-only accounts. */

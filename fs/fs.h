@@ -78,6 +78,9 @@ int fs_accounts_reload(struct fs *fs, const char **error_r);
    generation is not GEN, then sets the deadline, at once for both.
    0 or -1 with *error_r (then every account is fenced). */
 int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **error_r);
+/* Whether a write to account would be accepted now (its mode, and when
+   fenced its role and the deadline). Any thread. */
+bool fs_account_writable(struct fs *fs, const char *account);
 /* Tells the kernel that relpath changed behind the mount (the replicator):
    drops its entry and the attributes of it and its directory. */
 int fs_invalidate(struct fs *fs, const char *relpath, const char **error_r);

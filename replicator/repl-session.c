@@ -185,8 +185,18 @@ static bool hold_replica(struct repl_session *s, const char *account)
 
 	if (repl_acct_replica(d, account))
 		return true;
-	/* fenced: active here, so a record for it is a late one */
-	if (d->cfg->hb_listen != NULL || !dir_empty_or_missing(d->cfg->store, account))
+	if (d->cfg->hb_listen != NULL) {
+		char *line = mm_strdup_printf("writable %s", account);
+		int ret = mm_ctl_call_timeout(d->fs_ctl_path, line, reply, sizeof(reply), 1000,
+					      &error);
+
+		free(line);
+		/* STATE/roles may still list an account whose lease lapsed (a
+		   store waking from SIGSTOP): only what the mount would write
+		   now is active here, and its records are late ones */
+		return ret != 0 || strncmp(reply, "ok yes", 6) != 0;
+	}
+	if (!dir_empty_or_missing(d->cfg->store, account))
 		return false;
 	if (mm_acct_set(d->cfg->state, account, true, &error) < 0) {
 		mm_log_error("replication from %s: holding %s read-only: %s", s->peer,
@@ -981,11 +991,12 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	XXH3_128bits_reset(s->content_xxh);
 	s->stage = NULL;
 	s->stage_fd = -1;
+	s->rec_late = false;
 	if (moves_cursor(&rec) && rec.lsn <= s->applied_lsn) {
 		/* sent again after a reconnect: applied already; its content
 		   is skipped (a resumed account's records come flagged
 		   MM_RECF_REPLAY: held back, so never applied) */
-	} else if (!hold_replica(s, rec.account)) {
+	} else if ((s->rec_late = !hold_replica(s, rec.account))) {
 		if (have) {
 			/* a resync to the account's new source: it has the message */
 			s->d->n_already++;
@@ -1066,8 +1077,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	if (m->content_len == 0) {
 		if (s->stage != NULL || s->late_tmp != NULL)
 			return apply_open_record(s);
-		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) ||
-		    !repl_acct_replica(s->d, rec.account)) {
+		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) || s->rec_late) {
 			s->rec_open = false;
 			note_applied(s, &rec);
 			return 0;

@@ -201,6 +201,7 @@ struct repl_session {
 	/* the record waiting for its content */
 	struct mm_buf rec_bytes;
 	bool rec_open;
+	bool rec_late;		/* the open record's account is active here */
 	uint64_t content_len, content_got;
 	XXH3_state_t *content_xxh;	/* of the DATA written to the stage so far */
 	struct repl_stage *stage;
