@@ -16,12 +16,24 @@ mm_dovecot_require
 ACCTS="example.org/alice example.org/u1 example.org/u2 example.org/u3"
 MUSER=alice@example.org
 MM_CLUSTER_HBMON=1
-MM_NODE_EXTRA=$'[account example.org/*]\nmode = sync\nsync_acks = 1\nsync_timeout = 1500ms'
+HOOKDIR=$(mktemp -d /tmp/failover-hook.XXXXXX)
+mm_on_exit "rm -rf $HOOKDIR"
+printf '#!/bin/sh\necho "$1 $2 $3" >>%s/calls\n' "$HOOKDIR" >"$HOOKDIR/hook"
+chmod 755 "$HOOKDIR" "$HOOKDIR/hook"
+MM_NODE_EXTRA=$'[account example.org/*]\nmode = sync\nsync_acks = 1\nsync_timeout = 1500ms\n[hbmon]\non_role_change = '"$HOOKDIR/hook"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 st() { "$MM_CTL" -c "$MM_T/$1.ini" status --json 2>/dev/null; }
 # active_in VIEWER ACCOUNT: the active store VIEWER's status names
 active_in() { st "$1" | jq -r --arg a "$2" '.accounts[] | select(.account == $a) | .active // "-"'; }
+# epoch_of ACCOUNT: its epoch in the status JSON on stdin, read without
+# rounding (epochs are nanoseconds: more digits than jq's doubles keep)
+epoch_of() {
+	python3 -c 'import json, sys
+for a in json.load(sys.stdin)["accounts"]:
+    if a["account"] == sys.argv[1] and a["epoch"] is not None:
+        print(a["epoch"])' "$1"
+}
 role_in() { st "$1" | jq -r --arg a "$2" '.accounts[] | select(.account == $a) | .role'; }
 
 # writable NODE ACCOUNT: a file can be created (and removed) in the
@@ -111,6 +123,18 @@ for n in a b c; do
 	mm_assert_eq "$(st $n | jq '[.accounts[] | select(.role == "active")] | length')" \
 		"$(st a | jq --arg n $n '[.accounts[] | select(.active == $n)] | length')" \
 		"accounts active at $n by its own and a's status"
+done
+
+mm_log "on_role_change ran for every account made active, with its epoch"
+for a in $ACCTS; do
+	w=$(active_in a "$a")
+	e=$(st "$w" | epoch_of "$a")
+	[ -n "$e" ] || mm_fail "no epoch for $a in $w's status"
+	mm_wait_for 5 grep -q "^$a active $e\$" "$HOOKDIR/calls" ||
+		mm_fail "no on_role_change '$a active $e' (active at $w): $(cat "$HOOKDIR/calls")"
+	"$MM_CTL" -c "$MM_T/$w.ini" events --json | grep -F "\"account\":\"$a\"" |
+		grep -F '"role":"active"' | grep -q -F "\"epoch\":$e," ||
+		mm_fail "mailmeshctl events at $w does not show $a active with epoch $e"
 done
 
 mm_log "(b) kill -9 the active store of $MUSER while Dovecot LDA delivers"
