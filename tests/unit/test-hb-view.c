@@ -207,3 +207,82 @@ Test(hb_view, return_waits_for_every_lease)
 	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 3);
 	hb_voter_free(&v);
 }
+
+/* Why a change that keeps a member with prefs excluded waits for every
+   member's lease (docs/hbmon.md, "Changes to the spec", 1): with seven
+   members, an account whose list (p, x, y) is excluded is held by w, the
+   first of H = (z, w, v) in prefs[p]. Excluding z brings u into H, which
+   prefs[p] ranks before w: the account moves from w, which is not newly
+   excluded, so the transition must outlast w's lease too. */
+Test(hb_view, prefs_newcomer_waits_for_the_current_active)
+{
+	static const char *const names[] = { "m0", "m1", "m2", "m3", "m4", "m5", "m6" };
+	struct hb_voter_settings set = { .n_members = 7, .self = -1, .lease_ms = LEASE };
+	struct hb_placement *pl7;
+	struct hb_placement_list l7;
+	struct hb_voter *v;
+	struct hb_endorsement e;
+	enum hb_member_state s7[7];
+	bool r7[7];
+	unsigned int p, z, w, u;
+	uint64_t t = T0 + LEASE * MS, renewed;
+	const struct hb_endorsement *view;
+
+	pl7 = hb_test_placement(names, 7, &l7);
+	hb_test_account(pl7, &l7, 0, -1);
+	p = l7.rank[0];
+	z = l7.rank[3];
+	w = l7.rank[4];
+	u = l7.rank[6];
+	v = hb_voter_new(&set, T0);
+	for (int i = 0; i < 7; i++) {
+		s7[i] = HB_MEMBER_HEALTHY;
+		r7[i] = true;
+	}
+	/* what the others have of p: u most, then w */
+	hb_voter_applied(v, u, p, 100);
+	hb_voter_applied(v, w, p, 90);
+	hb_voter_tick(v, s7, r7, t);
+	for (size_t i = 0; i < 3; i++)
+		s7[l7.rank[i]] = HB_MEMBER_FAILED;
+	t += 10 * MS;
+	hb_voter_tick(v, s7, r7, t);
+	view = hb_voter_view(v);
+	cr_assert_eq(view->n_prefs, 3, "prefs for p, x and y");
+	for (size_t i = 0; i < view->n_prefs; i++) {
+		if (view->prefs[i].member != p)
+			continue;
+		cr_expect_eq(view->prefs[i].order[0], u);
+		cr_expect_eq(view->prefs[i].order[1], w);
+	}
+	t += 2 * LEASE * MS;
+	hb_voter_tick(v, s7, r7, t);
+	cr_assert_eq(hb_view_active(&l7, view->excl, view->prefs, view->n_prefs), (int)w);
+	for (size_t s = 0; s < 7; s++)
+		hb_voter_endorse(v, s, t, &e);
+	/* w renewed once more, after z's last renewal */
+	t += 100 * MS;
+	hb_voter_tick(v, s7, r7, t);
+	hb_voter_endorse(v, w, t, &e);
+	renewed = t;
+	/* z is degraded: u enters H and takes the account from w */
+	s7[z] = HB_MEMBER_DEGRADED;
+	t += 10 * MS;
+	hb_voter_tick(v, s7, r7, t);
+	view = hb_voter_view(v);
+	cr_expect_eq(view->excl & (1ULL << z), 1ULL << z);
+	cr_expect_eq(hb_view_active(&l7, view->excl, view->prefs, view->n_prefs), (int)u);
+	cr_expect_eq(hb_voter_transition_end(v), renewed + LEASE * MS,
+		     "the transition ends with w's lease, not at once");
+	/* after z's lease, before w's: still no one */
+	t = renewed - 100 * MS + LEASE * MS + 10 * MS;
+	hb_voter_tick(v, s7, r7, t);
+	hb_voter_endorse(v, u, t, &e);
+	cr_expect(!hb_view_endorses(&e, &l7, u), "u endorsed during w's lease");
+	t = renewed + LEASE * MS;
+	hb_voter_tick(v, s7, r7, t);
+	hb_voter_endorse(v, u, t, &e);
+	cr_expect(hb_view_endorses(&e, &l7, u), "u not endorsed after w's lease");
+	hb_voter_free(&v);
+	hb_test_placement_free(&pl7, &l7);
+}
