@@ -40,6 +40,20 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 				    fs->n_ro_accounts);
 			snprintf(out, outsize, "ok %zu read-only\n", fs->n_ro_accounts);
 		}
+	} else if (strncmp(line, "roles ", 6) == 0) {
+		unsigned long long gen, deadline;
+
+		if (sscanf(line + 6, "%llu %llu", &gen, &deadline) != 2)
+			snprintf(out, outsize, "error usage: roles GEN DEADLINE_NS\n");
+		else if (fs_roles(fs, gen, deadline, &error) < 0) {
+			mm_log_error("ctl: roles %llu: %s", gen, error);
+			snprintf(out, outsize, "error %s\n", error);
+		} else
+			snprintf(out, outsize, "ok last_lsn=%" PRIu64 "\n",
+				 mm_journal_last_lsn(fs->journal));
+	} else if (strncmp(line, "writable ", 9) == 0) {
+		snprintf(out, outsize, "ok %s\n",
+			 fs_account_writable(fs, line + 9) ? "yes" : "no");
 	} else if (strncmp(line, "inval ", 6) == 0) {
 		if (fs_invalidate(fs, line + 6, &error) < 0)
 			snprintf(out, outsize, "error %s\n", error);
@@ -57,14 +71,15 @@ static void ctl_handle(struct fs *fs, char *line, char *out, size_t outsize)
 			 "ok node=%s last_lsn=%" PRIu64 " durable_lsn=%" PRIu64
 			 " journaled=%" PRIu64
 			 " refused_readonly=%" PRIu64 " errors=%" PRIu64 " readonly_accounts=%zu"
-			 " sync_timeouts=%" PRIu64 "\n",
+			 " sync_timeouts=%" PRIu64 " fenced=%d active_accounts=%zu\n",
 			 fs->cfg->node_name, mm_journal_last_lsn(fs->journal),
 			 mm_journal_durable_lsn(fs->journal),
 			 __atomic_load_n(&fs->n_journaled, __ATOMIC_RELAXED),
 			 __atomic_load_n(&fs->n_refused_ro, __ATOMIC_RELAXED),
 			 __atomic_load_n(&fs->n_errors, __ATOMIC_RELAXED),
 			 fs->n_ro_accounts,
-			 __atomic_load_n(&fs->n_sync_timeouts, __ATOMIC_RELAXED));
+			 __atomic_load_n(&fs->n_sync_timeouts, __ATOMIC_RELAXED),
+			 fs->fenced ? 1 : 0, fs->n_active);
 		/* then ops_deliver=N ops_move=N ...: what the mount journaled, per op */
 		len = strlen(out);
 		if (len > 0 && out[len - 1] == '\n')

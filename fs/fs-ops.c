@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -223,16 +224,36 @@ static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in, int mo
 	return ret;
 }
 
-static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
+static bool acct_readonly(struct fs *fs, const char *account, size_t len)
 {
 	bool ro;
 
-	if (loc->cls == MM_CLASS_OUTSIDE)
-		return false;
 	pthread_rwlock_rdlock(&fs->acct_lock);
-	ro = mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, loc->account, loc->account_len);
+	ro = mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, account, len);
+	if (!ro && fs->fenced) {
+		struct timespec ts;
+
+		/* CLOCK_MONOTONIC is mailmesh-hbmon's too: its deadline holds
+		   even when it is frozen or dead */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ro = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec >=
+		     fs->lease_deadline_ns ||
+		     !mm_acct_in(fs->active, fs->n_active, account, len);
+	}
 	pthread_rwlock_unlock(&fs->acct_lock);
 	return ro;
+}
+
+static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
+{
+	if (loc->cls == MM_CLASS_OUTSIDE)
+		return false;
+	return acct_readonly(fs, loc->account, loc->account_len);
+}
+
+bool fs_account_writable(struct fs *fs, const char *account)
+{
+	return !acct_readonly(fs, account, strlen(account));
 }
 
 /* Classifies relpath and refuses writes to read-only accounts. */
@@ -1454,7 +1475,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 	ssize_t n;
 
 	/* an account switched to read-only stops open writers too */
-	if (fs->n_ro_accounts > 0) {
+	if (fs->n_ro_accounts > 0 || fs->fenced) {
 		int ret = inode_writable(fs, inode_of(fs, ino));
 
 		if (ret < 0) {
@@ -1782,6 +1803,8 @@ int fs_init(struct fs *fs, struct mm_cfg *cfg, const char **error_r)
 
 	memset(fs, 0, sizeof(*fs));
 	fs->cfg = cfg;
+	/* with mailmesh-hbmon, nothing is writable until it grants a lease */
+	fs->fenced = cfg->hb_listen != NULL;
 	fs->root_fd = -1;
 	real = realpath(cfg->store, NULL);
 	if (real == NULL) {
@@ -1837,6 +1860,7 @@ void fs_deinit(struct fs *fs)
 		free(fs->itab);
 	}
 	mm_acct_list_free(&fs->ro_accounts, fs->n_ro_accounts);
+	mm_acct_list_free(&fs->active, fs->n_active);
 	mm_rules_free(&fs->rules);
 	if (fs->root_fd >= 0)
 		close(fs->root_fd);
@@ -1855,6 +1879,41 @@ int fs_accounts_reload(struct fs *fs, const char **error_r)
 	old_n = fs->n_ro_accounts;
 	fs->ro_accounts = list;
 	fs->n_ro_accounts = n;
+	pthread_rwlock_unlock(&fs->acct_lock);
+	mm_acct_list_free(&old, old_n);
+	return 0;
+}
+
+int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **error_r)
+{
+	char **list = NULL, **old = NULL;
+	size_t n = 0, old_n = 0;
+	uint64_t got = 0;
+	bool reload;
+
+	pthread_rwlock_rdlock(&fs->acct_lock);
+	reload = gen != fs->roles_gen;
+	pthread_rwlock_unlock(&fs->acct_lock);
+	if (reload && (mm_roles_load(fs->cfg->state, &got, &list, NULL, &n, error_r) < 0 ||
+		       got != gen)) {
+		if (list != NULL && got != gen) {
+			mm_acct_list_free(&list, n);
+			*error_r = "STATE/roles is not the generation announced";
+		}
+		pthread_rwlock_wrlock(&fs->acct_lock);
+		fs->lease_deadline_ns = 0;
+		pthread_rwlock_unlock(&fs->acct_lock);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&fs->acct_lock);
+	if (reload) {
+		old = fs->active;
+		old_n = fs->n_active;
+		fs->active = list;
+		fs->n_active = n;
+		fs->roles_gen = gen;
+	}
+	fs->lease_deadline_ns = deadline_ns;
 	pthread_rwlock_unlock(&fs->acct_lock);
 	mm_acct_list_free(&old, old_n);
 	return 0;

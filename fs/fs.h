@@ -53,6 +53,13 @@ struct fs {
 	pthread_rwlock_t acct_lock;
 	char **ro_accounts;
 	size_t n_ro_accounts;
+	/* Fenced ([hbmon] listen set): only the accounts mailmesh-hbmon says
+	   are active here (STATE/roles) are writable, and only until
+	   lease_deadline_ns (CLOCK_MONOTONIC). Under acct_lock. */
+	bool fenced;
+	char **active;
+	size_t n_active;
+	uint64_t roles_gen, lease_deadline_ns;
 
 	/* kernel cache lifetimes, seconds */
 	double msg_timeout, dir_timeout, neg_timeout;
@@ -68,6 +75,13 @@ int fs_init(struct fs *fs, struct mm_cfg *cfg, const char **error_r);
 void fs_deinit(struct fs *fs);
 /* Reloads STATE/accounts. 0 or -1 with *error_r. */
 int fs_accounts_reload(struct fs *fs, const char **error_r);
+/* mailmesh-hbmon's "roles GEN DEADLINE_NS": reloads STATE/roles when its
+   generation is not GEN, then sets the deadline, at once for both.
+   0 or -1 with *error_r (then every account is fenced). */
+int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **error_r);
+/* Whether a write to account would be accepted now (its mode, and when
+   fenced its role and the deadline). Any thread. */
+bool fs_account_writable(struct fs *fs, const char *account);
 /* Tells the kernel that relpath changed behind the mount (the replicator):
    drops its entry and the attributes of it and its directory. */
 int fs_invalidate(struct fs *fs, const char *relpath, const char **error_r);

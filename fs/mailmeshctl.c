@@ -38,7 +38,9 @@ static void usage(FILE *f)
 		"  account ACCOUNT readonly|readwrite\n"
 		"                      switch one account's mode on this store\n"
 		"  status [--json]     the running mailmesh-fs's counters and\n"
-		"                      mailmesh-hbmon's members: state, RTT, health\n"
+		"                      mailmesh-hbmon's members: state, RTT, health;\n"
+		"                      the accounts: active store, role here, epoch\n"
+		"  events [--json]     the role changes of this store (STATE/events)\n"
 		"  metrics [--textfile PATH]\n"
 		"                      every daemon's figures in Prometheus text format,\n"
 		"                      or written atomically to PATH (node_exporter's\n"
@@ -372,12 +374,15 @@ static int cmd_status(const struct mm_cfg *cfg, int argc, char **argv)
 			json_object();
 		json_t *members = hb != NULL ? json_incref(json_object_get(hb, "members")) :
 			json_array();
+		json_t *accounts = hb != NULL ? json_incref(json_object_get(hb, "accounts")) :
+			NULL;
 
 		json_object_set_new(fs, "running", json_boolean(fs_ret == 0));
 		if (fs_ret == 1)
 			json_object_set_new(fs, "error", json_string("not running (no control.sock)"));
 		if (hb != NULL) {
 			json_object_del(hb, "members");
+			json_object_del(hb, "accounts");
 			json_object_set_new(hb, "running", json_true());
 		} else {
 			hb = json_pack("{s:b, s:s}", "running", false, "error",
@@ -385,6 +390,7 @@ static int cmd_status(const struct mm_cfg *cfg, int argc, char **argv)
 				       error);
 		}
 		json_object_set_new(o, "members", members ? members : json_array());
+		json_object_set_new(o, "accounts", accounts ? accounts : json_array());
 		json_object_set_new(o, "hbmon", hb);
 		json_object_set_new(o, "fs", fs);
 		hb = NULL;
@@ -403,6 +409,7 @@ static int cmd_status(const struct mm_cfg *cfg, int argc, char **argv)
 			       json_string_value(json_object_get(hb, "store")),
 			       json_string_value(json_object_get(hb, "incarnation")));
 			hb_cmd_status_print(hb);
+			hb_cmd_accounts_print(json_object_get(hb, "accounts"));
 		}
 	}
 	json_decref(hb);
@@ -488,6 +495,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_pause(cfg, argc, argv);
 	else if (strcmp(argv[0], "placement") == 0)
 		ret = hb_cmd_placement(cfg, argc, argv);
+	else if (strcmp(argv[0], "events") == 0)
+		ret = hb_cmd_events(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

@@ -511,3 +511,76 @@ void hb_cmd_status_print(const json_t *status)
 		printf("  %s\n", json_string_value(json_object_get(m, "reason")));
 	}
 }
+
+void hb_cmd_accounts_print(const json_t *accounts)
+{
+	const json_t *a, *r;
+	size_t i, k;
+
+	if (json_array_size(accounts) == 0)
+		return;
+	printf("\n%-24s %-12s %-8s %20s  %s\n", "ACCOUNT", "ACTIVE", "ROLE", "EPOCH",
+	       "REPLICAS");
+	json_array_foreach(accounts, i, a) {
+		const json_t *act = json_object_get(a, "active"), *ep = json_object_get(a, "epoch");
+
+		printf("%-24s %-12s %-8s ", json_string_value(json_object_get(a, "account")),
+		       json_is_string(act) ? json_string_value(act) : "-",
+		       json_string_value(json_object_get(a, "role")));
+		if (json_is_integer(ep))
+			printf("%20" JSON_INTEGER_FORMAT " ", json_integer_value(ep));
+		else
+			printf("%20s ", "-");
+		json_array_foreach(json_object_get(a, "replicas"), k, r)
+			printf(" %s", json_string_value(r));
+		putchar('\n');
+	}
+}
+
+int hb_cmd_events(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	char *path, *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: mailmeshctl -c FILE events [--json]\n");
+		return 2;
+	}
+	path = mm_strdup_printf("%s/events", cfg->state);
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT) {
+			free(path);
+			return 0;	/* no role changed here yet */
+		}
+		fprintf(stderr, "mailmeshctl: open(%s) failed: %s\n", path, strerror(errno));
+		free(path);
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		json_error_t jerr;
+		json_t *o;
+
+		if (json) {
+			fputs(line, stdout);
+			continue;
+		}
+		if ((o = json_loads(line, 0, &jerr)) == NULL) {
+			fprintf(stderr, "mailmeshctl: %s: a bad line: %s\n", path, jerr.text);
+			continue;
+		}
+		printf("%s %s %s %" JSON_INTEGER_FORMAT " %s\n",
+		       json_string_value(json_object_get(o, "time")),
+		       json_string_value(json_object_get(o, "account")),
+		       json_string_value(json_object_get(o, "role")),
+		       json_integer_value(json_object_get(o, "epoch")),
+		       json_string_value(json_object_get(o, "reason")));
+		json_decref(o);
+	}
+	free(line);
+	fclose(f);
+	free(path);
+	return 0;
+}

@@ -22,5 +22,10 @@ int hb_cmd_placement(const struct mm_cfg *cfg, int argc, char **argv);
 int hb_cmd_status_get(const struct mm_cfg *cfg, json_t **status_r, const char **error_r);
 /* Prints the members of status as a table on stdout. */
 void hb_cmd_status_print(const json_t *status);
+/* Prints the accounts of a status (its "accounts") as a table. */
+void hb_cmd_accounts_print(const json_t *accounts);
+/* mailmeshctl events [--json]: the role changes of STATE/events. Returns
+   the exit status: 0, 1 when the file cannot be read, 2 usage. */
+int hb_cmd_events(const struct mm_cfg *cfg, int argc, char **argv);
 
 #endif

@@ -66,6 +66,10 @@ void hb_status_json(struct hb_daemon *d, struct mm_buf *out)
 		      "rx_unknown", (json_int_t)d->rx_unknown,
 		      "tx_errors", (json_int_t)d->tx_errors,
 		      "members", members);
+	json_object_set_new(json_object_get(o, "counters"), "rx_members",
+			    json_integer((json_int_t)d->rx_members));
+	json_object_set_new(o, "witness", json_boolean(d->witness_mode));
+	hb_roles_json(d, o);
 	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	mm_buf_puts(out, s);
 	mm_buf_puts(out, "\n");

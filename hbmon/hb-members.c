@@ -20,13 +20,13 @@ struct hb_members {
 };
 
 struct hb_members *hb_members_new(const char *self, const char *const *names, size_t n,
-				  const struct hb_members_settings *set)
+				  bool witness, const struct hb_members_settings *set)
 {
 	struct hb_members *m = mm_calloc(1, sizeof(*m));
 
 	m->set = *set;
-	m->m = mm_calloc(n + 1, sizeof(*m->m));
-	m->reported = mm_calloc(n + 1, sizeof(*m->reported));
+	m->m = mm_calloc(n + 2, sizeof(*m->m));
+	m->reported = mm_calloc(n + 2, sizeof(*m->reported));
 	m->m[0].name = mm_strdup(self);
 	m->m[0].self = true;
 	m->n = 1;
@@ -34,6 +34,12 @@ struct hb_members *hb_members_new(const char *self, const char *const *names, si
 		if (hb_members_find(m, names[i]) >= 0)
 			continue;
 		m->m[m->n].name = mm_strdup(names[i]);
+		m->m[m->n].rtt_us = -1;
+		m->n++;
+	}
+	if (witness) {
+		m->m[m->n].name = mm_strdup("witness");
+		m->m[m->n].witness = true;
 		m->m[m->n].rtt_us = -1;
 		m->n++;
 	}
@@ -79,6 +85,14 @@ void hb_members_sent(struct hb_members *m, uint64_t seq, uint64_t now_us)
 	m->sent[seq % SENT_RING].at_us = now_us;
 }
 
+bool hb_members_sent_at(const struct hb_members *m, uint64_t seq, uint64_t *at_us)
+{
+	if (seq == 0 || m->sent[seq % SENT_RING].seq != seq)
+		return false;
+	*at_us = m->sent[seq % SENT_RING].at_us;
+	return true;
+}
+
 void hb_members_echo(const struct hb_members *m, size_t i, uint64_t now_us,
 		     uint64_t *seq_r, uint32_t *held_us_r)
 {
@@ -104,9 +118,18 @@ static uint64_t absdiff(uint64_t a, uint64_t b)
 enum hb_rx hb_members_recv(struct hb_members *m, const struct hb_msg *msg,
 			   uint64_t now_us, uint64_t wall_ms, size_t *index_r)
 {
-	int i = hb_members_find(m, msg->name);
+	int i = -1;
 	struct hb_member *p;
 
+	if (msg->witness) {
+		for (size_t k = 0; k < m->n; k++)
+			if (m->m[k].witness)
+				i = (int)k;
+	} else {
+		i = hb_members_find(m, msg->name);
+		if (i >= 0 && m->m[i].witness)
+			i = -1;
+	}
 	if (i < 0 || m->m[i].self)
 		return HB_RX_UNKNOWN;
 	p = &m->m[i];

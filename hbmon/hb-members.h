@@ -32,6 +32,7 @@ enum hb_rx {
 struct hb_member {
 	char *name;
 	bool self;
+	bool witness;		/* the witness's slot: its heartbeats say so */
 	enum hb_member_state state;
 	char reason[160];
 	/* the last accepted heartbeat */
@@ -48,10 +49,12 @@ struct hb_members_settings {
 	unsigned int rtt_ms;
 };
 
-/* names: every member, self included once (duplicates are skipped).
+/* names: every member, self included once (duplicates are skipped);
+   witness: one more slot, named "witness", that takes the heartbeats with
+   the witness flag whatever name they carry.
    Returns a new set, freed with hb_members_free(). */
 struct hb_members *hb_members_new(const char *self, const char *const *names, size_t n,
-				  const struct hb_members_settings *set);
+				  bool witness, const struct hb_members_settings *set);
 void hb_members_free(struct hb_members **mp);
 
 size_t hb_members_count(const struct hb_members *m);
@@ -62,6 +65,9 @@ int hb_members_find(const struct hb_members *m, const char *name);
 
 /* Our heartbeat seq went out at now_us (kept for the echo RTT). */
 void hb_members_sent(struct hb_members *m, uint64_t seq, uint64_t now_us);
+/* When our heartbeat seq went out (monotonic): true with *at_us while it
+   is among the last 64 sent. */
+bool hb_members_sent_at(const struct hb_members *m, uint64_t seq, uint64_t *at_us);
 /* The echo to put in our next heartbeat to member i. */
 void hb_members_echo(const struct hb_members *m, size_t i, uint64_t now_us,
 		     uint64_t *seq_r, uint32_t *held_us_r);

@@ -190,11 +190,15 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 		} else if (ret < 0) {
 			d->rx_malformed++;
 			why = mm_strerror(ret);
+		} else if (!hb_roles_same_members(d, &msg)) {
+			d->rx_members++;
+			why = "member lists differ (another [peer] set)";
 		} else {
 			switch (hb_members_recv(d->members, &msg, now, hb_wall_ms(), &idx)) {
 			case HB_RX_OK:
 				d->rx_ok++;
 				changed = true;
+				hb_roles_rx(d, idx, &msg, now);
 				break;
 			case HB_RX_UNKNOWN:
 				d->rx_unknown++;
@@ -222,6 +226,8 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
 	if (changed) {
 		hb_members_tick(d->members, hb_now_us());
 		log_changes(d);
+		/* an endorsement that no longer counts demotes at once */
+		hb_roles_rx_done(d, hb_now_us());
 	}
 }
 
@@ -230,6 +236,8 @@ static void sample_health(struct hb_daemon *d)
 	const char *error;
 	bool was = d->health.degraded;
 
+	if (d->probe == NULL)
+		return;	/* the witness has no store */
 	if (hb_probe_get(d->probe, &d->figures, &error) > 0)
 		d->sampled = true;
 	/* no verdict from the zeroes before the first sample (0 bytes free) */
@@ -267,6 +275,7 @@ static void send_heartbeats(struct hb_daemon *d)
 	for (size_t i = 0; i < d->n_dests; i++) {
 		const struct hb_dest *t = &d->dests[i];
 
+		hb_roles_fill(d, t->member, now, &msg);
 		hb_members_echo(d->members, t->member, now, &msg.echo_seq, &msg.echo_held_us);
 		mm_buf_reset(&out);
 		hb_wire_encode(&msg, d->key, &out);
@@ -290,9 +299,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	   the socket before judging anyone unheard */
 	on_rx(d->fd, EV_READ, d);
 	sample_health(d);
-	send_heartbeats(d);
 	hb_members_tick(d->members, hb_now_us());
 	log_changes(d);
+	hb_roles_tick(d, hb_now_us());
+	send_heartbeats(d);
 }
 
 int hb_net_start(struct hb_daemon *d, const char **error_r)
@@ -317,8 +327,9 @@ int hb_net_start(struct hb_daemon *d, const char **error_r)
 		}
 		names[n++] = cfg->peers[i].name;
 	}
-	d->members = hb_members_new(cfg->node_name, names, n, &set);
-	d->dests = mm_calloc(n + 1, sizeof(*d->dests));
+	d->members = hb_members_new(cfg->node_name, names, n,
+				    cfg->hb_witness != NULL && !d->witness_mode, &set);
+	d->dests = mm_calloc(n + 2, sizeof(*d->dests));
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		const struct mm_peer_cfg *p = &cfg->peers[i];
 		struct hb_dest *t = &d->dests[d->n_dests];
@@ -333,6 +344,16 @@ int hb_net_start(struct hb_daemon *d, const char **error_r)
 		d->n_dests++;
 	}
 	free(names);
+	if (cfg->hb_witness != NULL && !d->witness_mode) {
+		struct hb_dest *t = &d->dests[d->n_dests];
+
+		if (resolve(cfg->hb_witness, false, &t->sa, &t->salen, error_r) < 0)
+			return -1;
+		for (size_t i = 0; i < hb_members_count(d->members); i++)
+			if (hb_members_get(d->members, i)->witness)
+				t->member = i;
+		d->n_dests++;
+	}
 
 	if (resolve(cfg->hb_listen, true, &sa, &salen, error_r) < 0)
 		return -1;
@@ -349,8 +370,11 @@ int hb_net_start(struct hb_daemon *d, const char **error_r)
 		*error_r = err;
 		return -1;
 	}
-	if (hb_probe_start(cfg->store, cfg->hb_interval_ms, cfg->hb_probe_delay_ms,
+	if (!d->witness_mode &&
+	    hb_probe_start(cfg->store, cfg->hb_interval_ms, cfg->hb_probe_delay_ms,
 			   &d->probe, error_r) < 0)
+		return -1;
+	if (hb_roles_start(d, error_r) < 0)
 		return -1;
 	d->rx_ev = event_new(d->base, d->fd, EV_READ | EV_PERSIST, on_rx, d);
 	d->tick_ev = event_new(d->base, -1, EV_PERSIST, on_tick, d);
@@ -371,6 +395,7 @@ void hb_net_stop(struct hb_daemon *d)
 		event_free(d->tick_ev);
 	d->rx_ev = d->tick_ev = NULL;
 	hb_probe_stop(&d->probe);
+	hb_roles_stop(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;

@@ -140,17 +140,40 @@ static void add_cfg_override(struct hb_placement *pl, const struct mm_account_cf
 	free(idx);
 }
 
-struct hb_placement *hb_placement_from_cfg(const struct mm_cfg *cfg)
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static struct hb_placement *from_cfg(const struct mm_cfg *cfg, bool sorted)
 {
 	struct hb_placement *pl = hb_placement_new(cfg->hb_replicas);
-	unsigned int self = hb_placement_add_store(pl, cfg->node_name);
+	const char **names = mm_calloc(cfg->n_peers + 1, sizeof(*names));
 	bool shared = mm_cfg_peer(cfg, cfg->node_name) != NULL;
+	size_t n = 0;
 
+	names[n++] = cfg->node_name;
 	for (size_t i = 0; i < cfg->n_peers; i++)
-		hb_placement_add_store(pl, cfg->peers[i].name);
+		names[n++] = cfg->peers[i].name;
+	if (sorted)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (size_t i = 0; i < n; i++)
+		hb_placement_add_store(pl, names[i]);
+	free(names);
 	for (size_t i = 0; i < cfg->n_accounts; i++)
-		add_cfg_override(pl, &cfg->accounts[i], self, shared);
+		add_cfg_override(pl, &cfg->accounts[i],
+				 (unsigned int)hb_placement_find(pl, cfg->node_name), shared);
 	return pl;
+}
+
+struct hb_placement *hb_placement_from_cfg(const struct mm_cfg *cfg)
+{
+	return from_cfg(cfg, false);
+}
+
+struct hb_placement *hb_placement_from_cfg_sorted(const struct mm_cfg *cfg)
+{
+	return from_cfg(cfg, true);
 }
 
 size_t hb_placement_n_stores(const struct hb_placement *pl)

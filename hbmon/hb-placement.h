@@ -45,6 +45,9 @@ struct hb_placement *hb_placement_new(unsigned int replicas);
    list names the peers it sends to, and this store is added to it (and is
    the one store of replicate = no). */
 struct hb_placement *hb_placement_from_cfg(const struct mm_cfg *cfg);
+/* The same with the members added in strcmp order of their names, so
+   that store indices are the member indices of the lease protocol. */
+struct hb_placement *hb_placement_from_cfg_sorted(const struct mm_cfg *cfg);
 void hb_placement_free(struct hb_placement **plp);
 
 /* Adds member store name (copied). Returns its index, which stays valid;

@@ -41,6 +41,24 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+void hb_cond_init_mono(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+void hb_mono_in(unsigned int ms, struct timespec *ts_r)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts_r);
+	ts_r->tv_nsec += (long)(ms % 1000) * 1000000;
+	ts_r->tv_sec += ms / 1000 + ts_r->tv_nsec / 1000000000;
+	ts_r->tv_nsec %= 1000000000;
+}
+
 int hb_probe_pressure(const char *path)
 {
 	char line[256];
@@ -123,10 +141,7 @@ static void *probe_thread(void *arg)
 		if (!p->stop) {
 			struct timespec ts;
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)(p->interval_ms % 1000) * 1000000;
-			ts.tv_sec += p->interval_ms / 1000 + ts.tv_nsec / 1000000000;
-			ts.tv_nsec %= 1000000000;
+			hb_mono_in(p->interval_ms, &ts);
 			while (!p->stop &&
 			       pthread_cond_timedwait(&p->cond, &p->lock, &ts) != ETIMEDOUT)
 				;
@@ -141,7 +156,6 @@ int hb_probe_start(const char *dir, unsigned int interval_ms, unsigned int delay
 {
 	static char err[256];
 	struct hb_probe *p = mm_calloc(1, sizeof(*p));
-	pthread_condattr_t ca;
 	int e;
 
 	p->dir = mm_strdup(dir);
@@ -149,10 +163,7 @@ int hb_probe_start(const char *dir, unsigned int interval_ms, unsigned int delay
 	p->interval_ms = interval_ms;
 	p->delay_ms = delay_ms;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	hb_cond_init_mono(&p->cond);
 	if ((e = pthread_create(&p->thread, NULL, probe_thread, p)) != 0) {
 		snprintf(err, sizeof(err), "pthread_create failed: %s", strerror(e));
 		*error_r = err;

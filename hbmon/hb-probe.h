@@ -3,7 +3,9 @@
  * so a store stuck in fsync cannot stop the heartbeats. */
 #ifndef HB_PROBE_H
 #define HB_PROBE_H
+#include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 #include "hb-health.h"
 
 struct hb_probe;
@@ -22,6 +24,11 @@ void hb_probe_stop(struct hb_probe **probe_r);
    Called from the event loop thread only. */
 int hb_probe_get(struct hb_probe *probe, struct hb_health_figures *f_r,
 		 const char **error_r);
+
+/* For the daemon's threads (this one, hb-store.c): a condition variable
+   that times out on CLOCK_MONOTONIC, and that clock ms from now. */
+void hb_cond_init_mono(pthread_cond_t *cond);
+void hb_mono_in(unsigned int ms, struct timespec *ts_r);
 
 /* One pressure file's "some avg10", x100; -1 when unreadable. */
 int hb_probe_pressure(const char *path);

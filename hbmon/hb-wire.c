@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "hb-wire.h"
 #include "journal.h"
+#include "log.h"
 
 static const unsigned char hb_magic[4] = { 'M', 'M', 'H', 'B' };
 
@@ -17,6 +18,31 @@ static void mac(const unsigned char *key, const unsigned char *data, size_t size
 	unsigned int len = HB_WIRE_MAC_LEN;
 
 	HMAC(EVP_sha256(), key, HB_WIRE_KEY_LEN, data, size, out, &len);
+}
+
+static void encode_v2(const struct hb_msg *msg, struct mm_buf *out)
+{
+	const struct hb_endorsement *e = &msg->endorse;
+
+	mm_assert(msg->n_applied < HB_WIRE_MEMBERS_MAX && e->n_prefs <= HB_WIRE_PREFS_MAX);
+	mm_buf_put_u64(out, msg->members_hash);
+	mm_buf_put_u64(out, msg->head);
+	mm_buf_put_u8(out, msg->n_applied);
+	for (size_t i = 0; i < msg->n_applied; i++) {
+		mm_buf_put_u8(out, msg->applied[i].member);
+		mm_buf_put_u64(out, msg->applied[i].lsn);
+	}
+	mm_buf_put_u8(out, e->lease ? 1 : 0);
+	mm_buf_put_u64(out, e->view_id);
+	mm_buf_put_u64(out, e->excl);
+	mm_buf_put_u64(out, e->prev_excl);
+	mm_buf_put_u8(out, e->n_prefs);
+	for (size_t i = 0; i < e->n_prefs; i++) {
+		mm_assert(e->prefs[i].n < HB_WIRE_MEMBERS_MAX);
+		mm_buf_put_u8(out, e->prefs[i].member);
+		mm_buf_put_u8(out, e->prefs[i].n);
+		mm_buf_append(out, e->prefs[i].order, e->prefs[i].n);
+	}
 }
 
 void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
@@ -31,7 +57,8 @@ void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 		rlen = HB_WIRE_REASON_MAX;
 	mm_buf_append(out, hb_magic, sizeof(hb_magic));
 	mm_buf_put_u8(out, HB_WIRE_VERSION);
-	mm_buf_put_u8(out, msg->degraded ? 1 : 0);
+	mm_buf_put_u8(out, (msg->degraded ? 1 : 0) | (msg->ready ? 2 : 0) |
+		      (msg->witness ? 4 : 0));
 	mm_buf_put_u8(out, (uint8_t)nlen);
 	mm_buf_append(out, msg->name, nlen);
 	mm_buf_put_u64(out, msg->incarnation);
@@ -46,6 +73,7 @@ void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 	mm_buf_put_u32(out, msg->echo_held_us);
 	mm_buf_put_u8(out, (uint8_t)rlen);
 	mm_buf_append(out, msg->reason, rlen);
+	encode_v2(msg, out);
 	mac(key, out->data + start, out->len - start, m);
 	mm_buf_append(out, m, sizeof(m));
 }
@@ -56,6 +84,53 @@ static bool printable(const unsigned char *p, size_t n)
 		if (p[i] < 0x20 || p[i] == 0x7f)
 			return false;
 	return true;
+}
+
+/* The version 2 fields: 0, or -1 when they are cut short or out of range. */
+static int decode_v2(struct mm_rbuf *r, struct hb_msg *msg)
+{
+	struct hb_endorsement *e = &msg->endorse;
+	const unsigned char *p;
+	uint8_t lease;
+
+	mm_rbuf_u64(r, &msg->members_hash);
+	mm_rbuf_u64(r, &msg->head);
+	if (!mm_rbuf_u8(r, &msg->n_applied) || msg->n_applied >= HB_WIRE_MEMBERS_MAX)
+		return -1;
+	for (size_t i = 0; i < msg->n_applied; i++) {
+		mm_rbuf_u8(r, &msg->applied[i].member);
+		if (!mm_rbuf_u64(r, &msg->applied[i].lsn) ||
+		    msg->applied[i].member >= HB_WIRE_MEMBERS_MAX ||
+		    (i > 0 && msg->applied[i].member <= msg->applied[i - 1].member))
+			return -1;
+	}
+	mm_rbuf_u8(r, &lease);
+	mm_rbuf_u64(r, &e->view_id);
+	mm_rbuf_u64(r, &e->excl);
+	mm_rbuf_u64(r, &e->prev_excl);
+	if (!mm_rbuf_u8(r, &e->n_prefs) || lease > 1 || e->n_prefs > HB_WIRE_PREFS_MAX)
+		return -1;
+	e->lease = lease == 1;
+	for (size_t i = 0; i < e->n_prefs; i++) {
+		struct hb_pref *pf = &e->prefs[i];
+		uint64_t seen;
+
+		if (!mm_rbuf_u8(r, &pf->member) || !mm_rbuf_u8(r, &pf->n) ||
+		    pf->member >= HB_WIRE_MEMBERS_MAX || pf->n >= HB_WIRE_MEMBERS_MAX ||
+		    !mm_rbuf_bytes(r, pf->n, &p))
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (e->prefs[j].member == pf->member)
+				return -1;
+		seen = 1ULL << pf->member;
+		for (size_t j = 0; j < pf->n; j++) {
+			if (p[j] >= HB_WIRE_MEMBERS_MAX || (seen & (1ULL << p[j])) != 0)
+				return -1;
+			seen |= 1ULL << p[j];
+		}
+		memcpy(pf->order, p, pf->n);
+	}
+	return r->bad ? -1 : 0;
 }
 
 int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *key,
@@ -107,10 +182,14 @@ int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *
 	    !printable(p, rlen))
 		return MM_ERR_FORMAT;
 	memcpy(msg.reason, p, rlen);
-	if (r.p != r.end || (flags & ~1u) != 0 || msg.seq == 0 ||
+	if (decode_v2(&r, &msg) < 0)
+		return MM_ERR_FORMAT;
+	if (r.p != r.end || (flags & ~7u) != 0 || msg.seq == 0 ||
 	    msg.pressure_io > 10000 || msg.pressure_cpu > 10000 || msg.pressure_mem > 10000)
 		return MM_ERR_FORMAT;
 	msg.degraded = (flags & 1) != 0;
+	msg.ready = (flags & 2) != 0;
+	msg.witness = (flags & 4) != 0;
 	*msg_r = msg;
 	return 0;
 }

@@ -9,13 +9,38 @@
 
 struct mm_buf;
 
-#define HB_WIRE_VERSION 1
+#define HB_WIRE_VERSION 2
 #define HB_WIRE_NAME_MAX 63	/* as a [peer] name */
 #define HB_WIRE_REASON_MAX 120
 #define HB_WIRE_MAC_LEN 32	/* HMAC-SHA256 */
 #define HB_WIRE_KEY_LEN 32
-#define HB_WIRE_MIN 94		/* with an empty name and reason */
-#define HB_WIRE_MAX 1024	/* anything longer is refused unread */
+#define HB_WIRE_MEMBERS_MAX 64	/* member indices 0..63, bits of excl */
+#define HB_WIRE_PREFS_MAX 8	/* prefs entries in one endorsement */
+#define HB_WIRE_MIN 137		/* with an empty name, reason, applied, prefs */
+#define HB_WIRE_MAX 2048	/* anything longer is refused unread; the
+				   longest valid one is 1 420 bytes */
+
+/* prefs[p]: the order in which the other members take over excluded
+   member p's accounts (docs/hbmon.md, "Leases, views and failover"). */
+struct hb_pref {
+	uint8_t member;			/* p */
+	uint8_t n;			/* 0..HB_WIRE_MEMBERS_MAX - 1 */
+	uint8_t order[HB_WIRE_MEMBERS_MAX - 1];	/* member indices, none = p */
+};
+
+/* A voter's view as sent to one receiver: the endorsement. */
+struct hb_endorsement {
+	bool lease;		/* this heartbeat renews the receiver's lease */
+	uint64_t view_id;
+	uint64_t excl, prev_excl;	/* bit m: member m excluded */
+	uint8_t n_prefs;
+	struct hb_pref prefs[HB_WIRE_PREFS_MAX];
+};
+
+struct hb_applied {
+	uint8_t member;
+	uint64_t lsn;
+};
 
 /* One heartbeat from name to one receiver. Pressures are in hundredths of
    a percent (kernel "some avg10" x 100). */
@@ -33,16 +58,30 @@ struct hb_msg {
 	uint64_t echo_seq;
 	uint32_t echo_held_us;
 	char reason[HB_WIRE_REASON_MAX + 1];	/* why degraded; may be "" */
+	/* version 2 */
+	bool ready;		/* rejoined a majority and caught up */
+	bool witness;		/* a voter with no store, never active */
+	uint64_t members_hash;	/* XXH3-64 of the sorted names, each + "\n" */
+	uint64_t head;		/* last LSN of the sender's journal */
+	/* the sender's durable receive cursor per other member: member
+	   indices strictly increasing, never the sender's own */
+	uint8_t n_applied;
+	struct hb_applied applied[HB_WIRE_MEMBERS_MAX];
+	struct hb_endorsement endorse;	/* for the receiver */
 };
 
 /* Appends msg, authenticated with key (HB_WIRE_KEY_LEN bytes), to out.
-   msg->name must be 1..HB_WIRE_NAME_MAX bytes; a longer reason is cut. */
+   msg->name must be 1..HB_WIRE_NAME_MAX bytes; a longer reason is cut;
+   n_applied, n_prefs and each prefs[].n must be within their bounds
+   (broken invariants abort). */
 void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 		    struct mm_buf *out);
 /* Decodes one datagram. Returns 0 with *msg_r filled, MM_ERR_TRUNCATED or
    MM_ERR_TOOBIG for a bad size, MM_ERR_MAGIC / MM_ERR_VERSION for another
    protocol, MM_ERR_CHECKSUM when the HMAC does not match (a wrong key or
-   a forgery), MM_ERR_FORMAT for bad fields. Never a partial result: on
+   a forgery), MM_ERR_FORMAT for bad fields (a member index over 63, an
+   applied list not strictly increasing, a prefs entry naming p or a
+   member twice, unknown flag bits, lease not 0 or 1). Never a partial result: on
    error *msg_r is zeroed. */
 int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *key,
 		   struct hb_msg *msg_r);

@@ -10,8 +10,12 @@
 #include <event2/event.h>
 #include "cfg.h"
 #include "hb-health.h"
+#include "hb-lease.h"
 #include "hb-members.h"
+#include "hb-placement.h"
 #include "hb-probe.h"
+#include "hb-store.h"
+#include "hb-view.h"
 #include "hb-wire.h"
 
 /* Where one member's heartbeats go. */
@@ -44,6 +48,27 @@ struct hb_daemon {
 	struct { char from[64]; uint64_t at_us; } lograte[HB_LOGRATE_SLOTS];
 	char *ctl_path;
 	struct mm_evctl *ctl;	/* STATE/hbmon.sock */
+
+	/* leases (hb-roles.c): members by member index, names sorted */
+	bool witness_mode;		/* --witness: votes, holds nothing */
+	size_t n_lm;
+	char **lm_names;
+	int *lm_hbm;			/* hb_members index of member m, or -1 */
+	int *hbm_lm;			/* member index of hb_members i, or -1 */
+	int lm_self;			/* -1 in witness mode */
+	int hbm_witness;		/* hb_members index of the witness, or -1 */
+	uint64_t members_hash;
+	uint64_t rx_members;		/* refused: member lists differ */
+	struct hb_placement *pl;
+	struct hb_placement_list pll;
+	struct hb_voter *voter;
+	struct hb_lease *lease;		/* NULL in witness mode */
+	struct hb_store *store;		/* NULL in witness mode */
+	struct hb_store_figures sf;
+	char **accounts;		/* of this store, sorted */
+	size_t n_accounts;
+	bool ready;
+	struct event *chld_ev;		/* reaps on_role_change scripts */
 };
 
 uint64_t hb_now_us(void);
@@ -60,6 +85,24 @@ void hb_net_stop(struct hb_daemon *d);
 struct mm_buf;
 void hb_status_json(struct hb_daemon *d, struct mm_buf *out);
 int hb_ctl_start(struct hb_daemon *d, const char **error_r);
+
+/* hb-roles.c: the lease protocol's I/O shell over hb-view.c and
+   hb-lease.c. Start before the first heartbeat; all on the loop. */
+int hb_roles_start(struct hb_daemon *d, const char **error_r);
+void hb_roles_stop(struct hb_daemon *d);
+/* Whether msg's members_hash is ours. */
+bool hb_roles_same_members(const struct hb_daemon *d, const struct hb_msg *msg);
+/* An accepted heartbeat from hb_members index i. */
+void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64_t now_us);
+/* After a batch of heartbeats: re-evaluates the roles. */
+void hb_roles_rx_done(struct hb_daemon *d, uint64_t now_us);
+/* Every tick, before sending: view, ready, roles, the mount's deadline. */
+void hb_roles_tick(struct hb_daemon *d, uint64_t now_us);
+/* The lease fields of the heartbeat to hb_members index i. */
+void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg *msg);
+/* "accounts" and "leases" for the status. */
+struct json_t;
+void hb_roles_json(struct hb_daemon *d, struct json_t *status);
 void hb_ctl_stop(struct hb_daemon *d);
 
 #endif

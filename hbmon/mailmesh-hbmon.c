@@ -18,7 +18,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mailmesh-hbmon -c FILE [-f] [-v]\n"
+		"usage: mailmesh-hbmon [--witness] -c FILE [-f] [-v]\n"
+		"  --witness a voter with no store: votes, never active\n"
 		"  -c FILE   node configuration (INI): [hbmon] listen, interval, timeout,\n"
 		"            thresholds; [peer NAME] hbmon = HOST:PORT\n"
 		"  -f        stay in the foreground and log to stderr\n"
@@ -54,8 +55,15 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int c, ret = 1;
 
-	while ((c = getopt(argc, argv, "c:fvh")) != -1) {
+	static const struct option longopts[] = {
+		{ "witness", no_argument, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool witness = false;
+
+	while ((c = getopt_long(argc, argv, "c:fvh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'W': witness = true; break;
 		case 'c': cfg_path = optarg; break;
 		case 'f': foreground = true; break;
 		case 'v': mm_log_verbose = true; break;
@@ -69,6 +77,7 @@ int main(int argc, char **argv)
 	}
 	memset(&d, 0, sizeof(d));
 	d.fd = -1;
+	d.witness_mode = witness;
 	mm_log_init("mailmesh-hbmon", true);
 	if (mm_cfg_load(cfg_path, &d.cfg, &error) < 0 || check_cfg(d.cfg, &error) < 0 ||
 	    hb_key_load(&d, &error) < 0) {
@@ -107,9 +116,10 @@ int main(int argc, char **argv)
 	sigs[2] = evsignal_new(d.base, SIGHUP, on_signal, &d);
 	for (int i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
-	mm_log_info("store %s: heartbeats on %s every %u ms to %zu member(s), timeout %u ms",
-		    d.cfg->node_name, d.cfg->hb_listen, d.cfg->hb_interval_ms, d.n_dests,
-		    d.cfg->hb_timeout_ms);
+	mm_log_info("%s %s: heartbeats on %s every %u ms to %zu member(s), timeout %u ms, "
+		    "lease %u ms", d.witness_mode ? "witness" : "store", d.cfg->node_name,
+		    d.cfg->hb_listen, d.cfg->hb_interval_ms, d.n_dests, d.cfg->hb_timeout_ms,
+		    d.cfg->hb_lease_ms);
 	event_base_dispatch(d.base);
 	ret = 0;
 out:

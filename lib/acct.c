@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,5 +288,110 @@ out_nomsg:
 	free(lock);
 	free(path);
 	free(tmp);
+	return ret;
+}
+
+struct role_ent {
+	char *account;
+	uint64_t epoch;
+};
+
+static int role_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct role_ent *)a)->account,
+		      ((const struct role_ent *)b)->account);
+}
+
+int mm_roles_load(const char *state_dir, uint64_t *gen_r, char ***list_r,
+		  uint64_t **epochs_r, size_t *n_r, const char **error_r)
+{
+	static __thread char err[512];
+	char *path = mm_strdup_printf("%s/roles", state_dir), *line = NULL;
+	struct role_ent *ent = NULL;
+	size_t cap = 0, n = 0, ecap = 0;
+	uint64_t gen;
+	FILE *f = fopen(path, "r");
+	ssize_t len;
+	int ret = -1;
+
+	if (f == NULL) {
+		snprintf(err, sizeof(err), "open(%s) failed: %s", path, strerror(errno));
+		goto out;
+	}
+	if (getline(&line, &cap, f) < 0 || sscanf(line, "mailmesh-roles %" SCNu64, &gen) != 1) {
+		snprintf(err, sizeof(err), "%s: no 'mailmesh-roles GEN' line", path);
+		goto out;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		char *sp = strchr(line, ' '), *end;
+		uint64_t epoch = strtoull(line, &end, 10);
+
+		if (line[len - 1] != '\n' || sp == NULL || end != sp || sp[1] == '\n') {
+			snprintf(err, sizeof(err), "%s: a bad line", path);
+			goto out;
+		}
+		line[len - 1] = '\0';
+		if (n == ecap) {
+			ecap = ecap == 0 ? 16 : ecap * 2;
+			ent = mm_realloc(ent, ecap * sizeof(*ent));
+		}
+		ent[n].account = mm_strdup(sp + 1);
+		ent[n++].epoch = epoch;
+	}
+	if (n > 0)
+		qsort(ent, n, sizeof(*ent), role_cmp);
+	*list_r = mm_calloc(n + 1, sizeof(**list_r));
+	if (epochs_r != NULL)
+		*epochs_r = mm_calloc(n + 1, sizeof(**epochs_r));
+	for (size_t i = 0; i < n; i++) {
+		(*list_r)[i] = ent[i].account;
+		if (epochs_r != NULL)
+			(*epochs_r)[i] = ent[i].epoch;
+	}
+	*gen_r = gen;
+	*n_r = n;
+	n = 0;
+	ret = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ent[i].account);
+	free(ent);
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	free(path);
+	if (ret < 0)
+		*error_r = err;
+	return ret;
+}
+
+int mm_roles_write(const char *state_dir, uint64_t gen, const void *body, size_t len,
+		   const char **error_r)
+{
+	static __thread char err[512];
+	char *path = mm_strdup_printf("%s/roles", state_dir);
+	char *tmp = mm_strdup_printf("%s.tmp", path);
+	char head[64];
+	int fd, hlen = snprintf(head, sizeof(head), "mailmesh-roles %" PRIu64 "\n", gen);
+	int ret = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, head, (size_t)hlen) != hlen ||
+	    (len > 0 && write(fd, body, len) != (ssize_t)len)) {
+		snprintf(err, sizeof(err), "write(%s) failed: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	} else if (close(fd) < 0) {
+		snprintf(err, sizeof(err), "close(%s) failed: %s", tmp, strerror(errno));
+	} else if (rename(tmp, path) < 0) {
+		snprintf(err, sizeof(err), "rename(%s, %s) failed: %s", tmp, path,
+			 strerror(errno));
+	} else {
+		ret = 0;
+	}
+	if (ret < 0)
+		*error_r = err;
+	free(tmp);
+	free(path);
 	return ret;
 }

@@ -404,6 +404,14 @@ static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
 		return set_uint(ctx, &cfg->hb_pressure, key, value, 1, 100);
 	if (strcmp(key, "window") == 0)
 		return set_uint(ctx, &cfg->hb_window, key, value, 1, 1000);
+	if (strcmp(key, "lease") == 0)
+		return set_ms(ctx, &cfg->hb_lease_ms, key, value, 1, 600000);
+	if (strcmp(key, "catchup") == 0)
+		return set_ms(ctx, &cfg->hb_catchup_ms, key, value, 0, 600000);
+	if (strcmp(key, "witness") == 0)
+		return set_hostport(ctx, &cfg->hb_witness, key, value);
+	if (strcmp(key, "on_role_change") == 0)
+		return set_path(ctx, &cfg->hb_on_role_change, value);
 	if (strcmp(key, "min_free") == 0) {
 		if (mm_parse_size(value, &cfg->hb_min_free) < 0) {
 			snprintf(ctx->reason, sizeof(ctx->reason),
@@ -414,7 +422,7 @@ static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
 	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [hbmon] (replicas, "
 		 "listen, key_file, interval, timeout, rtt_ms, probe_ms, pressure, min_free, "
-		 "window, probe_delay_ms)", key);
+		 "window, probe_delay_ms, lease, catchup, witness, on_role_change)", key);
 	return false;
 }
 
@@ -725,6 +733,17 @@ static int cfg_finish(struct cfg_ctx *ctx, int ret, const char **error_r)
 			 ctx->name, cfg->hb_timeout_ms, cfg->hb_interval_ms);
 		goto fail;
 	}
+	if (cfg->hb_lease_ms == 0)
+		cfg->hb_lease_ms = cfg->hb_timeout_ms - cfg->hb_interval_ms;
+	if (cfg->hb_catchup_ms == 0)
+		cfg->hb_catchup_ms = 2 * cfg->hb_timeout_ms;
+	if (cfg->hb_lease_ms < 2 * cfg->hb_interval_ms || cfg->hb_lease_ms > cfg->hb_timeout_ms) {
+		snprintf(cfg_error, sizeof(cfg_error),
+			 "%s: [hbmon] lease (%u ms) must be at least 2 x interval (%u ms) "
+			 "and at most timeout (%u ms)", ctx->name, cfg->hb_lease_ms,
+			 cfg->hb_interval_ms, cfg->hb_timeout_ms);
+		goto fail;
+	}
 	if (strcmp(cfg->store, cfg->state) == 0 ||
 	    strncmp(cfg->state, cfg->store, strlen(cfg->store)) == 0) {
 		if (cfg->state[strlen(cfg->store)] == '/' ||
@@ -828,6 +847,8 @@ void mm_cfg_free(struct mm_cfg **cfgp)
 	free(cfg->tls_key);
 	free(cfg->hb_listen);
 	free(cfg->hb_key_file);
+	free(cfg->hb_witness);
+	free(cfg->hb_on_role_change);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		free(cfg->peers[i].name);
 		free(cfg->peers[i].address);

@@ -88,6 +88,10 @@ struct mm_cfg {
 	uint64_t hb_min_free;		/* bytes free in the store, at least */
 	unsigned int hb_window;		/* samples over a threshold to be degraded */
 	unsigned int hb_probe_delay_ms;	/* tests only: added to every probe */
+	unsigned int hb_lease_ms;	/* how long an endorsement lasts */
+	unsigned int hb_catchup_ms;	/* longest wait for a graceful catch-up */
+	char *hb_witness;		/* HOST:PORT of the witness, NULL: none */
+	char *hb_on_role_change;	/* script run at every role change, or NULL */
 
 	/* [classify] overrides, tried before the built-in table. */
 	char **classify_ignore, **classify_meta, **classify_plain;

@@ -141,6 +141,7 @@ out:
 	if (d.ssl_ctx != NULL)
 		SSL_CTX_free(d.ssl_ctx);
 	mm_acct_list_free(&d.ro, d.n_ro);
+	mm_acct_list_free(&d.active, d.n_active);
 	free(d.fs_ctl_path);
 	free(d.ctl_path);
 	free(d.cursor_dir);

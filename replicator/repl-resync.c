@@ -370,7 +370,7 @@ int repl_resync_answer(struct repl_resync *rs, const char *folder, enum mm_wire_
 	return 0;
 }
 
-size_t repl_resync_accounts(const struct repl_daemon *d, char ***list_r)
+size_t repl_resync_accounts(struct repl_daemon *d, char ***list_r)
 {
 	const char *error;
 	char **all;
@@ -383,7 +383,7 @@ size_t repl_resync_accounts(const struct repl_daemon *d, char ***list_r)
 	}
 	/* this store serves what is not read-only here */
 	for (size_t i = 0; i < n_all; i++) {
-		if (mm_acct_in(d->ro, d->n_ro, all[i], strlen(all[i]))) {
+		if (repl_acct_replica(d, all[i])) {
 			free(all[i]);
 			continue;
 		}

@@ -123,27 +123,56 @@ static bool dir_empty_or_missing(const char *store, const char *account)
 	return empty;
 }
 
-/* Reads STATE/accounts again if it changed: an operator (or failover)
-   may switch an account with mailmeshctl at any time. */
-static void ro_refresh(struct repl_daemon *d)
+/* Whether STATE/name changed since *ino and *mtime (then updated). */
+static bool state_changed(struct repl_daemon *d, const char *name, ino_t *ino,
+			  struct timespec *mtime)
 {
-	char *path = mm_strdup_printf("%s/accounts", d->cfg->state);
-	const char *error;
+	char *path = mm_strdup_printf("%s/%s", d->cfg->state, name);
 	struct stat st;
 	bool changed;
 
 	if (stat(path, &st) < 0)
 		memset(&st, 0, sizeof(st));
 	free(path);
-	changed = st.st_ino != d->ro_ino || st.st_mtim.tv_sec != d->ro_mtime.tv_sec ||
-		st.st_mtim.tv_nsec != d->ro_mtime.tv_nsec;
-	if (!changed)
-		return;
-	mm_acct_list_free(&d->ro, d->n_ro);
-	if (mm_acct_load(d->cfg->state, &d->ro, &d->n_ro, &error) < 0)
-		mm_log_error("replication: %s", error);
-	d->ro_ino = st.st_ino;
-	d->ro_mtime = st.st_mtim;
+	changed = st.st_ino != *ino || st.st_mtim.tv_sec != mtime->tv_sec ||
+		st.st_mtim.tv_nsec != mtime->tv_nsec;
+	*ino = st.st_ino;
+	*mtime = st.st_mtim;
+	return changed;
+}
+
+/* Reads STATE/accounts again if it changed: an operator (or failover)
+   may switch an account with mailmeshctl at any time; and STATE/roles,
+   which mailmesh-hbmon rewrites when an account becomes active here or
+   stops being so. */
+static void ro_refresh(struct repl_daemon *d)
+{
+	const char *error;
+	uint64_t gen;
+
+	if (state_changed(d, "accounts", &d->ro_ino, &d->ro_mtime)) {
+		mm_acct_list_free(&d->ro, d->n_ro);
+		if (mm_acct_load(d->cfg->state, &d->ro, &d->n_ro, &error) < 0)
+			mm_log_error("replication: %s", error);
+	}
+	if (d->cfg->hb_listen != NULL &&
+	    state_changed(d, "roles", &d->active_ino, &d->active_mtime)) {
+		mm_acct_list_free(&d->active, d->n_active);
+		d->n_active = 0;
+		/* no file yet: nothing is active here */
+		if (mm_roles_load(d->cfg->state, &gen, &d->active, NULL, &d->n_active,
+				  &error) < 0 && d->active_ino != 0)
+			mm_log_error("replication: %s", error);
+	}
+}
+
+bool repl_acct_replica(struct repl_daemon *d, const char *account)
+{
+	size_t len = strlen(account);
+
+	ro_refresh(d);
+	return mm_acct_in(d->ro, d->n_ro, account, len) ||
+	       (d->cfg->hb_listen != NULL && !mm_acct_in(d->active, d->n_active, account, len));
 }
 
 /* Whether records for account may be applied here: it is held read-only,
@@ -155,9 +184,19 @@ static bool hold_replica(struct repl_session *s, const char *account)
 	const char *error;
 	char reply[256];
 
-	ro_refresh(d);
-	if (mm_acct_in(d->ro, d->n_ro, account, strlen(account)))
+	if (repl_acct_replica(d, account))
 		return true;
+	if (d->cfg->hb_listen != NULL) {
+		char *line = mm_strdup_printf("writable %s", account);
+		int ret = mm_ctl_call_timeout(d->fs_ctl_path, line, reply, sizeof(reply), 1000,
+					      &error);
+
+		free(line);
+		/* STATE/roles may still list an account whose lease lapsed (a
+		   store waking from SIGSTOP): only what the mount would write
+		   now is active here, and its records are late ones */
+		return ret != 0 || strncmp(reply, "ok yes", 6) != 0;
+	}
 	if (!dir_empty_or_missing(d->cfg->store, account))
 		return false;
 	if (mm_acct_set(d->cfg->state, account, true, &error) < 0) {
@@ -954,11 +993,12 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	XXH3_128bits_reset(s->content_xxh);
 	s->stage = NULL;
 	s->stage_fd = -1;
+	s->rec_late = false;
 	if (moves_cursor(&rec) && rec.lsn <= s->applied_lsn) {
 		/* sent again after a reconnect: applied already; its content
 		   is skipped (a resumed account's records come flagged
 		   MM_RECF_REPLAY: held back, so never applied) */
-	} else if (!hold_replica(s, rec.account)) {
+	} else if ((s->rec_late = !hold_replica(s, rec.account))) {
 		if (have) {
 			/* a resync to the account's new source: it has the message */
 			s->d->n_already++;
@@ -1039,8 +1079,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	if (m->content_len == 0) {
 		if (s->stage != NULL || s->late_tmp != NULL)
 			return apply_open_record(s);
-		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) ||
-		    !mm_acct_in(s->d->ro, s->d->n_ro, rec.account, strlen(rec.account))) {
+		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) || s->rec_late) {
 			s->rec_open = false;
 			note_applied(s, &rec);
 			return 0;

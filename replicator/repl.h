@@ -126,7 +126,7 @@ size_t repl_resync_folder_entries(const struct repl_resync *rs, size_t i, size_t
 /* Appends folder i's messages as INVENTORY entries. */
 void repl_resync_inventory(const struct repl_resync *rs, size_t i, struct mm_buf *out);
 /* The accounts this store serves (read-write here), sorted; 0 or more. */
-size_t repl_resync_accounts(const struct repl_daemon *d, char ***list_r);
+size_t repl_resync_accounts(struct repl_daemon *d, char ***list_r);
 /* Every folder's digest was sent: wait for the answers. */
 void repl_resync_offered(struct repl_resync *rs);
 /* The peer's INVENTORY of a folder. 0, or -1 with *error_r (static). */
@@ -201,6 +201,7 @@ struct repl_session {
 	/* the record waiting for its content */
 	struct mm_buf rec_bytes;
 	bool rec_open;
+	bool rec_late;		/* the open record's account is active here */
 	uint64_t content_len, content_got;
 	XXH3_state_t *content_xxh;	/* of the DATA written to the stage so far */
 	struct repl_stage *stage;
@@ -254,6 +255,12 @@ struct repl_daemon {
 	size_t n_ro;
 	struct timespec ro_mtime;	/* of STATE/accounts when ro was read */
 	ino_t ro_ino;
+	/* fenced ([hbmon] listen): the accounts active here (STATE/roles,
+	   written by mailmesh-hbmon); every other one is a replica here */
+	char **active;
+	size_t n_active;
+	struct timespec active_mtime;
+	ino_t active_ino;
 	uint64_t n_applied, n_already, n_missing, n_conflicts, n_refused;
 	uint64_t n_by_hash;	/* deliveries applied from content kept here */
 	uint64_t n_merged;	/* late deliveries merged into a read-write account */
@@ -300,5 +307,10 @@ uint64_t repl_now_ns(void);
    small writes that must go at once; with Nagle one waited for the ACK
    of the previous segment, which the peer delays up to 40 ms. */
 void repl_nodelay(int fd);
+
+/* Whether account is a replica here: read-only in STATE/accounts, or,
+   on a fenced store ([hbmon] listen), not active in STATE/roles. Rereads
+   both files when they changed. Event loop only. */
+bool repl_acct_replica(struct repl_daemon *d, const char *account);
 
 #endif

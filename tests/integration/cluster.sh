@@ -4,7 +4,18 @@
 # port and certificate, one shared CA, and cleanup of everything started.
 
 MM_REPL=$MM_BUILDDIR/replicator/mailmesh-replicator
+MM_HB=$MM_BUILDDIR/hbmon/mailmesh-hbmon
 MM_NODES=
+# MM_CLUSTER_HBMON=1: every node gets [hbmon] listen (a UDP port) and
+# every [peer] its hbmon address; MM_CLUSTER_WITNESS=1 adds a witness
+# (mm_witness_start) named w, in [hbmon] witness of every node.
+MM_CLUSTER_HBMON=${MM_CLUSTER_HBMON:-}
+MM_CLUSTER_WITNESS=${MM_CLUSTER_WITNESS:-}
+
+mm_free_udp_port() {
+	python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+mm_node_hbport() { eval "echo \$MM_HBPORT_$1"; }
 
 # mm_cluster_init NAME...: creates $MM_T and the nodes' files. Every node
 # lists every other as a peer; the config text in $MM_NODE_EXTRA (if set)
@@ -22,7 +33,9 @@ mm_cluster_init() {
 		chmod 755 "$MM_T/$n" "$MM_T/$n/store" "$MM_T/$n/mnt"
 		port=$(mm_free_port)
 		eval "MM_PORT_$n=$port"
+		[ -z "$MM_CLUSTER_HBMON" ] || eval "MM_HBPORT_$n=$(mm_free_udp_port)"
 	done
+	[ -z "$MM_CLUSTER_WITNESS" ] || MM_HBPORT_w=$(mm_free_udp_port)
 	for n in "$@"; do
 		{
 			printf '[node]\nname = %s\nstore = %s\nstate = %s\nmount = %s\n' \
@@ -31,13 +44,34 @@ mm_cluster_init() {
 			printf '[replication]\nlisten = 127.0.0.1:%s\n' "$(mm_node_port "$n")"
 			printf '[tls]\nca = %s/ca.crt\ncert = %s/%s.crt\nkey = %s/%s.key\n' \
 				"$MM_T/tls" "$MM_T/tls" "$n" "$MM_T/tls" "$n"
+			if [ -n "$MM_CLUSTER_HBMON" ]; then
+				printf '[hbmon]\nlisten = 127.0.0.1:%s\n' "$(mm_node_hbport "$n")"
+				[ -z "$MM_CLUSTER_WITNESS" ] ||
+					printf 'witness = 127.0.0.1:%s\n' "$MM_HBPORT_w"
+			fi
 			for p in "$@"; do
 				[ "$p" = "$n" ] && continue
 				printf '[peer %s]\naddress = 127.0.0.1:%s\n' "$p" "$(mm_node_port "$p")"
+				[ -z "$MM_CLUSTER_HBMON" ] ||
+					printf 'hbmon = 127.0.0.1:%s\n' "$(mm_node_hbport "$p")"
 			done
 			printf '%s\n' "${MM_NODE_EXTRA:-}"
 		} >"$MM_T/$n.ini"
 	done
+	if [ -n "$MM_CLUSTER_WITNESS" ]; then
+		# the witness: no mail, its state dir for the control socket
+		mkdir -p "$MM_T/w/store" "$MM_T/w/state"
+		{
+			printf '[node]\nname = w\nstore = %s\nstate = %s\nmount = %s\n' \
+				"$MM_T/w/store" "$MM_T/w/state" "$MM_T/w/mnt"
+			printf '[tls]\nca = %s/ca.crt\n' "$MM_T/tls"
+			printf '[hbmon]\nlisten = 127.0.0.1:%s\n' "$MM_HBPORT_w"
+			for p in "$@"; do
+				printf '[peer %s]\naddress = 127.0.0.1:%s\nhbmon = 127.0.0.1:%s\n' \
+					"$p" "$(mm_node_port "$p")" "$(mm_node_hbport "$p")"
+			done
+		} >"$MM_T/w.ini"
+	fi
 	set -- $MM_NODES
 	mm_node_ctl "$1" certs init >/dev/null || mm_fail "certs init"
 	for n in $MM_NODES; do
@@ -48,8 +82,8 @@ mm_cluster_init() {
 # on failure: the end of every node's logs
 mm_fail_hook() {
 	local n f
-	for n in $MM_NODES; do
-		for f in fs repl; do
+	for n in $MM_NODES ${MM_CLUSTER_WITNESS:+w}; do
+		for f in fs repl hbmon; do
 			[ -s "$MM_T/$n/$f.log" ] || continue
 			mm_log "--- $n $f.log (last 15 lines) ---"
 			tail -n 15 "$MM_T/$n/$f.log" >&2
@@ -111,6 +145,33 @@ mm_node_stop_repl() {
 		mm_fail "the replicator of $n exited with status $rc after SIGTERM"
 	fi
 	return 0
+}
+
+# mm_node_hbmon NAME: starts the node's mailmesh-hbmon (log in
+# NAME/hbmon.log); mm_witness_start the witness w.
+mm_node_hbmon() {
+	local n=$1 pid
+	"$MM_HB" ${2:-} -c "$MM_T/$n.ini" -f >>"$MM_T/$n/hbmon.log" 2>&1 &
+	pid=$!
+	eval "MM_PID_${n}_hbmon=$pid"
+	mm_on_exit "mm_node_stop_hbmon $n KILL"
+	mm_wait_for 10 test -S "$MM_T/$n/state/hbmon.sock" ||
+		mm_fail "mailmesh-hbmon of $n did not start: $(tail -n 5 "$MM_T/$n/hbmon.log")"
+}
+mm_witness_start() { mm_node_hbmon w --witness; }
+
+# mm_node_stop_hbmon NAME [SIGNAL]: stops it (after a SIGCONT, should it
+# be stopped), TERM by default.
+mm_node_stop_hbmon() {
+	local n=$1 sig=${2:-TERM} pid
+	pid=$(mm_node_pid "$n" hbmon)
+	[ -n "$pid" ] || return 0
+	kill -CONT "$pid" 2>/dev/null
+	kill -"$sig" "$pid" 2>/dev/null
+	mm_reap 10 "$pid" || true
+	wait "$pid" 2>/dev/null || true
+	eval "MM_PID_${n}_hbmon="
+	rm -f "$MM_T/$n/state/hbmon.sock"
 }
 
 # mm_tree NAME ACCOUNT: one line per file of the account in NAME's store

@@ -66,8 +66,11 @@ INI
 			printf '[peer %s]\naddress = 127.0.0.1:1\nhbmon = 127.0.0.1:%s\n' \
 				"$p" "${PORT[$p]}"
 		done
-		# b also sends to a tap, where the test captures a datagram
-		[ "$n" != b ] || printf '[peer tap]\naddress = 127.0.0.1:1\nhbmon = 127.0.0.1:%s\n' "$TAP"
+		# b also sends to a tap, where the test captures a datagram; the
+		# others list it without an hbmon address, so that every store
+		# has the same members (heartbeats carry their hash)
+		printf '[peer tap]\naddress = 127.0.0.1:1\n'
+		[ "$n" != b ] || printf 'hbmon = 127.0.0.1:%s\n' "$TAP"
 	} >"$T/$n.ini"
 done
 
@@ -145,9 +148,11 @@ out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 out.sendto(captured, ("127.0.0.1", a))
 # a well-formed heartbeat from "b" under the wrong key (docs/hbmon.md)
 name = b"b"
-body = (b"MMHB" + bytes([1, 0, len(name)]) + name +
+body = (b"MMHB" + bytes([2, 0, len(name)]) + name +
         struct.pack("<QQQIHHHQQIB", 7, 1 << 40, int(time.time() * 1000), 1000, 0, 0, 0,
-                    1 << 40, 0, 0, 0))
+                    1 << 40, 0, 0, 0) +
+        # version 2: members_hash, head, no applied, lease 0, view, no prefs
+        struct.pack("<QQBBQQQB", 0, 0, 0, 0, 0, 0, 0, 0))
 key = hashlib.sha256(b"not the cluster CA").digest()
 # from another socket: a logs one line per source address per 10 s
 out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

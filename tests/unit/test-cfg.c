@@ -217,7 +217,23 @@ Test(cfg, hbmon_heartbeat)
 	cr_expect_eq(cfg->hb_window, 3);
 	cr_expect_eq(cfg->hb_probe_delay_ms, 400);
 	cr_expect_str_eq(cfg->peers[0].hbmon, "h2:7100");
+	/* the lease defaults: timeout - interval; catch-up 2 x timeout */
+	cr_expect_eq(cfg->hb_lease_ms, 1900);
+	cr_expect_eq(cfg->hb_catchup_ms, 4000);
+	cr_expect_null(cfg->hb_witness);
 	mm_cfg_free(&cfg);
+	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nlease = 600ms\ncatchup = 3s\n"
+				  "witness = 10.0.0.9:7200\non_role_change = /usr/bin/hook\n",
+				  &cfg, &error), 0, "%s", error);
+	cr_expect_eq(cfg->hb_lease_ms, 600);
+	cr_expect_eq(cfg->hb_catchup_ms, 3000);
+	cr_expect_str_eq(cfg->hb_witness, "10.0.0.9:7200");
+	cr_expect_str_eq(cfg->hb_on_role_change, "/usr/bin/hook");
+	mm_cfg_free(&cfg);
+	cr_expect_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nlease = 300\n", &cfg, &error), -1);
+	cr_expect_str_eq(error, "t.conf: [hbmon] lease (300 ms) must be at least 2 x interval "
+			 "(200 ms) and at most timeout (1000 ms)");
+	cr_expect_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nlease = 1001\n", &cfg, &error), -1);
 	cr_expect_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\ninterval = 500\ntimeout = 500\n",
 				  &cfg, &error), -1);
 	cr_expect_str_eq(error, "t.conf: [hbmon] timeout (500 ms) must be longer than "
@@ -244,7 +260,7 @@ Test(cfg, hostport)
 
 struct bad_case {
 	char text[320];
-	char error[160];	/* the exact message */
+	char error[200];	/* the exact message */
 };
 
 ParameterizedTestParameters(cfg, refused_with_line)
@@ -341,7 +357,7 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		{ NODE "[hbmon]\nintervals = 100ms\n",
 		  "t.conf:7: unknown key 'intervals' in [hbmon] (replicas, listen, key_file, "
 		  "interval, timeout, rtt_ms, probe_ms, pressure, min_free, window, "
-		  "probe_delay_ms)" },
+		  "probe_delay_ms, lease, catchup, witness, on_role_change)" },
 		{ NODE "[hbmon]\ninterval = 5\n",
 		  "t.conf:7: interval must be 10..60000 milliseconds, not '5'" },
 		{ NODE "[hbmon]\ntimeout = soon\n",

@@ -15,7 +15,7 @@ static void setup(void)
 {
 	const char *names[] = { "mx1", "mx2", "mx3" };	/* shared file: mx1 too */
 
-	m = hb_members_new("mx1", names, 3, &set);
+	m = hb_members_new("mx1", names, 3, false, &set);
 }
 
 static void teardown(void)

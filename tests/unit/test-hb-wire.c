@@ -2,6 +2,8 @@
  * test-hb-wire.c - the heartbeat datagram: round trip, authentication, and
  * refusal of short, long, garbled and forged input. */
 #include <criterion/criterion.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
@@ -29,6 +31,40 @@ static void setup(void)
 	msg.echo_seq = 41;
 	msg.echo_held_us = 1234;
 	strcpy(msg.reason, "probe 412 ms > 200 ms");
+	msg.ready = true;
+	msg.members_hash = 0xfeedfacecafebeefULL;
+	msg.head = 977;
+	msg.n_applied = 2;
+	msg.applied[0].member = 0;
+	msg.applied[0].lsn = 12;
+	msg.applied[1].member = 2;
+	msg.applied[1].lsn = 970;
+	msg.endorse.lease = true;
+	msg.endorse.view_id = 7;
+	msg.endorse.excl = 1ULL << 1;
+	msg.endorse.prev_excl = 0;
+	msg.endorse.n_prefs = 1;
+	msg.endorse.prefs[0].member = 1;
+	msg.endorse.prefs[0].n = 2;
+	msg.endorse.prefs[0].order[0] = 2;
+	msg.endorse.prefs[0].order[1] = 0;
+}
+
+/* Offsets of the version 2 fields in out, for the setup() message. */
+static size_t v2_off(void)
+{
+	return 4 + 1 + 1 + 1 + strlen(msg.name) + 8 + 8 + 8 + 4 + 6 + 8 + 8 + 4 + 1 +
+	       strlen(msg.reason);
+}
+
+/* Recomputes the HMAC after a test changed out, so only the decoder's
+   field checks can refuse it. */
+static void remac(void)
+{
+	unsigned int len = HB_WIRE_MAC_LEN;
+
+	HMAC(EVP_sha256(), key, HB_WIRE_KEY_LEN, out.data, out.len - HB_WIRE_MAC_LEN,
+	     out.data + out.len - HB_WIRE_MAC_LEN, &len);
 }
 
 static void teardown(void)
@@ -43,7 +79,8 @@ Test(hb_wire, round_trip)
 	struct hb_msg got;
 
 	hb_wire_encode(&msg, key, &out);
-	cr_assert_eq(out.len, HB_WIRE_MIN + strlen("mx1") + strlen(msg.reason));
+	cr_assert_eq(out.len, HB_WIRE_MIN + strlen("mx1") + strlen(msg.reason) + 2 * 9 +
+		     2 + 2);
 	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
 	cr_expect_eq(memcmp(&got, &msg, sizeof(msg)), 0);
 }
@@ -127,4 +164,125 @@ Test(hb_wire, garbage)
 			memcpy(buf, out.data, 5);
 		cr_assert_lt(hb_wire_decode(buf, n, key, &got), 0);
 	}
+}
+
+Test(hb_wire, longest_fits)
+{
+	struct hb_msg got;
+
+	memset(msg.name, 'n', HB_WIRE_NAME_MAX);
+	memset(msg.reason, 'r', HB_WIRE_REASON_MAX);
+	msg.n_applied = HB_WIRE_MEMBERS_MAX - 1;
+	for (unsigned int i = 0; i < msg.n_applied; i++) {
+		msg.applied[i].member = (uint8_t)(i + 1);
+		msg.applied[i].lsn = ~0ULL - i;
+	}
+	msg.endorse.n_prefs = HB_WIRE_PREFS_MAX;
+	for (unsigned int i = 0; i < HB_WIRE_PREFS_MAX; i++) {
+		struct hb_pref *pf = &msg.endorse.prefs[i];
+
+		pf->member = (uint8_t)i;
+		pf->n = HB_WIRE_MEMBERS_MAX - 1;
+		for (unsigned int j = 0, k = 0; j < HB_WIRE_MEMBERS_MAX; j++)
+			if (j != i)
+				pf->order[k++] = (uint8_t)j;
+	}
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(out.len, 1407);
+	cr_assert_leq(out.len, HB_WIRE_MAX);
+	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+	cr_expect_eq(memcmp(&got, &msg, sizeof(msg)), 0);
+}
+
+Test(hb_wire, version_1_is_refused)
+{
+	struct hb_msg got;
+
+	hb_wire_encode(&msg, key, &out);
+	out.data[4] = 1;
+	remac();
+	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_VERSION);
+}
+
+Test(hb_wire, witness_flag)
+{
+	struct hb_msg got;
+
+	msg.witness = true;
+	msg.ready = false;
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+	cr_expect(got.witness);
+	cr_expect(!got.ready);
+	out.data[5] |= 8;	/* a flag nobody defined */
+	remac();
+	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT);
+}
+
+/* Authentic datagrams whose counts or indices are hostile: each byte
+   named is set to the value, the HMAC recomputed, and the decoder must
+   refuse it without reading past the end. */
+struct hostile { const char *what; size_t off; uint8_t value; };
+
+Test(hb_wire, hostile_counts)
+{
+	/* layout after v2_off(): hash 8, head 8, n_applied 1, 2 x (1 + 8),
+	   lease 1, view 8, excl 8, prev 8, n_prefs 1, p 1, k 1, order 2 */
+	const size_t a = 16, pr = a + 1 + 18 + 1 + 24;
+	const struct hostile cases[] = {
+		{ "n_applied 64", a, 64 },
+		{ "n_applied 255", a, 255 },
+		{ "n_applied one too many", a, 3 },
+		{ "n_applied one too few", a, 1 },
+		{ "applied member 64", a + 1, 64 },
+		{ "applied not increasing", a + 10, 0 },
+		{ "lease 2", a + 19, 2 },
+		{ "n_prefs 9", pr, 9 },
+		{ "n_prefs 255", pr, 255 },
+		{ "n_prefs one too many", pr, 2 },
+		{ "prefs member 64", pr + 1, 64 },
+		{ "prefs k 64", pr + 2, 64 },
+		{ "prefs k one too many", pr + 2, 3 },
+		{ "prefs k one too few", pr + 2, 1 },
+		{ "prefs names p", pr + 3, 1 },
+		{ "prefs names a member twice", pr + 4, 2 },
+		{ "prefs entry 200", pr + 3, 200 },
+	};
+	struct hb_msg got;
+
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(out.len, v2_off() + pr + 5 + HB_WIRE_MAC_LEN);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char *b = out.data + v2_off() + cases[i].off, save = *b;
+
+		*b = cases[i].value;
+		remac();
+		cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT,
+			     "%s", cases[i].what);
+		cr_expect_eq(got.seq, 0, "%s: no partial result", cases[i].what);
+		*b = save;
+	}
+	remac();
+	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+}
+
+/* Every truncation of an authentic datagram, re-authenticated, so that
+   the field decoder (not the HMAC) meets the short input. */
+Test(hb_wire, authentic_truncations)
+{
+	struct hb_msg got;
+	struct mm_buf full = { 0 };
+
+	hb_wire_encode(&msg, key, &full);
+	for (size_t n = HB_WIRE_MIN; n < full.len; n++) {
+		unsigned int len = HB_WIRE_MAC_LEN;
+
+		mm_buf_reset(&out);
+		mm_buf_append(&out, full.data, n - HB_WIRE_MAC_LEN);
+		mm_buf_append(&out, full.data, HB_WIRE_MAC_LEN);
+		HMAC(EVP_sha256(), key, HB_WIRE_KEY_LEN, out.data, out.len - HB_WIRE_MAC_LEN,
+		     out.data + out.len - HB_WIRE_MAC_LEN, &len);
+		cr_expect_lt(hb_wire_decode(out.data, out.len, key, &got), 0, "%zu bytes", n);
+	}
+	mm_buf_free(&full);
 }

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT
+ * hb-lease.c - the holder's side of leases: what each voter endorsed and
+ * until when, the roles of the accounts here with the catch-up rule. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hb-lease.h"
+#include "hb-view.h"
+#include "log.h"
+#include "mem.h"
+
+#define VOTERS_MAX (HB_VIEW_MAX + 1)
+
+struct hb_lease {
+	struct hb_lease_settings set;
+	size_t n_voters, quorum;
+	uint64_t lease_us;
+	struct hb_endorsement e[VOTERS_MAX];
+	uint64_t valid_until[VOTERS_MAX];
+	bool heard[HB_VIEW_MAX];
+	uint64_t head[HB_VIEW_MAX];
+	uint64_t applied[HB_VIEW_MAX];
+	/* ready */
+	bool ready;
+	uint64_t quorum_since;		/* 0: no quorum heard */
+	bool have_target[HB_VIEW_MAX];
+	uint64_t target[HB_VIEW_MAX];
+	/* accounts, sorted by name */
+	struct hb_lease_acct *acct;
+	size_t n_acct, cap_acct;
+};
+
+struct hb_lease *hb_lease_new(const struct hb_lease_settings *set)
+{
+	struct hb_lease *h = mm_calloc(1, sizeof(*h));
+
+	mm_assert(set->n_members >= 1 && set->n_members <= HB_VIEW_MAX &&
+		  set->self < set->n_members);
+	h->set = *set;
+	h->n_voters = set->n_members + (set->witness ? 1 : 0);
+	h->quorum = h->n_voters / 2 + 1;
+	h->lease_us = (uint64_t)set->lease_ms * 1000;
+	return h;
+}
+
+void hb_lease_free(struct hb_lease **hp)
+{
+	struct hb_lease *h = *hp;
+
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < h->n_acct; i++)
+		free(h->acct[i].account);
+	free(h->acct);
+	free(h);
+	*hp = NULL;
+}
+
+size_t hb_lease_quorum(const struct hb_lease *h)
+{
+	return h->quorum;
+}
+
+void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsement *e,
+			  bool have_sent, uint64_t sent_us)
+{
+	mm_assert(v < h->n_voters);
+	h->e[v] = *e;
+	/* counted from our send time, which is before the voter's renewal,
+	   and for lease x 0.9 only: the voter's clock may run slower */
+	h->valid_until[v] = e->lease && have_sent ?
+		sent_us + h->lease_us * (100 - LEASE_MARGIN) / 100 : 0;
+}
+
+void hb_lease_member(struct hb_lease *h, size_t m, bool heard)
+{
+	mm_assert(m < h->set.n_members);
+	h->heard[m] = heard;
+}
+
+void hb_lease_head(struct hb_lease *h, size_t m, uint64_t head, uint64_t now_us)
+{
+	mm_assert(m < h->set.n_members);
+	h->head[m] = head;
+	if (h->quorum_since != 0 && now_us >= h->quorum_since && !h->have_target[m]) {
+		h->have_target[m] = true;
+		h->target[m] = head;
+	}
+}
+
+void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn)
+{
+	mm_assert(m < h->set.n_members);
+	h->applied[m] = lsn;
+}
+
+bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us)
+{
+	if (n_heard < h->quorum) {
+		h->ready = false;
+		h->quorum_since = 0;
+		memset(h->have_target, 0, sizeof(h->have_target));
+		return false;
+	}
+	if (h->quorum_since == 0)
+		h->quorum_since = now_us;
+	if (h->ready)
+		return true;
+	if (now_us - h->quorum_since < (uint64_t)h->set.timeout_ms * 1000)
+		return false;
+	for (size_t m = 0; m < h->set.n_members; m++) {
+		if (m == h->set.self || !h->heard[m])
+			continue;
+		if (!h->have_target[m] || h->applied[m] < h->target[m])
+			return false;
+	}
+	h->ready = true;
+	return true;
+}
+
+static struct hb_lease_acct *lookup(const struct hb_lease *h, const char *account,
+				    size_t *pos_r)
+{
+	size_t lo = 0, hi = h->n_acct;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(h->acct[mid].account, account);
+
+		if (c == 0)
+			return &h->acct[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos_r = lo;
+	return NULL;
+}
+
+static struct hb_lease_acct *get(struct hb_lease *h, const char *account)
+{
+	size_t pos;
+	struct hb_lease_acct *a = lookup(h, account, &pos);
+
+	if (a != NULL)
+		return a;
+	if (h->n_acct == h->cap_acct) {
+		h->cap_acct = h->cap_acct == 0 ? 16 : h->cap_acct * 2;
+		h->acct = mm_realloc(h->acct, h->cap_acct * sizeof(*h->acct));
+	}
+	memmove(&h->acct[pos + 1], &h->acct[pos], (h->n_acct - pos) * sizeof(*h->acct));
+	h->n_acct++;
+	a = &h->acct[pos];
+	memset(a, 0, sizeof(*a));
+	a->account = mm_strdup(account);
+	a->from = a->last_other = -1;
+	return a;
+}
+
+const struct hb_lease_acct *hb_lease_find(const struct hb_lease *h, const char *account)
+{
+	size_t pos;
+
+	return lookup(h, account, &pos);
+}
+
+void hb_lease_set_epoch(struct hb_lease *h, const char *account, uint64_t epoch)
+{
+	struct hb_lease_acct *a = get(h, account);
+
+	if (epoch > a->epoch)
+		a->epoch = epoch;
+}
+
+static void set_role(struct hb_lease_acct *a, enum hb_role role, uint64_t wall_ns,
+		     bool *changed_r)
+{
+	if (role == HB_ROLE_ACTIVE)
+		a->epoch = wall_ns > a->epoch ? wall_ns : a->epoch + 1;
+	a->role = role;
+	*changed_r = true;
+}
+
+const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *account,
+					     const struct hb_placement_list *l,
+					     uint64_t now_us, uint64_t wall_ns,
+					     bool *changed_r)
+{
+	struct hb_lease_acct *a = get(h, account);
+	uint64_t until[VOTERS_MAX];
+	unsigned int self = h->set.self;
+	size_t n = 0;
+	int own;
+
+	*changed_r = false;
+	/* the store the account would move from: the last other active our
+	   own view named (prev_excl no longer shows it once the transition
+	   that brings the account here is over) */
+	own = hb_view_active(l, h->e[self].excl, h->e[self].prefs, h->e[self].n_prefs);
+	if (own != (int)self)
+		a->last_other = own;
+	for (size_t v = 0; v < h->n_voters; v++) {
+		size_t k;
+
+		if (h->valid_until[v] <= now_us || !hb_view_endorses(&h->e[v], l, self))
+			continue;
+		/* insertion, largest first */
+		for (k = n; k > 0 && until[k - 1] < h->valid_until[v]; k--)
+			until[k] = until[k - 1];
+		until[k] = h->valid_until[v];
+		n++;
+	}
+	a->votes = (unsigned int)n;
+	a->deadline_us = n >= h->quorum ? until[h->quorum - 1] : 0;
+	if (n < h->quorum) {
+		if (a->role != HB_ROLE_REPLICA) {
+			snprintf(a->reason, sizeof(a->reason),
+				 "endorsed by %zu of %zu voters, quorum %zu", n, h->n_voters,
+				 h->quorum);
+			set_role(a, HB_ROLE_REPLICA, wall_ns, changed_r);
+		}
+		return a;
+	}
+	if (a->role == HB_ROLE_REPLICA) {
+		a->from = a->last_other;
+		a->pending_since_us = now_us;
+		if (a->from >= 0 && h->heard[a->from]) {
+			a->target = h->head[a->from];
+			snprintf(a->reason, sizeof(a->reason),
+				 "endorsed by %zu of %zu voters; catching up with member %d "
+				 "to LSN %llu", n, h->n_voters, a->from,
+				 (unsigned long long)a->target);
+			set_role(a, HB_ROLE_PENDING, wall_ns, changed_r);
+		} else {
+			snprintf(a->reason, sizeof(a->reason),
+				 "endorsed by %zu of %zu voters%s", n, h->n_voters,
+				 a->from >= 0 ? "; the store it moves from is not heard" : "");
+			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+			return a;
+		}
+	}
+	if (a->role == HB_ROLE_PENDING) {
+		uint64_t have = h->applied[a->from];
+
+		if (have >= a->target) {
+			snprintf(a->reason, sizeof(a->reason),
+				 "caught up with member %d (LSN %llu)", a->from,
+				 (unsigned long long)have);
+			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+		} else if (now_us - a->pending_since_us >= (uint64_t)h->set.catchup_ms * 1000 ||
+			   !h->heard[a->from]) {
+			snprintf(a->reason, sizeof(a->reason),
+				 "catch-up with member %d ended: %llu record(s) missing (RPO)",
+				 a->from, (unsigned long long)(a->target - have));
+			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+		}
+	}
+	return a;
+}
+
+const char *hb_role_str(enum hb_role r)
+{
+	switch (r) {
+	case HB_ROLE_REPLICA: return "replica";
+	case HB_ROLE_PENDING: return "pending";
+	case HB_ROLE_ACTIVE: return "active";
+	}
+	return "?";
+}

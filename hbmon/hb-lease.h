@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT
+ * hb-lease.h - the holder: endorsements received, votes and deadline per
+ * account, the roles replica/pending/active, ready, epochs. Pure. */
+#ifndef HB_LEASE_H
+#define HB_LEASE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hb-placement.h"
+#include "hb-wire.h"
+
+/* A holder counts an endorsement for lease x (100 - LEASE_MARGIN) / 100. */
+#define LEASE_MARGIN 10
+
+enum hb_role {
+	HB_ROLE_REPLICA,	/* read-only here */
+	HB_ROLE_PENDING,	/* endorsed, catching up */
+	HB_ROLE_ACTIVE,		/* writable here */
+};
+
+struct hb_lease_settings {
+	size_t n_members;	/* voters 0..n_members-1 are the members */
+	unsigned int self;	/* member index of this store */
+	bool witness;		/* voter n_members is the witness */
+	unsigned int lease_ms, timeout_ms, catchup_ms;
+};
+
+/* One account at this store, as hb_lease_account() left it. */
+struct hb_lease_acct {
+	char *account;
+	enum hb_role role;
+	uint64_t epoch;		/* of the last time it became active here */
+	uint64_t deadline_us;	/* while pending/active: when endorsement lapses */
+	unsigned int votes;
+	int from;		/* P: the store it moves from, -1: none */
+	int last_other;		/* the last other active under our own view */
+	uint64_t target;	/* catch-up: P's head when endorsed here */
+	uint64_t pending_since_us;
+	char reason[160];	/* of the last role change */
+};
+
+struct hb_lease;
+
+struct hb_lease *hb_lease_new(const struct hb_lease_settings *set);
+void hb_lease_free(struct hb_lease **hp);
+size_t hb_lease_quorum(const struct hb_lease *h);
+
+/* Voter v (a member index, or n_members for the witness) sent endorsement
+   e in a heartbeat echoing one of ours sent at sent_us (have_sent false
+   when the echo is unknown: the endorsement then counts for nothing).
+   The store's own endorsement (from hb_voter_endorse) is passed with
+   v = self and sent_us = now. A later endorsement replaces the earlier
+   one and its validity. */
+void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsement *e,
+			  bool have_sent, uint64_t sent_us);
+/* Whether member m is heard (not failed or unknown); every tick. */
+void hb_lease_member(struct hb_lease *h, size_t m, bool heard);
+/* A heartbeat from member m saying head (its journal's last LSN) arrived
+   at now_us. */
+void hb_lease_head(struct hb_lease *h, size_t m, uint64_t head, uint64_t now_us);
+/* This store's durable receive cursor for member m. */
+void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn);
+
+/* Ready at now_us given how many voters (this store included) are heard:
+   a quorum heard continuously for timeout, then caught up with the head
+   of every member heard, as reported after the quorum was reached. */
+bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us);
+
+/* The epoch this store last knew for account (e.g. from STATE/roles). */
+void hb_lease_set_epoch(struct hb_lease *h, const char *account, uint64_t epoch);
+/* Evaluates account (placement l, member indices) at now_us; wall_ns is
+   the wall clock for a new epoch. Returns the entry (borrowed from h
+   until hb_lease_free) and sets *changed_r when its role changed; the
+   entry's reason then says why. */
+const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *account,
+					     const struct hb_placement_list *l,
+					     uint64_t now_us, uint64_t wall_ns,
+					     bool *changed_r);
+/* The entry of account, or NULL. */
+const struct hb_lease_acct *hb_lease_find(const struct hb_lease *h, const char *account);
+
+const char *hb_role_str(enum hb_role r);
+
+#endif

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT
+ * hb-roles.c - leases in the daemon: feeds heartbeats and states to the
+ * voter (hb-view.c) and the holder (hb-lease.c), logs and records their
+ * role changes, runs on_role_change, hands the mount its deadline. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <jansson.h>
+#include <xxhash.h>
+#include "acct.h"
+#include "buf.h"
+#include "hb.h"
+#include "log.h"
+#include "mem.h"
+
+extern char **environ;
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The members: the stores of the cluster ([node] name unless a witness,
+   every [peer]), sorted, once each. */
+static void make_members(struct hb_daemon *d)
+{
+	const struct mm_cfg *cfg = d->cfg;
+	struct mm_buf h = { 0 };
+	size_t n = 0;
+
+	d->lm_names = mm_calloc(cfg->n_peers + 1, sizeof(*d->lm_names));
+	if (!d->witness_mode)
+		d->lm_names[n++] = mm_strdup(cfg->node_name);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < n; j++)
+			dup = dup || strcmp(d->lm_names[j], cfg->peers[i].name) == 0;
+		if (!dup && !(d->witness_mode && strcmp(cfg->peers[i].name, cfg->node_name) == 0))
+			d->lm_names[n++] = mm_strdup(cfg->peers[i].name);
+	}
+	qsort(d->lm_names, n, sizeof(*d->lm_names), name_cmp);
+	d->n_lm = n;
+	for (size_t i = 0; i < n; i++) {
+		mm_buf_puts(&h, d->lm_names[i]);
+		mm_buf_puts(&h, "\n");
+	}
+	d->members_hash = XXH3_64bits(h.data, h.len);
+	mm_buf_free(&h);
+}
+
+static void on_child(evutil_socket_t sig, short what, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			continue;
+		if (WIFEXITED(status))
+			mm_log_error("on_role_change (pid %d) exited with status %d", (int)pid,
+				     WEXITSTATUS(status));
+		else
+			mm_log_error("on_role_change (pid %d) killed by signal %d", (int)pid,
+				     WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	}
+}
+
+/* The epochs this store gave its accounts before a restart (STATE/roles),
+   so that a new one is higher even if the wall clock stepped back. */
+static void seed_epochs(struct hb_daemon *d)
+{
+	char **list;
+	uint64_t *epochs, gen;
+	size_t n;
+	const char *error;
+
+	if (mm_roles_load(d->cfg->state, &gen, &list, &epochs, &n, &error) < 0)
+		return;	/* none yet */
+	for (size_t i = 0; i < n; i++)
+		hb_lease_set_epoch(d->lease, list[i], epochs[i]);
+	mm_acct_list_free(&list, n);
+	free(epochs);
+}
+
+int hb_roles_start(struct hb_daemon *d, const char **error_r)
+{
+	static char err[512];
+	const struct mm_cfg *cfg = d->cfg;
+	struct hb_voter_settings vs = { 0 };
+	uint64_t now = hb_now_us();
+
+	make_members(d);
+	if (d->n_lm == 0 || d->n_lm > HB_VIEW_MAX) {
+		snprintf(err, sizeof(err), "%s: %zu members; leases need 1 to %d", cfg->path,
+			 d->n_lm, HB_VIEW_MAX);
+		*error_r = err;
+		return -1;
+	}
+	d->lm_hbm = mm_calloc(d->n_lm, sizeof(*d->lm_hbm));
+	d->hbm_lm = mm_calloc(hb_members_count(d->members), sizeof(*d->hbm_lm));
+	d->lm_self = -1;
+	d->hbm_witness = -1;
+	for (size_t i = 0; i < hb_members_count(d->members); i++) {
+		const struct hb_member *m = hb_members_get(d->members, i);
+
+		d->hbm_lm[i] = -1;
+		if (m->witness) {
+			d->hbm_witness = (int)i;
+			continue;
+		}
+		if (m->self && d->witness_mode)
+			continue;
+		for (size_t k = 0; k < d->n_lm; k++)
+			if (strcmp(d->lm_names[k], m->name) == 0)
+				d->hbm_lm[i] = (int)k;
+	}
+	for (size_t k = 0; k < d->n_lm; k++) {
+		d->lm_hbm[k] = -1;
+		for (size_t i = 0; i < hb_members_count(d->members); i++)
+			if (d->hbm_lm[i] == (int)k)
+				d->lm_hbm[k] = (int)i;
+		if (!d->witness_mode && strcmp(d->lm_names[k], cfg->node_name) == 0)
+			d->lm_self = (int)k;
+	}
+	vs.n_members = d->n_lm;
+	vs.self = d->lm_self;
+	vs.lease_ms = cfg->hb_lease_ms;
+	d->voter = hb_voter_new(&vs, now);
+	if (d->witness_mode)
+		return 0;
+
+	struct hb_lease_settings ls = { .n_members = d->n_lm, .self = (unsigned int)d->lm_self,
+					.witness = cfg->hb_witness != NULL,
+					.lease_ms = cfg->hb_lease_ms,
+					.timeout_ms = cfg->hb_timeout_ms,
+					.catchup_ms = cfg->hb_catchup_ms };
+	struct hb_store_settings ss = { .store = cfg->store, .state = cfg->state,
+					.depth = cfg->account_depth,
+					.interval_ms = cfg->hb_interval_ms,
+					.members = (const char *const *)d->lm_names,
+					.n_members = d->n_lm, .self = (size_t)d->lm_self };
+
+	d->lease = hb_lease_new(&ls);
+	seed_epochs(d);
+	d->pl = hb_placement_from_cfg_sorted(cfg);
+	mm_assert(hb_placement_n_stores(d->pl) == d->n_lm);
+	hb_placement_list_init(&d->pll, d->pl, SIZE_MAX);
+	d->chld_ev = evsignal_new(d->base, SIGCHLD, on_child, d);
+	event_add(d->chld_ev, NULL);
+	return hb_store_start(&ss, &d->store, error_r);
+}
+
+void hb_roles_stop(struct hb_daemon *d)
+{
+	hb_store_stop(&d->store);
+	if (d->chld_ev != NULL)
+		event_free(d->chld_ev);
+	d->chld_ev = NULL;
+	if (d->pl != NULL) {
+		hb_placement_list_deinit(&d->pll);
+		hb_placement_free(&d->pl);
+	}
+	hb_lease_free(&d->lease);
+	hb_voter_free(&d->voter);
+	mm_acct_list_free(&d->accounts, d->n_accounts);
+	for (size_t i = 0; i < d->n_lm; i++)
+		free(d->lm_names[i]);
+	mm_free(&d->lm_names);
+	mm_free(&d->lm_hbm);
+	mm_free(&d->hbm_lm);
+	d->n_lm = 0;
+}
+
+bool hb_roles_same_members(const struct hb_daemon *d, const struct hb_msg *msg)
+{
+	return msg->members_hash == d->members_hash;
+}
+
+void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64_t now_us)
+{
+	int lm = d->hbm_lm[i];
+	size_t voter;
+	uint64_t sent = 0;
+	bool have;
+
+	if (lm >= 0) {
+		for (size_t k = 0; k < msg->n_applied; k++)
+			if (msg->applied[k].member < d->n_lm)
+				hb_voter_applied(d->voter, (size_t)lm, msg->applied[k].member,
+						 msg->applied[k].lsn);
+	}
+	if (d->lease == NULL)
+		return;
+	if (lm >= 0) {
+		hb_lease_head(d->lease, (size_t)lm, msg->head, now_us);
+		voter = (size_t)lm;
+	} else if ((int)i == d->hbm_witness) {
+		voter = d->n_lm;
+	} else {
+		return;
+	}
+	have = hb_members_sent_at(d->members, msg->echo_seq, &sent);
+	hb_lease_endorsement(d->lease, voter, &msg->endorse, have, sent);
+}
+
+static void iso_time(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000);
+}
+
+static void role_changed(struct hb_daemon *d, const struct hb_lease_acct *a)
+{
+	const char *role = hb_role_str(a->role);
+	char when[64], epoch[24];
+	json_t *o;
+	char *line;
+
+	mm_log_info("account %s: %s (epoch %" PRIu64 "): %s", a->account, role, a->epoch,
+		    a->reason);
+	iso_time(when, sizeof(when));
+	o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "time", when, "account", a->account,
+		      "role", role, "epoch", (json_int_t)a->epoch, "reason", a->reason);
+	line = json_dumps(o, JSON_COMPACT);
+	hb_store_post_event(d->store, line);
+	free(line);
+	json_decref(o);
+	if (d->cfg->hb_on_role_change != NULL) {
+		char *argv[] = { d->cfg->hb_on_role_change, a->account, (char *)role, epoch,
+				 NULL };
+		pid_t pid;
+		int e;
+
+		snprintf(epoch, sizeof(epoch), "%" PRIu64, a->epoch);
+		/* posix_spawn does not wait for the script; on_child reaps it */
+		if ((e = posix_spawn(&pid, argv[0], NULL, NULL, argv, environ)) != 0)
+			mm_log_error("on_role_change: posix_spawn(%s) failed: %s", argv[0],
+				     strerror(e));
+	}
+}
+
+/* Evaluates every account of the store and tells the mount. */
+static void eval_roles(struct hb_daemon *d, uint64_t now_us)
+{
+	struct timespec wall;
+	char **active = mm_calloc(d->n_accounts + 1, sizeof(*active));
+	uint64_t *epochs = mm_calloc(d->n_accounts + 1, sizeof(*epochs));
+	uint64_t deadline = UINT64_MAX;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	for (size_t i = 0; i < d->n_accounts; i++) {
+		const struct hb_lease_acct *a;
+		bool changed;
+
+		hb_placement_get(d->pl, d->accounts[i], &d->pll);
+		a = hb_lease_account(d->lease, d->accounts[i], &d->pll, now_us,
+				     (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec,
+				     &changed);
+		if (changed)
+			role_changed(d, a);
+		if (a->role != HB_ROLE_ACTIVE)
+			continue;
+		active[n] = a->account;
+		epochs[n++] = a->epoch;
+		if (a->deadline_us < deadline)
+			deadline = a->deadline_us;
+	}
+	/* monotonic microseconds to the mount's nanoseconds */
+	hb_store_post_roles(d->store, active, epochs, n, n == 0 ? 0 : deadline * 1000);
+	free(active);
+	free(epochs);
+}
+
+void hb_roles_rx_done(struct hb_daemon *d, uint64_t now_us)
+{
+	if (d->lease != NULL)
+		eval_roles(d, now_us);
+}
+
+static void log_view(struct hb_daemon *d)
+{
+	const struct hb_endorsement *v = hb_voter_view(d->voter);
+	struct mm_buf b = { 0 };
+
+	for (size_t m = 0; m < d->n_lm; m++)
+		if (v->excl & (1ULL << m))
+			mm_buf_printf(&b, " %s", d->lm_names[m]);
+	if (v->excl == v->prev_excl)
+		mm_log_info("view %" PRIu64 ": excluded:%s", v->view_id,
+			    b.len > 0 ? mm_buf_str(&b) : " none");
+	else
+		mm_log_info("view %" PRIu64 ": excluded:%s (transition for %" PRIu64 " ms)",
+			    v->view_id, b.len > 0 ? mm_buf_str(&b) : " none",
+			    (hb_voter_transition_end(d->voter) - hb_now_us()) / 1000);
+	mm_buf_free(&b);
+}
+
+void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
+{
+	enum hb_member_state st[HB_VIEW_MAX];
+	bool rd[HB_VIEW_MAX];
+	size_t heard = 0;
+	const struct hb_member *w;
+
+	if (d->store != NULL) {
+		char **list;
+		size_t n;
+
+		if (hb_store_get(d->store, &d->sf, &list, &n) > 0) {
+			mm_acct_list_free(&d->accounts, d->n_accounts);
+			d->accounts = list;
+			d->n_accounts = n;
+		}
+	}
+	for (size_t m = 0; m < d->n_lm; m++) {
+		const struct hb_member *p = d->lm_hbm[m] >= 0 ?
+			hb_members_get(d->members, (size_t)d->lm_hbm[m]) : NULL;
+
+		st[m] = p != NULL ? p->state : HB_MEMBER_UNKNOWN;
+		rd[m] = p != NULL && (p->self ? d->ready : p->last.ready);
+		if (st[m] != HB_MEMBER_FAILED && st[m] != HB_MEMBER_UNKNOWN)
+			heard++;
+		if (d->lease != NULL) {
+			hb_lease_member(d->lease, m, st[m] != HB_MEMBER_FAILED &&
+					st[m] != HB_MEMBER_UNKNOWN);
+			if ((int)m != d->lm_self) {
+				hb_lease_applied(d->lease, m, d->sf.applied[m]);
+				hb_voter_applied(d->voter, (size_t)d->lm_self, m, d->sf.applied[m]);
+			}
+		}
+	}
+	if (d->hbm_witness >= 0) {
+		w = hb_members_get(d->members, (size_t)d->hbm_witness);
+		if (w->state != HB_MEMBER_FAILED && w->state != HB_MEMBER_UNKNOWN)
+			heard++;
+	}
+	if (d->lease != NULL) {
+		bool was = d->ready;
+
+		d->ready = hb_lease_ready(d->lease, heard, now_us);
+		if (d->ready != was)
+			mm_log_info("%s: %zu of %zu voters heard", d->ready ? "ready" :
+				    "not ready", heard, d->n_lm + (d->hbm_witness >= 0 ? 1 : 0));
+		rd[d->lm_self] = d->ready;
+	}
+	if (hb_voter_tick(d->voter, st, rd, now_us))
+		log_view(d);
+	if (d->lease != NULL) {
+		struct hb_endorsement own;
+
+		hb_voter_endorse(d->voter, (size_t)d->lm_self, now_us, &own);
+		hb_lease_endorsement(d->lease, (size_t)d->lm_self, &own, true, now_us);
+		eval_roles(d, now_us);
+	}
+}
+
+void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg *msg)
+{
+	int lm = d->hbm_lm[i];
+
+	msg->members_hash = d->members_hash;
+	msg->witness = d->witness_mode;
+	msg->ready = d->ready;
+	msg->head = d->witness_mode ? 0 : d->sf.head;
+	msg->n_applied = 0;
+	if (!d->witness_mode)
+		for (size_t m = 0; m < d->n_lm; m++)
+			if ((int)m != d->lm_self) {
+				msg->applied[msg->n_applied].member = (uint8_t)m;
+				msg->applied[msg->n_applied++].lsn = d->sf.applied[m];
+			}
+	if (lm >= 0) {
+		hb_voter_endorse(d->voter, (size_t)lm, now_us, &msg->endorse);
+	} else {
+		/* the witness holds nothing: it gets the view, never a lease */
+		msg->endorse = *hb_voter_view(d->voter);
+		msg->endorse.lease = false;
+	}
+}
+
+void hb_roles_json(struct hb_daemon *d, json_t *status)
+{
+	const struct hb_endorsement *v = hb_voter_view(d->voter);
+	json_t *accounts = json_array(), *excl = json_array(), *o;
+	uint64_t now = hb_now_us();
+
+	for (size_t m = 0; m < d->n_lm; m++)
+		if (v->excl & (1ULL << m))
+			json_array_append_new(excl, json_string(d->lm_names[m]));
+	o = json_pack("{s:b, s:I, s:o, s:b, s:I, s:I, s:I}", "ready", d->ready,
+		      "view_id", (json_int_t)v->view_id, "excluded", excl,
+		      "in_transition", v->excl != v->prev_excl,
+		      "lease_ms", (json_int_t)d->cfg->hb_lease_ms,
+		      "quorum", (json_int_t)(d->lease != NULL ? hb_lease_quorum(d->lease) :
+					     (d->n_lm + 1) / 2 + 1),
+		      "rx_members", (json_int_t)d->rx_members);
+	json_object_set_new(status, "leases", o);
+	for (size_t i = 0; d->lease != NULL && i < d->n_accounts; i++) {
+		const struct hb_lease_acct *a = hb_lease_find(d->lease, d->accounts[i]);
+		unsigned int hold[HB_VIEW_MAX];
+		bool down[HB_VIEW_MAX] = { false };
+		json_t *reps = json_array();
+		size_t nh;
+		int act;
+
+		hb_placement_get(d->pl, d->accounts[i], &d->pll);
+		act = hb_view_active(&d->pll, v->excl, v->prefs, v->n_prefs);
+		if (a != NULL && a->role == HB_ROLE_ACTIVE)
+			act = d->lm_self;
+		for (size_t k = 0; k < d->pll.n; k++)
+			down[d->pll.rank[k]] = (v->excl & (1ULL << d->pll.rank[k])) != 0;
+		nh = hb_placement_hold(&d->pll, down, hold);
+		for (size_t k = 0; k < nh; k++)
+			if ((int)hold[k] != act)
+				json_array_append_new(reps, json_string(d->lm_names[hold[k]]));
+		o = json_pack("{s:s, s:o, s:o, s:o, s:s, s:I}", "account", d->accounts[i],
+			      "active", act >= 0 ? json_string(d->lm_names[act]) : json_null(),
+			      "epoch", a != NULL && a->role == HB_ROLE_ACTIVE ?
+			      json_integer((json_int_t)a->epoch) : json_null(),
+			      "replicas", reps,
+			      "role", a != NULL ? hb_role_str(a->role) : "replica",
+			      "votes", (json_int_t)(a != NULL ? a->votes : 0));
+		json_object_set_new(o, "deadline_ms", a != NULL && a->role != HB_ROLE_REPLICA &&
+				    a->deadline_us > now ?
+				    json_integer((json_int_t)((a->deadline_us - now) / 1000)) :
+				    json_null());
+		json_array_append_new(accounts, o);
+	}
+	json_object_set_new(status, "accounts", accounts);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT
+ * hb-view.h - a voter's view (excl, prev_excl, prefs, transitions) and who
+ * is active under one (hb_view_active). Pure: callers pass states and time. */
+#ifndef HB_VIEW_H
+#define HB_VIEW_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "hb-members.h"
+#include "hb-placement.h"
+#include "hb-wire.h"
+
+#define HB_VIEW_MAX HB_WIRE_MEMBERS_MAX
+
+/* The active member of l's account under excl and prefs (docs/hbmon.md,
+   "Who is active"), or -1. l comes from a placement whose store indices are
+   the member indices (hb_placement_from_cfg_sorted). prefs[0..n_prefs) as
+   in an endorsement. */
+int hb_view_active(const struct hb_placement_list *l, uint64_t excl,
+		   const struct hb_pref *prefs, size_t n_prefs);
+/* Whether endorsement e endorses member s for l's account. */
+bool hb_view_endorses(const struct hb_endorsement *e, const struct hb_placement_list *l,
+		      unsigned int s);
+
+struct hb_voter_settings {
+	size_t n_members;	/* 1..HB_VIEW_MAX */
+	int self;		/* member index, -1 for the witness */
+	unsigned int lease_ms;
+};
+
+struct hb_voter;
+
+/* A voter started at now_us: it sends lease = 0 for lease_ms. */
+struct hb_voter *hb_voter_new(const struct hb_voter_settings *set, uint64_t now_us);
+void hb_voter_free(struct hb_voter **vp);
+
+/* Member m reported (or, for m = self, this voter has) applied[p] = lsn. */
+void hb_voter_applied(struct hb_voter *v, size_t m, size_t p, uint64_t lsn);
+/* Recomputes the view at now_us from each member's state and ready flag
+   (for self: its own health verdict and ready). Returns true when the view
+   changed (a new view_id, or the end of a transition). */
+bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
+		   const bool *ready, uint64_t now_us);
+/* The endorsement for member s, sent at now_us: lease = 1 only after the
+   start-up period and while s is heard (not failed or unknown at the last
+   tick); then last_renewal[s] = now_us. The holder of the store itself
+   takes its own endorsement from here every tick, so its own last
+   renewal is kept the same way. */
+void hb_voter_endorse(struct hb_voter *v, size_t s, uint64_t now_us,
+		      struct hb_endorsement *e_r);
+/* The current view, borrowed from v until its next tick: view_id, excl,
+   prev_excl, prefs (lease is false). */
+const struct hb_endorsement *hb_voter_view(const struct hb_voter *v);
+uint64_t hb_voter_transition_end(const struct hb_voter *v);
+/* The exclusions wanted at the last tick. */
+uint64_t hb_voter_wanted(const struct hb_voter *v);
+
+#endif
