@@ -224,24 +224,120 @@ static int perm_inode(struct fs *fs, fuse_req_t req, struct fs_inode *in, int mo
 	return ret;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC is mailmesh-hbmon's too: its deadlines hold even
+	   when it is frozen or dead */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static struct fs_claim *claim_find(struct fs *fs, const char *account, size_t len)
+{
+	for (size_t i = 0; i < fs->n_claims; i++)
+		if (strncmp(fs->claims[i].account, account, len) == 0 &&
+		    fs->claims[i].account[len] == '\0')
+			return &fs->claims[i];
+	return NULL;
+}
+
+/* Under acct_lock: 0 writable, 1 read-only by hand (STATE/accounts), 2
+   fenced (not active here, or past the deadline). */
+static int acct_mode(struct fs *fs, const char *account, size_t len)
+{
+	const struct fs_claim *c;
+	uint64_t now;
+
+	if (mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, account, len))
+		return 1;
+	if (!fs->fenced)
+		return 0;
+	now = mono_ns();
+	if (now < fs->lease_deadline_ns && mm_acct_in(fs->active, fs->n_active, account, len))
+		return 0;
+	c = claim_find(fs, account, len);
+	return c != NULL && now < c->until_ns ? 0 : 2;
+}
+
 static bool acct_readonly(struct fs *fs, const char *account, size_t len)
 {
-	bool ro;
+	int mode;
 
 	pthread_rwlock_rdlock(&fs->acct_lock);
-	ro = mm_acct_in(fs->ro_accounts, fs->n_ro_accounts, account, len);
-	if (!ro && fs->fenced) {
-		struct timespec ts;
-
-		/* CLOCK_MONOTONIC is mailmesh-hbmon's too: its deadline holds
-		   even when it is frozen or dead */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ro = (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec >=
-		     fs->lease_deadline_ns ||
-		     !mm_acct_in(fs->active, fs->n_active, account, len);
-	}
+	mode = acct_mode(fs, account, len);
 	pthread_rwlock_unlock(&fs->acct_lock);
-	return ro;
+	return mode != 0;
+}
+
+#define CLAIM_ASK_NS 1000000000ULL	/* once a second per account */
+#define CLAIM_KEEP_NS 60000000000ULL	/* entries unused this long go */
+#define CLAIM_TIMEOUT_MS 300
+
+/* A write to an account that is fenced here: asks mailmesh-hbmon whether
+   the account is active here after all. That is how a new account (its
+   first delivery creates it: STATE/roles cannot name it yet) gets its
+   lease at once: hbmon adds it to the accounts it weighs, decides, and
+   answers "ok active DEADLINE_NS EPOCH" (its lease's own deadline), or
+   "ok replica" / "ok pending". A replica's account is asked about at
+   most once a second. Returns whether the write may go on. */
+static bool fs_claim(struct fs *fs, const char *account, size_t len)
+{
+	char *name = mm_strndup(account, len), *path, line[600], out[256];
+	struct fs_claim *c;
+	unsigned long long deadline;
+	const char *error;
+	uint64_t now = mono_ns();
+	size_t keep = 0;
+	int mode;
+
+	pthread_rwlock_wrlock(&fs->acct_lock);
+	mode = acct_mode(fs, account, len);
+	c = claim_find(fs, account, len);
+	if (mode != 2 || (c != NULL && now - c->asked_ns < CLAIM_ASK_NS)) {
+		pthread_rwlock_unlock(&fs->acct_lock);
+		free(name);
+		return mode == 0;
+	}
+	for (size_t i = 0; i < fs->n_claims; i++) {
+		/* drop what nobody asked about for a minute */
+		if (&fs->claims[i] != c && now - fs->claims[i].asked_ns > CLAIM_KEEP_NS &&
+		    now > fs->claims[i].until_ns) {
+			free(fs->claims[i].account);
+			continue;
+		}
+		if (&fs->claims[i] == c)
+			c = &fs->claims[keep];
+		fs->claims[keep++] = fs->claims[i];
+	}
+	fs->n_claims = keep;
+	if (c == NULL) {
+		fs->claims = mm_realloc(fs->claims, (fs->n_claims + 1) * sizeof(*fs->claims));
+		c = &fs->claims[fs->n_claims++];
+		c->account = mm_strdup(name);
+		c->until_ns = 0;
+	}
+	c->asked_ns = now;
+	pthread_rwlock_unlock(&fs->acct_lock);
+
+	path = mm_strdup_printf("%s/hbmon.sock", fs->cfg->state);
+	snprintf(line, sizeof(line), "account %s", name);
+	if (mm_ctl_call_timeout(path, line, out, sizeof(out), CLAIM_TIMEOUT_MS, &error) != 0) {
+		mm_log_debug("fs: asking mailmesh-hbmon about %s: %s", name, error);
+	} else if (sscanf(out, "ok active %llu", &deadline) == 1) {
+		pthread_rwlock_wrlock(&fs->acct_lock);
+		if ((c = claim_find(fs, account, len)) != NULL)
+			c->until_ns = deadline;
+		mode = acct_mode(fs, account, len);
+		pthread_rwlock_unlock(&fs->acct_lock);
+		if (mode == 0)
+			mm_log_info("fs: %s is active here (mailmesh-hbmon, asked on a write)",
+				    name);
+	}
+	free(path);
+	free(name);
+	return mode == 0;
 }
 
 static bool account_readonly(struct fs *fs, const struct mm_loc *loc)
@@ -261,7 +357,8 @@ static int classify_w(struct fs *fs, const char *relpath, bool is_dir,
 		      struct mm_loc *loc)
 {
 	mm_classify(fs->rules, relpath, is_dir, loc);
-	if (account_readonly(fs, loc)) {
+	if (account_readonly(fs, loc) &&
+	    !(fs->fenced && fs_claim(fs, loc->account, loc->account_len))) {
 		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
 		return -EROFS;
 	}
@@ -1861,6 +1958,9 @@ void fs_deinit(struct fs *fs)
 	}
 	mm_acct_list_free(&fs->ro_accounts, fs->n_ro_accounts);
 	mm_acct_list_free(&fs->active, fs->n_active);
+	for (size_t i = 0; i < fs->n_claims; i++)
+		free(fs->claims[i].account);
+	free(fs->claims);
 	mm_rules_free(&fs->rules);
 	if (fs->root_fd >= 0)
 		close(fs->root_fd);

@@ -60,6 +60,11 @@ struct fs {
 	char **active;
 	size_t n_active;
 	uint64_t roles_gen, lease_deadline_ns;
+	/* Accounts mailmesh-hbmon said are active here when asked (a new
+	   account: STATE/roles does not name it yet), each writable until its
+	   own deadline. Under acct_lock. */
+	struct fs_claim *claims;
+	size_t n_claims;
 
 	/* kernel cache lifetimes, seconds */
 	double msg_timeout, dir_timeout, neg_timeout;
@@ -67,6 +72,13 @@ struct fs {
 	/* counters for the control socket's status */
 	uint64_t n_journaled, n_refused_ro, n_errors, n_sync_timeouts;
 	uint64_t n_op[MM_OP_LAST + 1];	/* journaled and done, per op */
+};
+
+/* One account asked of mailmesh-hbmon (fs_claim() in fs-ops.c). */
+struct fs_claim {
+	char *account;
+	uint64_t until_ns;	/* CLOCK_MONOTONIC; 0: not active here */
+	uint64_t asked_ns;	/* asked at most once a second per account */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -85,6 +85,8 @@ static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 	if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		hb_status_json(d, &out);
+	} else if (strncmp(line, "account ", 8) == 0) {
+		hb_roles_ask(d, line + 8, &out);
 	} else {
 		mm_buf_puts(&out, "error unknown command\n");
 	}

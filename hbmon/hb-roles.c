@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <jansson.h>
 #include <xxhash.h>
@@ -288,6 +289,64 @@ static void eval_roles(struct hb_daemon *d, uint64_t now_us)
 	free(epochs);
 }
 
+/* A listing begun before the mount asked about a new account may lack it:
+   an account of the old list whose directory is there stays (the listing
+   after it has it). */
+static void keep_asked(struct hb_daemon *d, char ***list, size_t *n)
+{
+	for (size_t i = 0; i < d->n_accounts; i++) {
+		bool listed = false;
+		struct stat st;
+		char *path;
+
+		for (size_t j = 0; j < *n && !listed; j++)
+			listed = strcmp((*list)[j], d->accounts[i]) == 0;
+		if (listed)
+			continue;
+		path = mm_strdup_printf("%s/%s", d->cfg->store, d->accounts[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			*list = mm_realloc(*list, (*n + 2) * sizeof(**list));
+			(*list)[(*n)++] = mm_strdup(d->accounts[i]);
+			(*list)[*n] = NULL;
+		}
+		free(path);
+	}
+}
+
+void hb_roles_ask(struct hb_daemon *d, const char *account, struct mm_buf *out)
+{
+	const struct hb_lease_acct *a;
+	const char *error;
+	bool known = false;
+
+	if (d->lease == NULL) {
+		mm_buf_puts(out, "error no leases here (a witness)\n");
+		return;
+	}
+	if (mm_acct_check(account, d->cfg->account_depth, &error) < 0) {
+		mm_buf_printf(out, "error %s\n", error);
+		return;
+	}
+	for (size_t i = 0; i < d->n_accounts && !known; i++)
+		known = strcmp(d->accounts[i], account) == 0;
+	if (!known) {
+		/* a new account: weighed from now on (and listed with the
+		   store's accounts at the next listing, its directory being
+		   there) */
+		d->accounts = mm_realloc(d->accounts, (d->n_accounts + 2) * sizeof(*d->accounts));
+		d->accounts[d->n_accounts++] = mm_strdup(account);
+		d->accounts[d->n_accounts] = NULL;
+		mm_log_info("account %s: asked about by the mount, weighed from now on", account);
+	}
+	eval_roles(d, hb_now_us());
+	a = hb_lease_find(d->lease, account);
+	if (a != NULL && a->role == HB_ROLE_ACTIVE)
+		mm_buf_printf(out, "ok active %" PRIu64 " %" PRIu64 "\n", a->deadline_us * 1000,
+			      a->epoch);
+	else
+		mm_buf_printf(out, "ok %s\n", hb_role_str(a != NULL ? a->role : HB_ROLE_REPLICA));
+}
+
 void hb_roles_rx_done(struct hb_daemon *d, uint64_t now_us)
 {
 	if (d->lease != NULL)
@@ -324,6 +383,7 @@ void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 		size_t n;
 
 		if (hb_store_get(d->store, &d->sf, &list, &n) > 0) {
+			keep_asked(d, &list, &n);
 			mm_acct_list_free(&d->accounts, d->n_accounts);
 			d->accounts = list;
 			d->n_accounts = n;

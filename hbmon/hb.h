@@ -96,6 +96,11 @@ bool hb_roles_same_members(const struct hb_daemon *d, const struct hb_msg *msg);
 void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64_t now_us);
 /* After a batch of heartbeats: re-evaluates the roles. */
 void hb_roles_rx_done(struct hb_daemon *d, uint64_t now_us);
+/* The mount asks about an account it refused ("account NAME"): weighs it
+   (a new one is added) and answers "ok active DEADLINE_NS EPOCH" or
+   "ok ROLE", or "error ...", into out. */
+struct mm_buf;
+void hb_roles_ask(struct hb_daemon *d, const char *account, struct mm_buf *out);
 /* Every tick, before sending: view, ready, roles, the mount's deadline. */
 void hb_roles_tick(struct hb_daemon *d, uint64_t now_us);
 /* The lease fields of the heartbeat to hb_members index i. */

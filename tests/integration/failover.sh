@@ -141,6 +141,36 @@ mm_log "(b) kill -9 the active store of $MUSER while Dovecot LDA delivers"
 for n in a b c; do
 	mm_dovecot_start "$MM_T/dovecot-$n" "maildir:$MM_T/$n/mnt/%d/%n/Maildir:INDEX=MEMORY"
 done
+
+mm_log "(a2) a new account: Dovecot LDA's first delivery on its active store creates it at once"
+# not provisioned anywhere: the mount asks mailmesh-hbmon on the first
+# write, which weighs the new account and grants its lease there
+pref_of() { "$MM_CTL" -c "$MM_T/a.ini" placement "$1" --json | jq -r '.accounts[0].active'; }
+add_user() { echo "$1@example.org:{PLAIN}secret:$VUID:$VGID::$MM_T/dovecot-$2/home/alice::" \
+	>>"$MM_T/dovecot-$2/users"; }
+NEWA=example.org/newbie
+p=$(pref_of "$NEWA")
+add_user newbie "$p"
+t0=$(now_ms)
+printf 'From: x@example.net\nTo: newbie@example.org\nSubject: first\nMessage-ID: <first@failover>\n\nhi\n' |
+	$MM_LDA -c "$MM_T/dovecot-$p/dovecot.conf" -d newbie@example.org ||
+	mm_fail "the first delivery to $NEWA on its active store $p failed"
+mm_log "first delivery to the new $NEWA on $p took $(( $(now_ms) - t0 )) ms"
+mm_wait_for 10 eval '[ "$(one_writer "$NEWA" a b c)" = "$p" ]' ||
+	mm_fail "$NEWA is not writable at $p alone, as every status says: $(st a | jq -c .accounts)"
+mm_wait_converged 20 "$NEWA" a b c
+# the same on a store that is not the new account's active: refused, so
+# the LDA gives a temporary failure (the MTA retries, nothing is lost)
+NEWB=example.org/newbie2
+p2=$(pref_of "$NEWB")
+for q in a b c; do [ "$q" != "$p2" ] && break; done
+add_user newbie2 "$q"
+rc=0
+printf 'From: x@example.net\nTo: newbie2@example.org\nSubject: first\n\nhi\n' |
+	$MM_LDA -c "$MM_T/dovecot-$q/dovecot.conf" -d newbie2@example.org 2>/dev/null || rc=$?
+mm_assert_eq "$rc" 75 "dovecot-lda's exit status for a new account on $q, not its active ($p2)"
+[ -z "$(find "$MM_T/$q/store/$NEWB" -type f 2>/dev/null)" ] || mm_fail "$q holds files of $NEWB"
+
 X=$(one_writer example.org/alice a b c) || mm_fail "no single writer for alice"
 OK=$MM_T/delivered
 : >"$OK"

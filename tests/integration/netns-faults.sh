@@ -7,7 +7,8 @@
 # failed on both sides within the timeout and healthy again once rejoined;
 # 300 ms of one-way delay on a's heartbeats to b (the UDP proxy) makes a and
 # b degraded by round trip, and losing them all makes a failed for b only;
-# mail delivered on a while it is cut from b reaches b after the heal. And a
+# mail delivered on the account's active store while it is cut from a
+# replica reaches that replica after the heal. And a
 # test that fails midway leaves no namespace, mount or process behind.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns-lib.sh"
@@ -122,32 +123,38 @@ netns_shape a b
 netns_wait_states 5 $(netns_all_pairs healthy)
 
 # ---- 5. replication across a cut and a heal ----
+# The account is created through the mount of its active store X (the
+# mounts are fenced: mailmesh-hbmon grants the new account there); then X
+# is cut from one replica Y: X keeps its majority (X and Z), so it stays
+# active, Z gets the mail at once and Y after the heal.
 ACCT=example.org/alice
-M=$MM_T/a/mnt/$ACCT/Maildir
-mkdir -p "$M/cur" "$M/new" "$M/tmp"
-mm_deliver a "$ACCT" 1700000000.M1P1.before
+X=$("$MM_CTL" -c "$MM_T/a.ini" placement "$ACCT" --json | jq -r '.accounts[0].active')
+read -r Y Z <<<"$(printf '%s\n' a b c | grep -vx "$X" | tr '\n' ' ')"
+M=$MM_T/$X/mnt/$ACCT/Maildir
+mkdir -p "$M/cur" "$M/new" "$M/tmp" || mm_fail "cannot create $ACCT through $X's mount"
+mm_deliver "$X" "$ACCT" 1700000000.M1P1.before
 mm_wait_converged 20 "$ACCT" a b c
-mm_assert_eq "$(mm_link a b .state)" streaming "a's link to b before the cut"
+mm_assert_eq "$(mm_link "$X" "$Y" .state)" streaming "$X's link to $Y before the cut"
 
-mm_log "cut a from b, deliver on a"
-netns_cut a b
-mm_deliver a "$ACCT" 1700000000.M2P1.during
-mm_wait_converged 20 "$ACCT" a c
+mm_log "cut $X (the active store of $ACCT) from $Y, deliver on $X"
+netns_cut "$X" "$Y"
+mm_deliver "$X" "$ACCT" 1700000000.M2P1.during
+mm_wait_converged 20 "$ACCT" "$X" "$Z"
 t0=$(netns_now_ms)
-mm_wait_for 30 eval '[ "$(mm_link a b .state)" != streaming ]' ||
-	mm_fail "a did not notice within 30 s that b is cut off"
-mm_log "  a's link to b: $(mm_link a b .state) after $(( $(netns_now_ms) - t0 )) ms"
-[ ! -e "$MM_T/b/store/$ACCT/Maildir/new/1700000000.M2P1.during" ] ||
-	mm_fail "b got a's mail through the cut"
-mm_assert_eq "$(netns_state c a)" healthy "a in c's view while a and b are cut"
+mm_wait_for 30 eval '[ "$(mm_link "$X" "$Y" .state)" != streaming ]' ||
+	mm_fail "$X did not notice within 30 s that $Y is cut off"
+mm_log "  $X's link to $Y: $(mm_link "$X" "$Y" .state) after $(( $(netns_now_ms) - t0 )) ms"
+[ ! -e "$MM_T/$Y/store/$ACCT/Maildir/new/1700000000.M2P1.during" ] ||
+	mm_fail "$Y got $X's mail through the cut"
+mm_assert_eq "$(netns_state "$Z" "$X")" healthy "$X in $Z's view while $X and $Y are cut"
 
-mm_log "heal a and b"
+mm_log "heal $X and $Y"
 netns_mark
-netns_heal a b
-mm_wait_converged 40 "$ACCT" a b
-mm_log "  b converged $(( $(netns_now_ms) - NETNS_T0 )) ms after the heal"
-mm_assert_eq "$(find "$MM_T/b/store/$ACCT/Maildir" -path '*/tmp' -prune -o -type f -name '17*' -print | wc -l)" \
-	2 "messages on b after the heal"
+netns_heal "$X" "$Y"
+mm_wait_converged 40 "$ACCT" "$X" "$Y"
+mm_log "  $Y converged $(( $(netns_now_ms) - NETNS_T0 )) ms after the heal"
+mm_assert_eq "$(find "$MM_T/$Y/store/$ACCT/Maildir" -path '*/tmp' -prune -o -type f -name '17*' -print | wc -l)" \
+	2 "messages on $Y after the heal"
 # shellcheck disable=SC2046
 netns_wait_states 5 $(netns_all_pairs healthy)
 
