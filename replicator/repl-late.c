@@ -49,6 +49,7 @@ struct late {
 	char *fdir;		/* the folder in the mount */
 	struct late_note *notes;
 	size_t n_notes;
+	bool erofs;		/* a call through the mount got EROFS */
 };
 
 static char *mount_dir(const struct late *L, const char *folder)
@@ -316,6 +317,15 @@ static void failed(struct late *L, const char *call, const char *path)
 {
 	const struct mm_journal_rec *rec = L->rec;
 
+	if (errno == EROFS) {
+		/* not active here any more: the session has it sent again */
+		L->erofs = true;
+		mm_log_info("replication from %s: late record %" PRIu64 " (%s %s/%s/%s): %s(%s): "
+			    "%s is not writable here any more; it comes again as a "
+			    "replica's record", L->peer, rec->lsn, mm_op_str(rec->op),
+			    rec->account, rec->folder, rec->name, call, path, rec->account);
+		return;
+	}
 	L->d->n_conflicts++;
 	mm_log_error("replication from %s: late record %" PRIu64 " (%s %s/%s/%s): %s(%s) "
 		     "failed: %m; not merged, it stays on %s", L->peer, rec->lsn,
@@ -902,8 +912,8 @@ bool repl_late_expunged(struct repl_daemon *d, const char *peer,
 	return sc.h.expunged;
 }
 
-void repl_late_apply(struct repl_daemon *d, const char *peer,
-		     const struct mm_journal_rec *rec)
+int repl_late_apply(struct repl_daemon *d, const char *peer,
+		    const struct mm_journal_rec *rec)
 {
 	struct late L = { .d = d, .peer = peer, .rec = rec,
 			  .clock = { rec->time_ns, peer } };
@@ -935,4 +945,5 @@ void repl_late_apply(struct repl_daemon *d, const char *peer,
 	}
 	notes_free(&L);
 	free(L.fdir);
+	return L.erofs ? -EROFS : 0;
 }

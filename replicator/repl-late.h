@@ -21,8 +21,12 @@ struct repl_daemon;
    are noted in STATE/replication/late-merges, so that a later late
    record of the same peer is ordered against them by its own clock, not
    by the time they were made here. Runs in the daemon's event loop. */
-void repl_late_apply(struct repl_daemon *d, const char *peer,
-		     const struct mm_journal_rec *rec);
+/* Returns 0, or -EROFS when the mount refused a call because the account
+   is not writable here any more (its role changed while the record was
+   on its way): the record is not merged; the session drops the connection
+   without counting it, so it comes again and is applied as a replica's. */
+int repl_late_apply(struct repl_daemon *d, const char *peer,
+		    const struct mm_journal_rec *rec);
 
 /* Whether this store expunged the message a late delivery rec brings
    (its identity in rec's folder), as its journal shows from rec's time

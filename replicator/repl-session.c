@@ -316,7 +316,8 @@ static char *late_path(struct repl_session *s, const struct mm_journal_rec *rec,
 }
 
 /* Opens the file the late delivery's content goes to, in the folder's
-   tmp/ through the mount. 0, or -1 when the folder is not there. */
+   tmp/ through the mount. 0, or -errno (logged, but EROFS: the account is
+   not active here any more, and the caller has it sent again). */
 static int late_open(struct repl_session *s, const struct mm_journal_rec *rec)
 {
 	char name[128];
@@ -349,14 +350,30 @@ static int late_open(struct repl_session *s, const struct mm_journal_rec *rec)
 		fd = open(s->late_tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
 	if (fd < 0) {
-		mm_log_error("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
-			     "open(%s) failed: %m", s->peer, rec->lsn, rec->account,
-			     rec->folder, rec->name, s->late_tmp);
+		int err = errno;
+
+		if (err != EROFS)
+			mm_log_error("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
+				     "open(%s) failed: %m", s->peer, rec->lsn, rec->account,
+				     rec->folder, rec->name, s->late_tmp);
 		mm_free(&s->late_tmp);
-		return -1;
+		return -err;
 	}
 	s->stage_fd = fd;
 	return 0;
+}
+
+/* The late delivery's file in tmp/, as a path in the store directory (the
+   mount refuses to remove it once the account is read-only here). */
+static char *late_rel_tmp(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	const char *mnt = s->d->cfg->mount;
+	size_t len = strlen(mnt);
+
+	(void)rec;
+	if (s->late_tmp == NULL || strncmp(s->late_tmp, mnt, len) != 0 || s->late_tmp[len] != '/')
+		return NULL;
+	return mm_strdup_printf("%s%s", s->d->cfg->store, s->late_tmp + len);
 }
 
 /* Abandons a late delivery in progress (the fd is ours only then). */
@@ -427,13 +444,40 @@ static int late_finish(struct repl_session *s, const struct mm_journal_rec *rec)
 		s->d->n_already++;
 		unlink(s->late_tmp);
 	} else {
+		int r;
+
 		dst = late_path(s, rec, mm_sub_str(rec->sub), rec->name);
-		if (rename(s->late_tmp, dst) == 0) {
+		r = rename(s->late_tmp, dst) == 0 ? 0 : -errno;
+		if (r == -EROFS) {
+			/* the account stopped being active here while the record
+			   was on its way: not merged, not counted, and the cursor
+			   stays; it comes again and is applied as a replica's
+			   (the file in tmp/ is never journaled; the mount refuses
+			   its removal too, so it goes from the store itself) */
+			char *rel = late_rel_tmp(s, rec);
+
+			if (rel != NULL && unlink(rel) < 0)
+				mm_log_debug("replication: unlink(%s): %m", rel);
+			free(rel);
+			free(dst);
+			free(newd);
+			free(curd);
+			mm_free(&s->late_tmp);
+			session_refuse(s, "late delivery %" PRIu64 ": %s is not active here any "
+				       "more; send it again (applied as a replica's)", rec->lsn,
+				       rec->account);
+			return -1;
+		}
+		if (r == 0) {
 			s->d->n_merged++;
+			/* kept by hash like any delivery: a later copy of it
+			   from that peer comes by hash */
+			content_keep(s, rec);
 			mm_log_info("replication from %s: late delivery %" PRIu64 " merged into "
 				    "%s/%s (journaled here, so every replica gets it)", s->peer,
 				    rec->lsn, rec->account, rec->folder);
 		} else {
+			errno = -r;
 			s->d->n_conflicts++;
 			mm_log_error("replication from %s: late delivery %" PRIu64 ": rename(%s) "
 				     "failed: %m; it stays on %s", s->peer, rec->lsn, dst, s->peer);
@@ -929,7 +973,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	struct mm_journal_rec rec;
 	const char *error;
 	size_t used;
-	int ret, fd;
+	int ret, fd, lr;
 
 	ret = mm_journal_decode(m->blob, m->blob_len, &rec, &used);
 	if (ret < 0 || used != m->blob_len) {
@@ -1005,14 +1049,24 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		} else if (rec.op != MM_OP_DELIVER) {
 			/* the account is read-write here: a former source's
 			   change, merged by the rules of repl-merge.h */
-			repl_late_apply(s->d, s->peer, &rec);
+			if (repl_late_apply(s->d, s->peer, &rec) < 0) {
+				session_refuse(s, "record %" PRIu64 ": %s is not active here any "
+					       "more; send it again (applied as a replica's)",
+					       rec.lsn, rec.account);
+				return -1;
+			}
 		} else if (repl_late_expunged(s->d, s->peer, &rec)) {
 			s->d->n_already++;
 			mm_log_info("replication from %s: late delivery %" PRIu64 " (%s/%s/%s): "
 				    "expunged here since; not delivered again (rule: an "
 				    "expunge wins)", s->peer, rec.lsn, rec.account, rec.folder,
 				    rec.name);
-		} else if (late_open(s, &rec) == 0) {
+		} else if ((lr = late_open(s, &rec)) == -EROFS) {
+			session_refuse(s, "late delivery %" PRIu64 ": %s is not active here any "
+				       "more; send it again (applied as a replica's)", rec.lsn,
+				       rec.account);
+			return -1;
+		} else if (lr == 0) {
 			if (m->content_len == 0 && rec.size > 0) {
 				/* sent before: from what this store keeps by hash */
 				char *path = content_path(s->d, rec.hash);
