@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "evctl.h"
 #include "hb.h"
+#include "log.h"
 #include "mem.h"
 
 void hb_status_json(struct hb_daemon *d, struct mm_buf *out)
@@ -85,6 +86,17 @@ static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 	if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		hb_status_json(d, &out);
+	} else if (strncmp(line, "probe-delay ", 12) == 0 && d->probe != NULL) {
+		/* a test knob, like [hbmon] probe_delay_ms */
+		unsigned long ms = strtoul(line + 12, NULL, 10);
+
+		if (ms > 60000) {
+			mm_buf_puts(&out, "error 0..60000 ms\n");
+		} else {
+			hb_probe_set_delay(d->probe, (unsigned int)ms);
+			mm_log_warn("TEST KNOB: every store probe now sleeps %lu ms", ms);
+			mm_buf_puts(&out, "ok\n");
+		}
 	} else if (strncmp(line, "account ", 8) == 0) {
 		hb_roles_ask(d, line + 8, &out);
 	} else {

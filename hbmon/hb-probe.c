@@ -93,8 +93,10 @@ static int probe_once(struct hb_probe *p, char *error, size_t esize)
 		unlink(p->path);
 		return -1;
 	}
-	if (p->delay_ms > 0)
-		usleep(p->delay_ms * 1000);
+	unsigned int delay = __atomic_load_n(&p->delay_ms, __ATOMIC_RELAXED);
+
+	if (delay > 0)
+		usleep(delay * 1000);
 	if (fsync(fd) < 0) {
 		snprintf(error, esize, "fsync(%s) failed: %s", p->path, strerror(errno));
 		close(fd);
@@ -149,6 +151,11 @@ static void *probe_thread(void *arg)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
+}
+
+void hb_probe_set_delay(struct hb_probe *p, unsigned int delay_ms)
+{
+	__atomic_store_n(&p->delay_ms, delay_ms, __ATOMIC_RELAXED);
 }
 
 int hb_probe_start(const char *dir, unsigned int interval_ms, unsigned int delay_ms,

@@ -15,6 +15,9 @@ struct hb_probe;
    or -1 with *error_r. */
 int hb_probe_start(const char *dir, unsigned int interval_ms, unsigned int delay_ms,
 		   struct hb_probe **probe_r, const char **error_r);
+/* TESTS ONLY: changes that delay while it runs (control command
+   "probe-delay MS"), to make a running store slow on purpose. */
+void hb_probe_set_delay(struct hb_probe *probe, unsigned int delay_ms);
 /* Stops the thread and frees; *probe_r is NULLed. */
 void hb_probe_stop(struct hb_probe **probe_r);
 /* The latest figures, with a probe still running counted at its elapsed
