@@ -41,6 +41,9 @@ static void usage(FILE *f)
 		"                      mailmesh-hbmon's members: state, RTT, health;\n"
 		"                      the accounts: active store, role here, epoch\n"
 		"  events [--json]     the role changes of this store (STATE/events)\n"
+		"  drain [STORE] [--off] [--timeout S]\n"
+		"                      planned maintenance: move every account off this\n"
+		"                      store, wait until its peers have all of its journal\n"
 		"  metrics [--textfile PATH]\n"
 		"                      every daemon's figures in Prometheus text format,\n"
 		"                      or written atomically to PATH (node_exporter's\n"
@@ -495,6 +498,8 @@ int main(int argc, char **argv)
 		ret = repl_cmd_pause(cfg, argc, argv);
 	else if (strcmp(argv[0], "placement") == 0)
 		ret = hb_cmd_placement(cfg, argc, argv);
+	else if (strcmp(argv[0], "drain") == 0)
+		ret = hb_cmd_drain(cfg, argc, argv);
 	else if (strcmp(argv[0], "events") == 0)
 		ret = hb_cmd_events(cfg, argc, argv);
 	else {

@@ -20,6 +20,7 @@
 #include "hb-cmd.h"
 #include "hb-placement.h"
 #include "hb-sim.h"
+#include "repl-cmd.h"
 #include "mem.h"
 
 #define SIM_USAGE "placement --simulate [--stores N] [--accounts N] [--fail K] " \
@@ -583,4 +584,174 @@ int hb_cmd_events(const struct mm_cfg *cfg, int argc, char **argv)
 	fclose(f);
 	free(path);
 	return 0;
+}
+
+/* ---- drain: planned maintenance ---- */
+
+static uint64_t drain_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The accounts still active or pending here, from mailmesh-hbmon's status;
+   -1 when it does not answer. */
+static int drain_held(const struct mm_cfg *cfg, json_t **status_r)
+{
+	const char *error;
+	const json_t *a;
+	size_t i;
+	int n = 0;
+
+	if (hb_cmd_status_get(cfg, status_r, &error) != 0)
+		return -1;
+	json_array_foreach(json_object_get(*status_r, "accounts"), i, a) {
+		const char *role = json_string_value(json_object_get(a, "role"));
+
+		n += role != NULL && strcmp(role, "replica") != 0;
+	}
+	return n;
+}
+
+/* mailmesh-fs's last LSN: what the peers must have for nothing to be lost. */
+static int drain_head(const struct mm_cfg *cfg, uint64_t *lsn_r)
+{
+	char *path = mm_strdup_printf("%s/control.sock", cfg->state), out[4200], *p;
+	const char *error;
+	int ret = mm_ctl_call(path, "status", out, sizeof(out), &error);
+
+	free(path);
+	if (ret != 0 || (p = strstr(out, " last_lsn=")) == NULL)
+		return -1;
+	*lsn_r = strtoull(p + 10, NULL, 10);
+	return 0;
+}
+
+int hb_cmd_drain(const struct mm_cfg *cfg, int argc, char **argv)
+{
+	char *path = mm_strdup_printf("%s/hbmon.sock", cfg->state), out[256] = "";
+	unsigned long timeout_s = 60;
+	bool off = false;
+	const char *error = NULL;
+	json_t *st = NULL;
+	uint64_t t0, head = 0;
+	int held, last = -2, ret = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--off") == 0) {
+			off = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			timeout_s = strtoul(argv[++i], NULL, 10);
+		} else if (argv[i][0] != '-' && strcmp(argv[i], cfg->node_name) == 0) {
+			/* the store named is this file's: fine */
+		} else {
+			fprintf(stderr, "usage: mailmeshctl -c FILE drain [%s] [--off] "
+				"[--timeout SECONDS]\n(run it on the store to drain, with its "
+				"own file)\n", cfg->node_name);
+			free(path);
+			return 2;
+		}
+	}
+	if (mm_ctl_call(path, off ? "drain off" : "drain on", out, sizeof(out), &error) != 0 ||
+	    strncmp(out, "ok", 2) != 0) {
+		fprintf(stderr, "mailmeshctl: mailmesh-hbmon: %s\n",
+			strncmp(out, "ok", 2) != 0 && out[0] != '\0' ? out : error);
+		free(path);
+		return 1;
+	}
+	free(path);
+	if (off) {
+		printf("drain of %s ended: it takes accounts again once it is healthy and "
+		       "ready\n", cfg->node_name);
+		return 0;
+	}
+	printf("draining %s: it reports itself degraded; its accounts move to their "
+	       "next stores\n", cfg->node_name);
+	t0 = drain_now_ms();
+	while ((held = drain_held(cfg, &st)) != 0) {
+		if (held < 0) {
+			fprintf(stderr, "mailmeshctl: mailmesh-hbmon does not answer\n");
+			return 1;
+		}
+		if (held != last)
+			printf("  %d account(s) still active here (%.1f s)\n", held,
+			       (drain_now_ms() - t0) / 1000.0);
+		last = held;
+		json_decref(st);
+		st = NULL;
+		if (drain_now_ms() - t0 > timeout_s * 1000) {
+			fprintf(stderr, "mailmeshctl: %d account(s) still active here after %lu s "
+				"(mailmeshctl status says why; the drain goes on)\n", held,
+				timeout_s);
+			return 1;
+		}
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	printf("no account is active on %s any more (%.1f s):\n", cfg->node_name,
+	       (drain_now_ms() - t0) / 1000.0);
+	{
+		const json_t *a;
+		size_t i;
+
+		json_array_foreach(json_object_get(st, "accounts"), i, a)
+			printf("  %-32s now active on %s\n",
+			       json_string_value(json_object_get(a, "account")),
+			       json_is_string(json_object_get(a, "active")) ?
+			       json_string_value(json_object_get(a, "active")) : "(none yet)");
+	}
+	json_decref(st);
+	/* zero loss: every record this store journaled is on its peers */
+	if (drain_head(cfg, &head) < 0) {
+		printf("mailmesh-fs does not answer: cannot check that the peers have "
+		       "everything\n");
+		return 1;
+	}
+	while (ret != 0) {
+		json_t *lines = NULL, *o;
+		size_t i;
+		bool all = true;
+
+		if (repl_cmd_status_get(cfg, &lines, &error) != 0) {
+			fprintf(stderr, "mailmeshctl: mailmesh-replicator: %s\n",
+				error != NULL ? error : "not running");
+			return 1;
+		}
+		json_array_foreach(lines, i, o) {
+			const char *dir = json_string_value(json_object_get(o, "direction"));
+
+			if (dir != NULL && strcmp(dir, "out") == 0 &&
+			    (uint64_t)json_integer_value(json_object_get(o, "acked_lsn")) < head)
+				all = false;
+		}
+		if (all || drain_now_ms() - t0 > timeout_s * 1000) {
+			json_array_foreach(lines, i, o) {
+				const char *dir = json_string_value(json_object_get(o, "direction"));
+
+				if (dir == NULL || strcmp(dir, "out") != 0)
+					continue;
+				printf("  peer %-12s has this store's journal to LSN %lld of %llu%s\n",
+				       json_string_value(json_object_get(o, "peer")),
+				       json_integer_value(json_object_get(o, "acked_lsn")),
+				       (unsigned long long)head,
+				       (uint64_t)json_integer_value(json_object_get(o, "acked_lsn")) >=
+				       head ? "" : "  NOT YET");
+			}
+			printf(all ? "drained: nothing of %s is only here; stop it for maintenance, "
+			       "then 'mailmeshctl drain --off'\n" :
+			       "%s: some peers lack records after the timeout (see above)\n",
+			       cfg->node_name);
+			ret = all ? 0 : 1;
+			json_decref(lines);
+			break;
+		}
+		json_decref(lines);
+		struct timespec ts = { 0, 100 * 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return ret;
 }

@@ -27,5 +27,11 @@ void hb_cmd_accounts_print(const json_t *accounts);
 /* mailmeshctl events [--json]: the role changes of STATE/events. Returns
    the exit status: 0, 1 when the file cannot be read, 2 usage. */
 int hb_cmd_events(const struct mm_cfg *cfg, int argc, char **argv);
+/* drain [STORE] [--off] [--timeout S]: planned maintenance: this store's
+   mailmesh-hbmon reports it degraded until --off, so its accounts move off
+   gracefully; waits until none is active here and every peer acknowledged
+   this store's whole journal, and reports. 0 drained, 1 not (timeout,
+   a daemon not answering), 2 bad usage. */
+int hb_cmd_drain(const struct mm_cfg *cfg, int argc, char **argv);
 
 #endif

@@ -97,6 +97,10 @@ static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 			mm_log_warn("TEST KNOB: every store probe now sleeps %lu ms", ms);
 			mm_buf_puts(&out, "ok\n");
 		}
+	} else if ((strcmp(line, "drain on") == 0 || strcmp(line, "drain off") == 0) &&
+		   !d->witness_mode) {
+		hb_drain_set(d, strcmp(line, "drain on") == 0);
+		mm_buf_puts(&out, "ok\n");
 	} else if (strncmp(line, "account ", 8) == 0) {
 		hb_roles_ask(d, line + 8, &out);
 	} else {

@@ -250,7 +250,40 @@ static void sample_health(struct hb_daemon *d)
 	}
 	if (hb_health_state(&d->health, &d->figures, &d->thr) != was)
 		mm_log_debug("own health: %s", d->health.degraded ? "degraded" : "healthy");
+	if (d->draining) {
+		/* planned maintenance: degraded whatever the figures say, so
+		   every voter moves this store's accounts off gracefully */
+		struct hb_health h = d->health;
+
+		h.degraded = true;
+		snprintf(h.reason, sizeof(h.reason), "draining (mailmeshctl drain)");
+		hb_members_self(d->members, &h, &d->figures);
+		return;
+	}
 	hb_members_self(d->members, &d->health, &d->figures);
+}
+
+void hb_drain_set(struct hb_daemon *d, bool on)
+{
+	char *path = mm_strdup_printf("%s/hbmon.drain", d->cfg->state);
+
+	if (on != d->draining)
+		mm_log_info(on ? "draining: this store gives up its accounts (mailmeshctl drain)" :
+			    "drain ended: this store may take accounts again");
+	d->draining = on;
+	if (on) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+		if (fd < 0)
+			mm_log_error("drain: cannot create %s (a restart would end the drain): %m",
+				     path);
+		else
+			close(fd);
+	} else if (unlink(path) < 0 && errno != ENOENT) {
+		mm_log_error("drain: cannot remove %s: %m", path);
+	}
+	free(path);
+	sample_health(d);
 }
 
 static void send_heartbeats(struct hb_daemon *d)
@@ -264,8 +297,9 @@ static void send_heartbeats(struct hb_daemon *d)
 	msg.incarnation = d->incarnation;
 	msg.seq = ++d->seq;
 	msg.time_ms = wall;
-	msg.degraded = d->health.degraded;
-	snprintf(msg.reason, sizeof(msg.reason), "%s", d->health.reason);
+	msg.degraded = d->health.degraded || d->draining;
+	snprintf(msg.reason, sizeof(msg.reason), "%s",
+		 d->draining ? "draining (mailmeshctl drain)" : d->health.reason);
 	msg.probe_us = d->figures.probe_us;
 	msg.pressure_io = d->figures.pressure_io;
 	msg.pressure_cpu = d->figures.pressure_cpu;
@@ -376,6 +410,17 @@ int hb_net_start(struct hb_daemon *d, const char **error_r)
 		return -1;
 	if (hb_roles_start(d, error_r) < 0)
 		return -1;
+	if (!d->witness_mode) {
+		/* a drain outlives a restart: maintenance often restarts */
+		char *path = mm_strdup_printf("%s/hbmon.drain", cfg->state);
+
+		if (access(path, F_OK) == 0) {
+			d->draining = true;
+			mm_log_info("draining (since before this start: %s): this store takes "
+				    "no account; 'mailmeshctl drain --off' ends it", path);
+		}
+		free(path);
+	}
 	d->rx_ev = event_new(d->base, d->fd, EV_READ | EV_PERSIST, on_rx, d);
 	d->tick_ev = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	event_add(d->rx_ev, NULL);

@@ -471,6 +471,7 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 		      "quorum", (json_int_t)(d->lease != NULL ? hb_lease_quorum(d->lease) :
 					     (d->n_lm + 1) / 2 + 1),
 		      "rx_members", (json_int_t)d->rx_members);
+	json_object_set_new(o, "draining", json_boolean(d->draining));
 	json_object_set_new(status, "leases", o);
 	for (size_t i = 0; d->lease != NULL && i < d->n_accounts; i++) {
 		const struct hb_lease_acct *a = hb_lease_find(d->lease, d->accounts[i]);

@@ -51,6 +51,8 @@ struct hb_daemon {
 
 	/* leases (hb-roles.c): members by member index, names sorted */
 	bool witness_mode;		/* --witness: votes, holds nothing */
+	bool draining;			/* mailmeshctl drain: degraded on purpose
+					   (STATE/hbmon.drain while it lasts) */
 	size_t n_lm;
 	char **lm_names;
 	int *lm_hbm;			/* hb_members index of member m, or -1 */
@@ -72,6 +74,9 @@ struct hb_daemon {
 };
 
 uint64_t hb_now_us(void);
+/* mailmeshctl drain: on, this store reports itself degraded (reason
+   "draining") until turned off, across restarts (STATE/hbmon.drain). */
+void hb_drain_set(struct hb_daemon *d, bool on);
 uint64_t hb_wall_ms(void);
 
 /* Derives d->key: SHA-256 of [hbmon] key_file, else of [tls] ca. */

@@ -185,7 +185,7 @@ deliver_loop() {
 				[ "$(role_in $n example.org/alice)" = active ] || continue
 				if printf 'From: bob@example.net\nTo: %s\nSubject: m%s\nMessage-ID: <m%s@failover>\n\nbody %s\n' \
 					"$MUSER" "$i" "$i" "$i" |
-					$MM_LDA -c "$MM_T/dovecot-$n/dovecot.conf" -d "$MUSER" 2>/dev/null; then
+					$MM_LDA -c "$MM_T/dovecot-$n/dovecot.conf" -d "$MUSER" 2>>"$MM_T/lda.err"; then
 					echo "m$i $n" >>"$OK"
 					continue 3
 				fi
@@ -257,6 +257,40 @@ grep -q "example.org/alice: replica" "$MM_T/$S/hbmon.log" ||
 [ -s "$MM_T/$S/state/events" ] || mm_fail "no events file at $S"
 "$MM_CTL" -c "$MM_T/$S.ini" events | grep -q "example.org/alice" ||
 	mm_fail "mailmeshctl events shows no alice: $("$MM_CTL" -c "$MM_T/$S.ini" events 2>&1)"
+mm_log "(e) drain: planned maintenance of alice's active store while the LDA delivers"
+# every store's Dovecot (the killed store's went with it in (b))
+for n in a b c; do
+	[ -s "$MM_T/dovecot-$n/run/master.pid" ] && kill -0 "$(cat "$MM_T/dovecot-$n/run/master.pid")" 2>/dev/null ||
+		{ rm -f "$MM_T/dovecot-$n/run/master.pid"
+		  mm_dovecot_start "$MM_T/dovecot-$n" "maildir:$MM_T/$n/mnt/%d/%n/Maildir:INDEX=MEMORY"; }
+done
+D=$(one_writer example.org/alice a b c) || mm_fail "no single writer for alice"
+OK=$MM_T/delivered.drain
+: >"$OK"
+deliver_loop 40 &
+LOOP=$!
+mm_wait_for 20 eval "[ \$(wc -l <$OK) -ge 5 ]" || mm_fail "the delivery loop does not deliver: $(tail -n 5 "$MM_T/lda.err" 2>/dev/null)"
+t0=$(now_ms)
+"$MM_CTL" -c "$MM_T/$D.ini" drain "$D" --timeout 30 >"$MM_T/drain.out" 2>&1 ||
+	mm_fail "drain of $D failed: $(cat "$MM_T/drain.out")"
+mm_log "drain of $D took $(( $(now_ms) - t0 )) ms: $(tr '\n' '|' <"$MM_T/drain.out")"
+grep -q "^drained: nothing of $D is only here" "$MM_T/drain.out" || mm_fail "no zero-loss report"
+wait "$LOOP" || true
+grep -q "gave up" "$OK" && mm_fail "deliveries gave up during the drain: $(grep 'gave up' "$OK")"
+mm_assert_eq "$(st "$D" | jq '[.accounts[] | select(.role != "replica")] | length')" 0 \
+	"accounts still active at the drained $D"
+mm_assert_eq "$(st "$D" | jq -r .hbmon.leases.draining)" true "draining in $D's status"
+E=$(one_writer example.org/alice a b c) || mm_fail "no single writer after the drain"
+[ "$E" != "$D" ] || mm_fail "alice is still written at the drained $D"
+mm_wait_converged 30 example.org/alice "$E" a b c
+while read -r id n; do
+	grep -rqs "^Message-ID: <$id@failover>" "$MM_T/$E/store/example.org/alice/Maildir/" ||
+		mm_fail "$id, acknowledged on $n during the drain, is not on $E"
+done < <(grep -v "gave up" "$OK")
+"$MM_CTL" -c "$MM_T/$D.ini" drain --off >/dev/null || mm_fail "drain --off failed"
+mm_wait_for 20 all_one_writer a b c || mm_fail "not one writer per account after the drain ended"
+mm_log "drain ended: alice active on $(one_writer example.org/alice a b c)"
+
 for n in a b c; do mm_dovecot_stop "$MM_T/dovecot-$n"; done
 mm_cluster_stop
 for n in a b c; do mm_node_stop_hbmon $n; done
