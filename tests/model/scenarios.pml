@@ -54,6 +54,21 @@ inline p1_scenario() {
 	gtick();
 	view(1); view(2);
 	hb_send(2, 1, 1); hb_recv(1, 2); hb_lease_roles(1);
+#elif SCENARIO == 7
+	/* P3 (run without -DNO_P3): a failover to 1 (epoch 2), 1 writes
+	 * nothing, then A goes back to 0, which only knows epoch 1 */
+	heard[ix(1, 0)] = 0; heard[ix(2, 0)] = 0;
+	view(1); view(2);
+	gtick(); gtick();
+	hb_lease_roles(0);		/* 0's endorsements lapsed: replica */
+	view(1); view(2);
+	hb_send(2, 1, 1); hb_recv(1, 2); hb_lease_roles(1);	/* 1 active, epoch 2 */
+	hb_send(0, 1, 1); hb_recv(1, 0); hb_send(0, 2, 1); hb_recv(2, 0);
+	view(1); view(2);		/* 0 returns: transition for everyone */
+	gtick(); gtick();
+	hb_lease_roles(1);		/* 1 demoted */
+	view(1); view(2);
+	hb_send(2, 0, 1); hb_recv(0, 2); hb_lease_roles(0)	/* 0 active again */
 #endif
 	printf("SCENARIO %d: roles %d %d %d writable %d %d %d\n", SCENARIO, role[0], role[1], role[2],
 		writable(0), writable(1), writable(2))
