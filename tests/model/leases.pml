@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * leases.pml - Promela model of mailmesh-hbmon's leases, views, epochs and
- * promotion (/docs: the leases spec, issue 4). C: hbmon/hb-view.c,
+ * promotion (the leases spec of issue 4). C: hbmon/hb-view.c,
  * hbmon/hb-lease.c. Same names as the spec and the C code; README.md in this
  * directory maps every rule of the spec to the lines below.
  *
@@ -23,12 +23,12 @@
  * may miss up to DRIFT ticks of the global clock during its life (a clock
  * running slower than the voter's; the spec's 5 % within a margin of 10 %).
  *
- * NETWORK. One heartbeat slot per directed pair of voters: a send into a
- * full slot either replaces the message in it or is dropped (loss), a
- * message stays in its slot for any number of steps and ticks (delay), and
- * a delayed message can be overtaken by nothing else only because the
- * newer one was lost (capacity 1; -DCAP2 gives two slots per pair delivered
- * in any order: reordering). Partitions, symmetric or not, are losses.
+ * NETWORK. One heartbeat slot per directed pair of voters: a send either
+ * goes into the slot (replacing, i.e. losing, the message there) or is
+ * lost; a message stays in its slot for any number of steps and ticks
+ * (delay). Capacity 1: there is no reordering beyond "the older one is
+ * delivered, the newer one lost" (README.md: a known gap). Partitions,
+ * symmetric or not, are losses.
  * Messages age while in flight: the validity they carry runs down in the
  * slot (the spec counts validity from the holder's send time).
  *
