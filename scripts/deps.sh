@@ -9,7 +9,7 @@ mm_install_deps() {
 		libfuse3-dev fuse3 libzstd-dev libssl-dev libxxhash-dev xxhash
 		libinih-dev libjansson-dev libcriterion-dev libevent-dev openssl clang libclang-rt-14-dev
 		dovecot-core dovecot-imapd dovecot-lmtpd postfix
-		jq python3 util-linux procps rsync iproute2 nftables)
+		jq python3 util-linux procps rsync iproute2 nftables spin)
 	local missing=()
 	for p in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
