@@ -130,7 +130,8 @@ static char **list_dir(int dirfd, size_t *n_r)
 		names[n++] = mm_strdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, n, sizeof(*names), cmp_dirent);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_dirent);
 	*n_r = n;
 	return names;
 }
@@ -367,7 +368,8 @@ int mm_inv_scan(const char *store, const char *account, const struct mm_rules *r
 	walk_dir(&w, fd);
 	close(fd);
 	mm_buf_free(&w.rel);
-	qsort(w.inv->f, w.inv->n, sizeof(*w.inv->f), cmp_folder);
+	if (w.inv->n > 1)
+		qsort(w.inv->f, w.inv->n, sizeof(*w.inv->f), cmp_folder);
 	for (size_t i = 0; i < w.inv->n; i++) {
 		mm_inv_folder_sort(&w.inv->f[i]);
 		mm_inv_folder_digest(&w.inv->f[i], content);
