@@ -352,6 +352,34 @@ bool fs_account_writable(struct fs *fs, const char *account)
 	return !acct_readonly(fs, account, strlen(account));
 }
 
+/* A delivery that waited for its peers' acknowledgements (sync mode) is a
+   success only if the account is still writable here when they come: a
+   store whose lease ran out meanwhile may already have a successor, so it
+   undoes the delivery and the sender retries (there). */
+static bool lease_lapsed(struct fs *fs, const struct mm_loc *loc)
+{
+	return fs->fenced && loc->cls != MM_CLASS_OUTSIDE &&
+	       acct_readonly(fs, loc->account, loc->account_len);
+}
+
+/* Classifies relpath and refuses writes to read-only accounts. The undo
+   of a sync-mode delivery no peer acknowledged (req NULL) is not refused:
+   the lease may have ended while it waited, and the delivery must not
+   stay. */
+static int classify_wr(struct fs *fs, fuse_req_t req, const char *relpath, bool is_dir,
+		       struct mm_loc *loc)
+{
+	mm_classify(fs->rules, relpath, is_dir, loc);
+	if (req == NULL)
+		return 0;
+	if (account_readonly(fs, loc) &&
+	    !(fs->fenced && fs_claim(fs, loc->account, loc->account_len))) {
+		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
+		return -EROFS;
+	}
+	return 0;
+}
+
 /* Classifies relpath and refuses writes to read-only accounts. */
 static int classify_w(struct fs *fs, const char *relpath, bool is_dir,
 		      struct mm_loc *loc)
@@ -1142,7 +1170,7 @@ static int do_unlink(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+		ret = classify_wr(fs, req, mm_buf_str(&rel), false, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
@@ -1281,9 +1309,9 @@ static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 	if (ret == 0)
 		ret = child_relpath(fs, npin, newname, &drel);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&srel), facts.is_dir, &sloc);
+		ret = classify_wr(fs, req, mm_buf_str(&srel), facts.is_dir, &sloc);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&drel), facts.is_dir, &dloc);
+		ret = classify_wr(fs, req, mm_buf_str(&drel), facts.is_dir, &dloc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&srel));
 	if (ret == 0)
@@ -1320,17 +1348,20 @@ static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 	txn_end(fs, &txn, ret);
 	if (ret == 0)
 		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel), &txn);
-	if (ret == 0 && req != NULL && sync_wait(fs, &dloc, &txn, plans, n) < 0) {
-		/* not on enough peers in time: the delivery did not happen,
-		   the MDA keeps the message and retries; an expunge record
-		   tells the peers that got it */
+	if (ret == 0 && req != NULL &&
+	    (sync_wait(fs, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
+		/* not on enough peers in time, or this store's lease ended
+		   while it waited: the delivery did not happen, the MDA keeps
+		   the message and retries; an expunge record tells the peers
+		   that got it */
 		int undo = do_rename(fs, NULL, npin, newname, pin, name, 0);
 
 		if (undo < 0)
-			mm_log_error("fs: %s: undoing a delivery no peer acknowledged failed: "
-				     "%s; it stays delivered", mm_buf_str(&drel), strerror(-undo));
-		else
-			ret = -EAGAIN;
+			mm_log_error("fs: %s: undoing a delivery not acknowledged in time (or whose lease ended) failed: "
+				     "%s; it stays here, and the sender is told to retry all the "
+				     "same (a duplicate rather than a loss)", mm_buf_str(&drel),
+				     strerror(-undo));
+		ret = -EAGAIN;
 	}
 out:
 	if (cfd >= 0)
@@ -1395,15 +1426,16 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	ret = linkat(AT_FDCWD, proc, npin->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 	fs_cred_leave();
 	txn_end(fs, &txn, ret);
-	if (ret == 0 && sync_wait(fs, &dloc, &txn, plans, n) < 0) {
+	if (ret == 0 && (sync_wait(fs, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
 		/* as in do_rename(): Postfix delivers with link() */
 		int undo = do_unlink(fs, NULL, npin, newname);
 
 		if (undo < 0)
-			mm_log_error("fs: %s: undoing a delivery no peer acknowledged failed: "
-				     "%s; it stays delivered", mm_buf_str(&drel), strerror(-undo));
-		else
-			ret = -EAGAIN;
+			mm_log_error("fs: %s: undoing a delivery not acknowledged in time (or whose lease ended) failed: "
+				     "%s; it stays here, and the sender is told to retry all the "
+				     "same (a duplicate rather than a loss)", mm_buf_str(&drel),
+				     strerror(-undo));
+		ret = -EAGAIN;
 	}
 out:
 	if (cfd >= 0)
