@@ -20,6 +20,7 @@
 #include "maildir.h"
 #include "mem.h"
 #include "repl-apply.h"
+#include "repl-expunged.h"
 #include "repl-idcache.h"
 
 /* What each op does; a message's identity is its name before ':'.
@@ -78,6 +79,8 @@ struct walked {
 	uint64_t used;
 };
 
+#define MOVED_RING 64
+
 struct repl_store {
 	int root_fd;
 	char *dir;
@@ -89,6 +92,13 @@ struct repl_store {
 	struct walked walked[WALKED_MAX];	/* folders walk() opened lately */
 	uint64_t walk_tick;
 	struct mm_buf err;
+	/* expunged messages kept here (STATE/expunged), or NULL */
+	char *retain_dir;
+	uint64_t retained, retain_failed;
+	/* the sources of the last copies: an expunge of one of them is the
+	   second half of a move, and the message lives on where it went */
+	uint64_t moved[MOVED_RING];
+	unsigned int moved_next;
 };
 
 #define IDCACHE_DIRS 256	/* new/ and cur/ of 128 folders */
@@ -955,6 +965,60 @@ static int op_move(struct apply *a)
 	return ret;
 }
 
+static uint64_t moved_key(const char *account, const char *folder, const char *name)
+{
+	struct mm_msgname mn;
+	const char *parts[3] = { account, folder, name };
+	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a: a lossy ring, not a defence */
+
+	if (mm_msgname_parse(name, &mn) < 0)
+		mn.base_len = strlen(name);
+	for (unsigned int i = 0; i < 3; i++) {
+		size_t n = i == 2 ? mn.base_len : strlen(parts[i]) + 1;
+
+		for (size_t k = 0; k < n; k++)
+			h = (h ^ (unsigned char)parts[i][k]) * 0x100000001b3ULL;
+	}
+	return h | 1;	/* never 0, the empty slot */
+}
+
+static void moved_note(struct repl_store *st, const struct mm_journal_rec *rec)
+{
+	st->moved[st->moved_next++ % MOVED_RING] = moved_key(rec->account, rec->folder,
+							     rec->name);
+}
+
+static bool moved_was(const struct repl_store *st, const struct mm_journal_rec *rec)
+{
+	uint64_t k = moved_key(rec->account, rec->folder, rec->name);
+
+	for (unsigned int i = 0; i < MOVED_RING; i++)
+		if (st->moved[i] == k)
+			return true;
+	return false;
+}
+
+/* Keeps the message an expunge removes (repl-expunged.c) unless it was
+   moved: never stops the expunge, so a full disk costs the kept copy,
+   not the replica's agreement with its source. */
+static void retain(struct apply *a, int dirfd, const char *found, int idx)
+{
+	const struct mm_journal_rec *rec = a->rec;
+	const char *error;
+
+	if (a->st->retain_dir == NULL || moved_was(a->st, rec))
+		return;
+	if (repl_expunged_keep(a->st->retain_dir, dirfd, found, rec->account, rec->folder,
+			       idx == 0 ? MM_SUB_NEW : MM_SUB_CUR, found, rec->time_ns,
+			       &error) < 0) {
+		a->st->retain_failed++;
+		mm_log_error("replicator: expunge of %s/%s/%s applied, but not retained: %s",
+			     a->fpath, msg_subs[idx], found, error);
+		return;
+	}
+	a->st->retained++;
+}
+
 static int op_expunge(struct apply *a)
 {
 	const struct mm_journal_rec *rec = a->rec;
@@ -969,13 +1033,16 @@ static int op_expunge(struct apply *a)
 		return -1;
 	if ((ret = find_msg(a, fds, a->fpath, rec->sub, rec->name, &idx, found)) <= 0) {
 		ret = ret < 0 ? -1 : REPL_ALREADY;
-	} else if (msg_unlink(a, fds[idx], found) < 0) {
-		ret = errno == ENOENT ? REPL_ALREADY :
-			fail(a, "unlink(%s/%s/%s) failed: %s", a->fpath, msg_subs[idx],
-			     found, strerror(errno));
 	} else {
-		note(a, a->fpath, msg_subs[idx], found);
-		ret = REPL_APPLIED;
+		retain(a, fds[idx], found, idx);
+		if (msg_unlink(a, fds[idx], found) < 0) {
+			ret = errno == ENOENT ? REPL_ALREADY :
+				fail(a, "unlink(%s/%s/%s) failed: %s", a->fpath,
+				     msg_subs[idx], found, strerror(errno));
+		} else {
+			note(a, a->fpath, msg_subs[idx], found);
+			ret = REPL_APPLIED;
+		}
 	}
 	close_fds(fds, 2);
 	return ret;
@@ -1461,6 +1528,18 @@ int repl_store_open(const char *store_dir, unsigned int account_depth,
 	return 0;
 }
 
+void repl_store_retain(struct repl_store *st, const char *dir)
+{
+	free(st->retain_dir);
+	st->retain_dir = dir != NULL ? mm_strdup(dir) : NULL;
+}
+
+void repl_store_retained(const struct repl_store *st, uint64_t *kept_r, uint64_t *failed_r)
+{
+	*kept_r = st->retained;
+	*failed_r = st->retain_failed;
+}
+
 void repl_store_close(struct repl_store **stp)
 {
 	struct repl_store *st = *stp;
@@ -1470,6 +1549,7 @@ void repl_store_close(struct repl_store **stp)
 	walked_clear(st);
 	close(st->root_fd);
 	free(st->dir);
+	free(st->retain_dir);
 	repl_idcache_free(&st->ids);
 	repl_changes_free(&st->pending);
 	mm_buf_free(&st->err);
@@ -1646,6 +1726,7 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 		ret = op_expunge(&a);
 		break;
 	case MM_OP_COPY:
+		moved_note(st, &r);
 		/* only content makes the record's owner that of new directories */
 		a.rec_owner = sg != NULL;
 		ret = check_owner(&a) < 0 ? -1 : op_copy(&a, sg);
