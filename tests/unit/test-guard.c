@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT
+ * test-guard.c - the mass-expunge guard's window and decision
+ * (repl-guard.c), on a fake clock. */
+#include <criterion/criterion.h>
+#include "repl-guard.h"
+
+#define S 1000000000ULL
+
+static struct repl_guard *g;
+static const struct repl_guard_set set = { .pct = 20, .min = 10, .window_ns = 60 * S };
+
+static void setup(void)
+{
+	g = repl_guard_new(&set);
+}
+
+static void teardown(void)
+{
+	repl_guard_free(&g);
+	cr_assert_null(g);
+}
+
+TestSuite(guard, .init = setup, .fini = teardown);
+
+static enum repl_guard_verdict note(uint64_t lsn, uint64_t t, uint64_t base)
+{
+	uint64_t fl = 0, fn = 0;
+
+	return repl_guard_note(g, "example.org/alice", lsn, t, base, &fl, &fn);
+}
+
+Test(guard, threshold_is_the_larger_of_min_and_percent)
+{
+	cr_assert_eq(repl_guard_threshold(&set, 3), 10);
+	cr_assert_eq(repl_guard_threshold(&set, 50), 10);
+	cr_assert_eq(repl_guard_threshold(&set, 51), 11);	/* rounded up */
+	cr_assert_eq(repl_guard_threshold(&set, 1000), 200);
+}
+
+Test(guard, trips_on_one_more_than_the_threshold_within_a_minute)
+{
+	uint64_t fl = 0, fn = 0;
+
+	cr_assert(repl_guard_needs_base(g, "example.org/alice", 5 * S));
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(note(i, 5 * S + i, 50), REPL_GUARD_PASS, "expunge %lu", (unsigned long)i);
+	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 6 * S));
+	cr_assert_eq(repl_guard_count(g, "example.org/alice", 6 * S), 10);
+	cr_assert_eq(repl_guard_note(g, "example.org/alice", 11, 6 * S, 0, &fl, &fn),
+		     REPL_GUARD_TRIP);
+	cr_assert_eq(fl, 1);
+	cr_assert_eq(fn, 5 * S + 1);
+}
+
+Test(guard, a_small_account_emptying_its_trash_does_not_trip)
+{
+	for (uint64_t i = 1; i <= 3; i++)
+		cr_assert_eq(note(i, i, 3), REPL_GUARD_PASS);
+}
+
+Test(guard, expunges_spread_over_minutes_do_not_trip)
+{
+	/* 11 expunges, one every 7 s: never more than 9 in a minute */
+	for (uint64_t i = 1; i <= 30; i++)
+		cr_assert_eq(note(i, i * 7 * S, 50), REPL_GUARD_PASS, "expunge %lu",
+			     (unsigned long)i);
+}
+
+Test(guard, each_lsn_counts_once_whatever_reads_it)
+{
+	for (uint64_t i = 1; i <= 10; i++) {
+		cr_assert_eq(note(i, i, 50), REPL_GUARD_PASS);
+		/* a second link reading the same records */
+		cr_assert_eq(note(i, i, 50), REPL_GUARD_PASS);
+	}
+	cr_assert_eq(repl_guard_count(g, "example.org/alice", 20), 10);
+	cr_assert_eq(note(11, 11, 50), REPL_GUARD_TRIP);
+}
+
+Test(guard, base_is_taken_when_the_window_opens)
+{
+	/* 1000 messages: 200 may go in a minute */
+	for (uint64_t i = 1; i <= 200; i++)
+		cr_assert_eq(note(i, i, i == 1 ? 1000 : 1), REPL_GUARD_PASS);
+	cr_assert_eq(note(201, 201, 1), REPL_GUARD_TRIP);
+	/* the window starts afresh after a trip */
+	cr_assert(repl_guard_needs_base(g, "example.org/alice", 202));
+}
+
+Test(guard, accounts_count_apart)
+{
+	uint64_t fl, fn;
+
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(note(i, i, 50), REPL_GUARD_PASS);
+	cr_assert_eq(repl_guard_note(g, "example.org/bob", 11, 11, 50, &fl, &fn),
+		     REPL_GUARD_PASS);
+	cr_assert_eq(repl_guard_count(g, "example.org/bob", 12), 1);
+}
+
+Test(guard, zero_percent_never_trips)
+{
+	struct repl_guard_set off = { .pct = 0, .min = 1, .window_ns = 60 * S };
+	struct repl_guard *g2 = repl_guard_new(&off);
+	uint64_t fl, fn;
+
+	for (uint64_t i = 1; i <= 100; i++)
+		cr_assert_eq(repl_guard_note(g2, "a/b", i, i, 100, &fl, &fn), REPL_GUARD_PASS);
+	repl_guard_free(&g2);
+}
+
+Test(guard, window_slides)
+{
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(note(i, i * S, 50), REPL_GUARD_PASS);
+	/* at 61.5 s the expunge of 1 s has left the window */
+	cr_assert_eq(note(11, 61 * S + S / 2, 50), REPL_GUARD_PASS);
+	cr_assert_eq(note(12, 62 * S - 1, 50), REPL_GUARD_TRIP);
+}
