@@ -89,7 +89,14 @@ static void print_table(const char *body)
 		const char *peer = json_string_value(json_object_get(o, "peer"));
 		const char *dir = json_string_value(json_object_get(o, "direction"));
 
-		if (peer == NULL) {
+		const char *guarded = json_string_value(json_object_get(o, "expunge_guard"));
+
+		if (guarded != NULL) {
+			printf("EXPUNGE GUARD: %s: its expunges are held for every peer since "
+			       "LSN %lld (%lld held); mailmeshctl expunge-guard %s confirm|revert\n",
+			       guarded, json_integer_value(json_object_get(o, "first_lsn")),
+			       json_integer_value(json_object_get(o, "held")), guarded);
+		} else if (peer == NULL) {
 			printf("store %s: applied %lld, already there %lld, missing %lld, "
 			       "late merged %lld, conflicts %lld, refused %lld\n",
 			       json_string_value(json_object_get(o, "store")),
@@ -113,7 +120,9 @@ static void print_table(const char *body)
 			json_t *v;
 
 			json_array_foreach(pz, k, v)
-				printf("%-12s      PAUSED: %s (held from LSN %lld)%s\n", peer,
+				printf("%-12s      %s: %s (held from LSN %lld)%s\n", peer,
+				       json_is_true(json_object_get(v, "guard")) ?
+				       "EXPUNGES HELD" : "PAUSED",
 				       json_string_value(json_object_get(v, "account")),
 				       json_integer_value(json_object_get(v, "from_lsn")),
 				       json_is_true(json_object_get(v, "replaying")) ?
