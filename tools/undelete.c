@@ -501,13 +501,13 @@ static int revert_one(struct restorer *rs, struct peers *pp, const struct expung
 		int r;
 
 		for (unsigned int s = 0; s < 3; s++) {
+			/* flags kept, so new/ or cur/ as it was there */
+			uint8_t sub = s == 1 ? 3 - e->sub : e->sub;
+
 			if (pp->c[i].ssl == NULL)
 				break;
 			mm_buf_reset(&args);
-			if (s < 2) {
-				/* flags kept, so new/ or cur/ as it was */
-				uint8_t sub = s == 0 ? e->sub : 3 - e->sub;
-				char *path = mm_strdup_printf("%s/%s", sub == 1 ? "new" : "cur",
+			if (s < 2) {				char *path = mm_strdup_printf("%s/%s", sub == 1 ? "new" : "cur",
 							      e->name);
 
 				mm_buf_put_u16(&args, (uint16_t)strlen(e->folder));
@@ -528,7 +528,7 @@ static int revert_one(struct restorer *rs, struct peers *pp, const struct expung
 				pq_close(&pp->c[i], false);
 				break;
 			}
-			r = restore_answer(rs, &m, e->folder, e->sub, e->name);
+			r = restore_answer(rs, &m, e->folder, sub, e->name);
 			if (r != 0) {
 				mm_buf_free(&args);
 				return r > 0 ? 0 : -1;
