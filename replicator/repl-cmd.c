@@ -203,11 +203,27 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
 }
 
+int repl_cmd_call(const struct mm_cfg *cfg, const char *line)
+{
+	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state), reply[512];
+	const char *error;
+	int ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
+
+	if (ret == 1)
+		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+	else
+		printf("%s\n", reply + 3);
+	free(path);
+	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+}
+
 /* Sends "CMD ACCOUNT [PEER]" to the replicator and prints its answer. */
 static int account_call(const struct mm_cfg *cfg, int argc, char **argv, int max_args,
 			const char *usage)
 {
-	char *path, *line, reply[512];
+	char *line;
 	const char *error;
 	int ret;
 
@@ -219,19 +235,11 @@ static int account_call(const struct mm_cfg *cfg, int argc, char **argv, int max
 		fprintf(stderr, "mailmeshctl: %s\n", error);
 		return 2;
 	}
-	path = mm_strdup_printf("%s/replicator.sock", cfg->state);
 	line = mm_strdup_printf("%s %s%s%s", argv[0], argv[1], argc == 3 ? " " : "",
 				argc == 3 ? argv[2] : "");
-	ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
-	if (ret == 1)
-		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
-	else if (ret < 0)
-		fprintf(stderr, "mailmeshctl: %s\n", error);
-	else
-		printf("%s\n", reply + 3);
-	free(path);
+	ret = repl_cmd_call(cfg, line);
 	free(line);
-	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+	return ret;
 }
 
 int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)

@@ -48,6 +48,8 @@ char *repl_expunged_path(const char *dir, const char *account, const char *folde
 /* Across filesystems: a copy, written whole before it gets its name. */
 static int copy_file(int src_dirfd, const char *src_name, const char *path)
 {
+	int saved;
+
 	char *tmp = mm_strdup_printf("%s.tmp", path);
 	int in = openat(src_dirfd, src_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out = -1;
 	char buf[65536];
@@ -72,6 +74,7 @@ static int copy_file(int src_dirfd, const char *src_name, const char *path)
 	out = -1;
 	ret = rename(tmp, path);
 out:
+	saved = errno;
 	if (ret < 0)
 		unlink(tmp);
 	if (in >= 0)
@@ -79,7 +82,17 @@ out:
 	if (out >= 0)
 		close(out);
 	free(tmp);
+	errno = saved;
 	return ret;
+}
+
+int repl_keep_file(int src_dirfd, const char *src_name, const char *path)
+{
+	if (linkat(src_dirfd, src_name, AT_FDCWD, path, 0) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+		return -1;
+	return copy_file(src_dirfd, src_name, path);
 }
 
 int repl_expunged_keep(const char *dir, int src_dirfd, const char *src_name,
@@ -93,13 +106,9 @@ int repl_expunged_keep(const char *dir, int src_dirfd, const char *src_name,
 	*slash = '\0';
 	ret = mkdirs(path);
 	*slash = '/';
-	if (ret == 0) {
-		ret = linkat(src_dirfd, src_name, AT_FDCWD, path, 0);
-		if (ret < 0 && errno == EEXIST)
-			ret = 0;	/* the same expunge applied again */
-		else if (ret < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK))
-			ret = copy_file(src_dirfd, src_name, path);
-	}
+	/* EEXIST: the same expunge applied again */
+	if (ret == 0)
+		ret = repl_keep_file(src_dirfd, src_name, path);
 	if (ret < 0) {
 		snprintf(err, sizeof(err), "keeping it as %s failed: %s", path, strerror(errno));
 		*error_r = err;

@@ -16,6 +16,10 @@
 int repl_expunged_keep(const char *dir, int src_dirfd, const char *src_name,
 		       const char *account, const char *folder, enum mm_sub sub,
 		       const char *name, uint64_t expunged_ns, const char **error_r);
+/* Gives src_name of src_dirfd a second name, path: a hard link, or
+   across filesystems a copy written whole (mode and times kept) and
+   renamed there. An existing path is success. 0, or -1 with errno. */
+int repl_keep_file(int src_dirfd, const char *src_name, const char *path);
 /* Removes what is past retention_s at now_ns (and the directories left
    empty); returns how many messages went. */
 uint64_t repl_expunged_prune(const char *dir, uint64_t retention_s, uint64_t now_ns);

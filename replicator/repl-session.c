@@ -249,21 +249,8 @@ static void content_keep(struct repl_session *s, const struct mm_journal_rec *re
 				     rec->folder[0] != '\0' ? "/" : "", rec->folder,
 				     mm_sub_str(rec->sub), rec->name);
 
-	if (link(src, dst) < 0 && errno != EEXIST) {
-		int in = errno == EXDEV ? open(src, O_RDONLY | O_CLOEXEC) : -1;
-		char *tmp = mm_strdup_printf("%s.tmp", dst);
-		int out = in >= 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-
-		if (in < 0 || out < 0 || copy_fd(in, out, rec->size) < 0 || rename(tmp, dst) < 0) {
-			mm_log_debug("replication: keeping %s by hash: %m", src);
-			unlink(tmp);
-		}
-		if (in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		free(tmp);
-	}
+	if (repl_keep_file(AT_FDCWD, src, dst) < 0)
+		mm_log_debug("replication: keeping %s by hash: %m", src);
 	free(src);
 	free(dst);
 }

@@ -430,22 +430,6 @@ static int guard_state(const struct mm_cfg *cfg, const char *account, uint64_t *
 	return ret;
 }
 
-static int guard_call(const struct mm_cfg *cfg, const char *line)
-{
-	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state), reply[512];
-	const char *error;
-	int ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
-
-	if (ret == 1)
-		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
-	else if (ret < 0)
-		fprintf(stderr, "mailmeshctl: %s\n", error);
-	else
-		printf("%s\n", reply + 3);
-	free(path);
-	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
-}
-
 struct expunged {
 	char *folder, *name;
 	uint8_t sub;
@@ -567,7 +551,7 @@ int ud_cmd_guard(const struct mm_cfg *cfg, int argc, char **argv)
 	}
 	if (strcmp(argv[2], "confirm") == 0) {
 		line = mm_strdup_printf("guard %s confirm", argv[1]);
-		ret = guard_call(cfg, line);
+		ret = repl_cmd_call(cfg, line);
 		free(line);
 		return ret;
 	}
@@ -600,7 +584,7 @@ int ud_cmd_guard(const struct mm_cfg *cfg, int argc, char **argv)
 		return 1;
 	}
 	line = mm_strdup_printf("guard %s revert %" PRIu64, argv[1], upto);
-	ret = guard_call(cfg, line);
+	ret = repl_cmd_call(cfg, line);
 	free(line);
 	return ret;
 }

@@ -37,6 +37,16 @@ names() {
 count() { names "$1" | wc -l; }
 # Dovecot notices files it did not write at its next sync of the folder
 same_view() { [ "$(view 2>/dev/null | grep -v gmark)" = "$expect" ]; }
+# check_view WHAT: Dovecot on a shows $expect (the marker aside)
+check_view() {
+	local after
+	mm_wait_for 10 same_view || true
+	after=$(view | grep -v gmark)
+	if [ "$after" != "$expect" ]; then
+		diff <(printf '%s\n' "$expect") <(printf '%s\n' "$after") >&2 || true
+		mm_fail "Dovecot on a does not show $1"
+	fi
+}
 kept() { find "$MM_T/$1/state/expunged/$ACCT" -type f 2>/dev/null | wc -l; }
 guard_line() { ctl replication --json | jq -c "select(.expunge_guard == \"$ACCT\")"; }
 tripped() { [ -n "$(guard_line)" ]; }
@@ -118,12 +128,7 @@ printf '%s\n' "$out" | grep -q "^$ACCT: 45 restored, 0 already there, 0 failed" 
 	mm_fail "revert did not restore the 45: $out"
 released || mm_fail "the guard still holds after revert"
 mm_wait_converged 30 "$ACCT" a b c
-mm_wait_for 10 same_view || true
-after=$(view | grep -v gmark)
-if [ "$after" != "$expect" ]; then
-	diff <(printf '%s\n' "$expect") <(printf '%s\n' "$after") >&2 || true
-	mm_fail "Dovecot on a does not show the messages back with their flags"
-fi
+check_view "the messages back with their flags"
 [ "$(mm_link a b '.paused | length')" = 0 ] || mm_fail "b's link still holds something"
 
 mm_log "scenario 2: expunge all $((N + 1)) again; confirm ships it"
@@ -151,12 +156,7 @@ mm_log "undelete: $(printf '%s\n' "$out" | tail -n 1), $(( (t1 - t0) / 1000000 )
 printf '%s\n' "$out" | grep -q "^$ACCT: $((N + 1)) restored, 0 already there, 0 failed" ||
 	mm_fail "undelete did not restore $((N + 1)): $out"
 mm_wait_converged 30 "$ACCT" a b c
-mm_wait_for 10 same_view || true
-after=$(view | grep -v gmark)
-if [ "$after" != "$expect" ]; then
-	diff <(printf '%s\n' "$expect") <(printf '%s\n' "$after") >&2 || true
-	mm_fail "Dovecot on a does not show the undeleted messages with their flags"
-fi
+check_view "the undeleted messages with their flags"
 view | grep -q gmark || mm_fail "the marker was not undeleted"
 out=$(ctl undelete "$ACCT") || mm_fail "second undelete failed: $out"
 printf '%s\n' "$out" | grep -q "^$ACCT: 0 restored, $((N + 1)) already there, 0 failed" ||
