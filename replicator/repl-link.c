@@ -1159,6 +1159,7 @@ int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
 				l->pauses = mm_realloc(l->pauses, (l->n_pauses + 1) *
 						       sizeof(*l->pauses));
 				p = &l->pauses[l->n_pauses++];
+				memset(p, 0, sizeof(*p));
 				p->account = mm_strdup(account);
 				/* what this link has not read yet waits */
 				p->from_lsn = l->sent_lsn + 1;
