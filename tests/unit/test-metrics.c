@@ -9,9 +9,12 @@
 static char *render(const struct ctl_metrics_in *in)
 {
 	struct mm_buf out = { 0 };
+	char *text;
 
 	ctl_metrics_render(in, &out);
-	return strdup(mm_buf_str(&out));
+	text = strdup(mm_buf_str(&out));
+	mm_buf_free(&out);
+	return text;
 }
 
 static void expect_line(const char *text, const char *line)
