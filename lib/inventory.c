@@ -130,7 +130,8 @@ static char **list_dir(int dirfd, size_t *n_r)
 		names[n++] = mm_strdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, n, sizeof(*names), cmp_dirent);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_dirent);
 	*n_r = n;
 	return names;
 }
