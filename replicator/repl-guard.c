@@ -10,6 +10,7 @@
 struct window {
 	char *account;
 	uint64_t base;		/* messages when the window opened */
+	bool has_base;		/* base was given (only once it may matter) */
 	uint64_t *lsn, *ns;	/* the expunges in it, oldest first */
 	size_t head, n, cap;	/* a ring */
 };
@@ -76,10 +77,16 @@ bool repl_guard_needs_base(const struct repl_guard *g, const char *account,
 {
 	struct window *w = find(g, account);
 
+	if (g->set.pct == 0)
+		return false;
 	if (w == NULL)
-		return true;
+		return g->set.min == 0;
 	expire(g, w, time_ns);
-	return w->n == 0;
+	if (w->n == 0)
+		w->has_base = false;
+	/* below min the window cannot trip, whatever the count: an account
+	   is walked only for a burst that might */
+	return w->n >= g->set.min && !w->has_base;
 }
 
 static void push(struct window *w, uint64_t lsn, uint64_t ns)
@@ -122,14 +129,22 @@ enum repl_guard_verdict repl_guard_note(struct repl_guard *g, const char *accoun
 	}
 	expire(g, w, time_ns);
 	if (w->n == 0)
-		w->base = base;
+		w->has_base = false;
+	if (w->n >= g->set.min && !w->has_base) {
+		/* the expunges of the window were messages when it opened */
+		w->base = base + w->n;
+		w->has_base = true;
+	}
 	push(w, lsn, time_ns);
+	if (!w->has_base)
+		return REPL_GUARD_PASS;
 	if (w->n <= repl_guard_threshold(&g->set, w->base))
 		return REPL_GUARD_PASS;
 	*first_lsn_r = w->lsn[w->head];
 	*first_ns_r = w->ns[w->head];
 	w->n = 0;
 	w->head = 0;
+	w->has_base = false;
 	return REPL_GUARD_TRIP;
 }
 

@@ -27,16 +27,19 @@ void repl_guard_free(struct repl_guard **gp);
 /* How many expunges of an account holding base messages a window may
    have without tripping: max(min, pct% of base, rounded up). */
 uint64_t repl_guard_threshold(const struct repl_guard_set *set, uint64_t base);
-/* Whether an expunge of account journaled at time_ns opens a new window
-   (none of the last window_ns): the caller counts the account's messages
-   then and passes them to repl_guard_note() as base. */
+/* Whether the account's message count is needed to note an expunge of
+   it journaled at time_ns: only once the window holds min expunges (below
+   that it cannot trip), once per window. The caller then counts the
+   messages the account has now, this expunge's included, and passes
+   them to repl_guard_note() as base (0 otherwise). */
 bool repl_guard_needs_base(const struct repl_guard *g, const char *account,
 			   uint64_t time_ns);
 /* Notes an expunge (or folder delete) of account at lsn, journaled at
-   time_ns; base is the account's message count, read only when the
-   window opens. Each LSN counts once, however many links read it: an LSN
-   at or below the last noted is PASS. TRIP once the window holds more
-   than the threshold; the window then starts afresh. *first_lsn_r and
+   time_ns; base as repl_guard_needs_base() says (the window's earlier
+   expunges are added to it: they were messages when it opened). Each
+   LSN counts once, however many links read it: an LSN at or below the
+   last noted is PASS. TRIP once the window holds more than the
+   threshold; the window then starts afresh. *first_lsn_r and
    *first_ns_r (on TRIP) are the window's first expunge. */
 enum repl_guard_verdict repl_guard_note(struct repl_guard *g, const char *account,
 					uint64_t lsn, uint64_t time_ns, uint64_t base,

@@ -160,7 +160,8 @@ bool repl_trip_check(struct repl_link *l, const struct mm_journal_rec *rec)
 	if ((rec->op != MM_OP_EXPUNGE && rec->op != MM_OP_FOLDER_DELETE) ||
 	    d->cfg->expunge_guard == 0 || (rec->rflags & MM_RECF_RESYNC))
 		return false;
-	/* the message is gone already: it counts in the base */
+	/* the message is gone already: it counts in the base (and so may
+	   later ones the reader has not reached: the guard trips sooner) */
 	if (repl_guard_needs_base(d->guard, rec->account, rec->time_ns))
 		base = count_messages(d, rec->account) + 1;
 	if (repl_guard_note(d->guard, rec->account, rec->lsn, rec->time_ns, base,

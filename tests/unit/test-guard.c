@@ -22,11 +22,13 @@ static void teardown(void)
 
 TestSuite(guard, .init = setup, .fini = teardown);
 
+/* base: the messages the account has now, given when it is asked for */
 static enum repl_guard_verdict note(uint64_t lsn, uint64_t t, uint64_t base)
 {
 	uint64_t fl = 0, fn = 0;
+	bool need = repl_guard_needs_base(g, "example.org/alice", t);
 
-	return repl_guard_note(g, "example.org/alice", lsn, t, base, &fl, &fn);
+	return repl_guard_note(g, "example.org/alice", lsn, t, need ? base : 0, &fl, &fn);
 }
 
 Test(guard, threshold_is_the_larger_of_min_and_percent)
@@ -41,15 +43,32 @@ Test(guard, trips_on_one_more_than_the_threshold_within_a_minute)
 {
 	uint64_t fl = 0, fn = 0;
 
-	cr_assert(repl_guard_needs_base(g, "example.org/alice", 5 * S));
+	/* below min the count is never asked for: no walk of the account */
+	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 5 * S));
 	for (uint64_t i = 1; i <= 10; i++)
-		cr_assert_eq(note(i, 5 * S + i, 50), REPL_GUARD_PASS, "expunge %lu", (unsigned long)i);
-	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 6 * S));
+		cr_assert_eq(note(i, 5 * S + i, 50 - i), REPL_GUARD_PASS, "expunge %lu",
+			     (unsigned long)i);
 	cr_assert_eq(repl_guard_count(g, "example.org/alice", 6 * S), 10);
-	cr_assert_eq(repl_guard_note(g, "example.org/alice", 11, 6 * S, 0, &fl, &fn),
+	cr_assert(repl_guard_needs_base(g, "example.org/alice", 6 * S));
+	/* 39 left now, and the 10 of the window: 49 when it opened */
+	cr_assert_eq(repl_guard_note(g, "example.org/alice", 11, 6 * S, 39, &fl, &fn),
 		     REPL_GUARD_TRIP);
 	cr_assert_eq(fl, 1);
 	cr_assert_eq(fn, 5 * S + 1);
+}
+
+Test(guard, the_count_is_asked_for_once_a_window)
+{
+	for (uint64_t i = 1; i <= 10; i++)
+		cr_assert_eq(note(i, i, 1000), REPL_GUARD_PASS);
+	cr_assert(repl_guard_needs_base(g, "example.org/alice", 11));
+	cr_assert_eq(note(11, 11, 1000), REPL_GUARD_PASS);
+	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 12));
+	/* the window empties: a new one asks again once it reaches min */
+	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 100 * S));
+	for (uint64_t i = 12; i <= 21; i++)
+		cr_assert_eq(note(i, 100 * S + i, 1000), REPL_GUARD_PASS);
+	cr_assert(repl_guard_needs_base(g, "example.org/alice", 100 * S + 30));
 }
 
 Test(guard, a_small_account_emptying_its_trash_does_not_trip)
@@ -69,22 +88,25 @@ Test(guard, expunges_spread_over_minutes_do_not_trip)
 Test(guard, each_lsn_counts_once_whatever_reads_it)
 {
 	for (uint64_t i = 1; i <= 10; i++) {
-		cr_assert_eq(note(i, i, 50), REPL_GUARD_PASS);
+		cr_assert_eq(note(i, i, 50 - i), REPL_GUARD_PASS);
 		/* a second link reading the same records */
-		cr_assert_eq(note(i, i, 50), REPL_GUARD_PASS);
+		cr_assert_eq(note(i, i, 50 - i), REPL_GUARD_PASS);
 	}
 	cr_assert_eq(repl_guard_count(g, "example.org/alice", 20), 10);
-	cr_assert_eq(note(11, 11, 50), REPL_GUARD_TRIP);
+	cr_assert_eq(note(11, 11, 39), REPL_GUARD_TRIP);
 }
 
-Test(guard, base_is_taken_when_the_window_opens)
+Test(guard, base_counts_the_window_expunges_as_messages)
 {
-	/* 1000 messages: 200 may go in a minute */
+	/* 1000 messages: 200 may go in a minute; asked after 10 went, the
+	   account has 990, and the base is 1000 */
 	for (uint64_t i = 1; i <= 200; i++)
-		cr_assert_eq(note(i, i, i == 1 ? 1000 : 1), REPL_GUARD_PASS);
-	cr_assert_eq(note(201, 201, 1), REPL_GUARD_TRIP);
+		cr_assert_eq(note(i, i, 1000 - i + 1), REPL_GUARD_PASS, "expunge %lu",
+			     (unsigned long)i);
+	cr_assert_eq(note(201, 201, 0), REPL_GUARD_TRIP);
 	/* the window starts afresh after a trip */
-	cr_assert(repl_guard_needs_base(g, "example.org/alice", 202));
+	cr_assert_eq(repl_guard_count(g, "example.org/alice", 202), 0);
+	cr_assert(!repl_guard_needs_base(g, "example.org/alice", 202));
 }
 
 Test(guard, accounts_count_apart)
@@ -112,8 +134,9 @@ Test(guard, zero_percent_never_trips)
 Test(guard, window_slides)
 {
 	for (uint64_t i = 1; i <= 10; i++)
-		cr_assert_eq(note(i, i * S, 50), REPL_GUARD_PASS);
+		cr_assert_eq(note(i, i * S, 50 - i), REPL_GUARD_PASS);
 	/* at 61.5 s the expunge of 1 s has left the window */
-	cr_assert_eq(note(11, 61 * S + S / 2, 50), REPL_GUARD_PASS);
-	cr_assert_eq(note(12, 62 * S - 1, 50), REPL_GUARD_TRIP);
+	cr_assert_eq(note(11, 61 * S + S / 2, 39), REPL_GUARD_PASS);
+	/* 38 left and 10 in the window: 48, threshold 10 */
+	cr_assert_eq(note(12, 62 * S - 1, 38), REPL_GUARD_TRIP);
 }
