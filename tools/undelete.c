@@ -268,21 +268,40 @@ static int restore_answer(struct restorer *rs, const struct mm_wire_msg *m, cons
 	return restore_one(rs, folder, sub, name, &f, content) < 0 ? -1 : 1;
 }
 
+/* Whether this is the account's active store: its mount writes it now
+   (on a fenced store, [hbmon] listen, only while mailmesh-hbmon made it
+   active here: the mount answers "writable"), else it is not read-only
+   in STATE/accounts. Prints why not. */
 static bool account_here_rw(const struct mm_cfg *cfg, const char *account)
 {
-	char **ro = NULL;
+	char **ro = NULL, *path, *line, reply[256];
 	size_t n_ro = 0;
 	const char *error;
 	bool rw;
 
-	if (mm_acct_load(cfg->state, &ro, &n_ro, &error) < 0) {
-		fprintf(stderr, "mailmeshctl: %s\n", error);
-		return false;
+	if (cfg->hb_listen != NULL) {
+		path = mm_strdup_printf("%s/control.sock", cfg->state);
+		line = mm_strdup_printf("writable %s", account);
+		int ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
+
+		free(path);
+		free(line);
+		if (ret != 0) {
+			fprintf(stderr, "mailmeshctl: mailmesh-fs: %s\n",
+				ret == 1 ? "not running" : error);
+			return false;
+		}
+		rw = strncmp(reply, "ok yes", 6) == 0;
+	} else {
+		if (mm_acct_load(cfg->state, &ro, &n_ro, &error) < 0) {
+			fprintf(stderr, "mailmeshctl: %s\n", error);
+			return false;
+		}
+		rw = !mm_acct_in(ro, n_ro, account, strlen(account));
+		mm_acct_list_free(&ro, n_ro);
 	}
-	rw = !mm_acct_in(ro, n_ro, account, strlen(account));
-	mm_acct_list_free(&ro, n_ro);
 	if (!rw)
-		fprintf(stderr, "mailmeshctl: %s is read-only on this store: run this on its "
+		fprintf(stderr, "mailmeshctl: %s is not active on this store: run this on its "
 			"active store\n", account);
 	return rw;
 }
