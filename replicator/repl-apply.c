@@ -22,6 +22,7 @@
 #include "repl-apply.h"
 #include "repl-expunged.h"
 #include "repl-idcache.h"
+#include "repl-moved.h"
 
 /* What each op does; a message's identity is its name before ':'.
    deliver   size and XXH3-128 of the stage must match the record. If the
@@ -79,8 +80,6 @@ struct walked {
 	uint64_t used;
 };
 
-#define MOVED_RING 64
-
 struct repl_store {
 	int root_fd;
 	char *dir;
@@ -95,10 +94,10 @@ struct repl_store {
 	/* expunged messages kept here (STATE/expunged), or NULL */
 	char *retain_dir;
 	uint64_t retained, retain_failed;
-	/* the sources of the last copies: an expunge of one of them is the
-	   second half of a move, and the message lives on where it went */
-	uint64_t moved[MOVED_RING];
-	unsigned int moved_next;
+	/* the sources of the copies of the last minute: an expunge of one
+	   of them is the second half of a move, and the message lives on
+	   where it went */
+	struct repl_moved *moved;
 };
 
 #define IDCACHE_DIRS 256	/* new/ and cur/ of 128 folders */
@@ -965,39 +964,6 @@ static int op_move(struct apply *a)
 	return ret;
 }
 
-static uint64_t moved_key(const char *account, const char *folder, const char *name)
-{
-	struct mm_msgname mn;
-	const char *parts[3] = { account, folder, name };
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a: a lossy ring, not a defence */
-
-	if (mm_msgname_parse(name, &mn) < 0)
-		mn.base_len = strlen(name);
-	for (unsigned int i = 0; i < 3; i++) {
-		size_t n = i == 2 ? mn.base_len : strlen(parts[i]) + 1;
-
-		for (size_t k = 0; k < n; k++)
-			h = (h ^ (unsigned char)parts[i][k]) * 0x100000001b3ULL;
-	}
-	return h | 1;	/* never 0, the empty slot */
-}
-
-static void moved_note(struct repl_store *st, const struct mm_journal_rec *rec)
-{
-	st->moved[st->moved_next++ % MOVED_RING] = moved_key(rec->account, rec->folder,
-							     rec->name);
-}
-
-static bool moved_was(const struct repl_store *st, const struct mm_journal_rec *rec)
-{
-	uint64_t k = moved_key(rec->account, rec->folder, rec->name);
-
-	for (unsigned int i = 0; i < MOVED_RING; i++)
-		if (st->moved[i] == k)
-			return true;
-	return false;
-}
-
 /* Keeps the message an expunge removes (repl-expunged.c) unless it was
    moved: never stops the expunge, so a full disk costs the kept copy,
    not the replica's agreement with its source. */
@@ -1006,7 +972,9 @@ static void retain(struct apply *a, int dirfd, const char *found, int idx)
 	const struct mm_journal_rec *rec = a->rec;
 	const char *error;
 
-	if (a->st->retain_dir == NULL || moved_was(a->st, rec))
+	if (a->st->retain_dir == NULL ||
+	    repl_moved_take(a->st->moved, rec->account, rec->folder, rec->name,
+			    rec->time_ns))
 		return;
 	if (repl_expunged_keep(a->st->retain_dir, dirfd, found, rec->account, rec->folder,
 			       idx == 0 ? MM_SUB_NEW : MM_SUB_CUR, found, rec->time_ns,
@@ -1524,6 +1492,7 @@ int repl_store_open(const char *store_dir, unsigned int account_depth,
 	st->account_depth = account_depth;
 	st->pid = getpid();
 	st->ids = repl_idcache_new(IDCACHE_DIRS);
+	st->moved = repl_moved_new(REPL_MOVED_KEEP_NS);
 	*st_r = st;
 	return 0;
 }
@@ -1550,6 +1519,7 @@ void repl_store_close(struct repl_store **stp)
 	close(st->root_fd);
 	free(st->dir);
 	free(st->retain_dir);
+	repl_moved_free(&st->moved);
 	repl_idcache_free(&st->ids);
 	repl_changes_free(&st->pending);
 	mm_buf_free(&st->err);
@@ -1699,6 +1669,8 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 	}
 	switch (r.op) {
 	case MM_OP_DELIVER:
+		/* maybe a move's first half (Dovecot links into tmp/, renames) */
+		repl_moved_note(st->moved, r.account, r.folder, r.name, r.time_ns);
 		a.rec_owner = true;
 		if (check_owner(&a) < 0) {
 			ret = -1;
@@ -1726,7 +1698,8 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 		ret = op_expunge(&a);
 		break;
 	case MM_OP_COPY:
-		moved_note(st, &r);
+		/* a move's first half: an expunge of the source follows */
+		repl_moved_note(st->moved, r.account, r.new_folder, r.new_name, r.time_ns);
 		/* only content makes the record's owner that of new directories */
 		a.rec_owner = sg != NULL;
 		ret = check_owner(&a) < 0 ? -1 : op_copy(&a, sg);

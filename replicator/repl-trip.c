@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mem.h"
 #include "repl-guard.h"
+#include "repl-moved.h"
 #include "repl.h"
 
 /* "FIRST_LSN FIRST_NS TRIP_LSN TRIP_NS ACCOUNT" per tripped account */
@@ -51,6 +52,7 @@ void repl_trips_start(struct repl_daemon *d)
 	FILE *f = fopen(path, "r");
 
 	d->guard = repl_guard_new(&set);
+	d->moved = repl_moved_new(REPL_MOVED_KEEP_NS);
 	if (f == NULL) {
 		if (errno != ENOENT)
 			mm_log_error("expunge guard: %s: %m", path);
@@ -86,6 +88,7 @@ void repl_trips_stop(struct repl_daemon *d)
 	mm_free(&d->trips);
 	d->n_trips = 0;
 	repl_guard_free(&d->guard);
+	repl_moved_free(&d->moved);
 }
 
 const struct repl_trip *repl_trip_find(const struct repl_daemon *d, const char *account)
@@ -157,8 +160,21 @@ bool repl_trip_check(struct repl_link *l, const struct mm_journal_rec *rec)
 	struct repl_daemon *d = l->d;
 	uint64_t base = 0, first_lsn = 0, first_ns = 0;
 
+	if (d->cfg->expunge_guard == 0 || (rec->rflags & MM_RECF_RESYNC))
+		return false;
+	/* every link reads every record: the first to read it decides */
+	if (rec->lsn <= d->trip_seen_lsn)
+		return false;
+	d->trip_seen_lsn = rec->lsn;
+	/* a move is deliveries (or copies) into the other folder, then
+	   expunges of the sources: not a delete */
+	if (rec->op == MM_OP_DELIVER || rec->op == MM_OP_COPY)
+		repl_moved_note(d->moved, rec->account,
+				rec->op == MM_OP_COPY ? rec->new_folder : rec->folder,
+				rec->op == MM_OP_COPY ? rec->new_name : rec->name, rec->time_ns);
 	if ((rec->op != MM_OP_EXPUNGE && rec->op != MM_OP_FOLDER_DELETE) ||
-	    d->cfg->expunge_guard == 0 || (rec->rflags & MM_RECF_RESYNC))
+	    (rec->op == MM_OP_EXPUNGE &&
+	     repl_moved_take(d->moved, rec->account, rec->folder, rec->name, rec->time_ns)))
 		return false;
 	/* the message is gone already: it counts in the base (and so may
 	   later ones the reader has not reached: the guard trips sooner) */

@@ -277,6 +277,8 @@ struct repl_daemon {
 	uint64_t n_merged;	/* late deliveries merged into a read-write account */
 	uint64_t n_late_merged;	/* other late records that changed something here */
 	struct repl_guard *guard;	/* the expunges of the last minute */
+	struct repl_moved *moved;	/* and the copies (moves are not deletes) */
+	uint64_t trip_seen_lsn;		/* the last record the guard looked at */
 	struct repl_trip *trips;	/* accounts held by the guard */
 	size_t n_trips;
 };
@@ -298,7 +300,8 @@ void repl_links_pump(struct repl_daemon *d);
 void repl_trips_start(struct repl_daemon *d);
 void repl_trips_stop(struct repl_daemon *d);
 const struct repl_trip *repl_trip_find(const struct repl_daemon *d, const char *account);
-/* Counts rec if it is an expunge or folder delete; true when it tripped
+/* Notes rec if it is a copy out of its folder; counts it if it is an
+   expunge (not a move's) or a folder delete; true when it tripped
    the guard (rec and the account's later expunges are now held on every
    link, the alert logged). Event loop only. */
 bool repl_trip_check(struct repl_link *l, const struct mm_journal_rec *rec);

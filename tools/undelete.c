@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "peer-query.h"
 #include "repl-cmd.h"
+#include "repl-moved.h"
 #include "repl-tls.h"
 #include "undelete-core.h"
 #include "undelete.h"
@@ -455,11 +456,13 @@ struct expunged {
 	uint64_t time_ns;
 };
 
-/* The account's expunges journaled here from first_lsn on; *upto_r the
-   last LSN read. */
+/* The account's expunges journaled here from first_lsn on, but a
+   move's (copied out of the folder just before: the message lives on
+   where it went); *upto_r the last LSN read. */
 static size_t read_expunges(const struct mm_cfg *cfg, const char *account, uint64_t first_lsn,
 			    struct expunged **ex_r, uint64_t *upto_r)
 {
+	struct repl_moved *moved = repl_moved_new(REPL_MOVED_KEEP_NS);
 	struct mm_journal_reader *r;
 	struct mm_journal_rec rec;
 	struct expunged *ex = NULL;
@@ -468,9 +471,12 @@ static size_t read_expunges(const struct mm_cfg *cfg, const char *account, uint6
 	int k;
 
 	*upto_r = first_lsn > 0 ? first_lsn - 1 : 0;
-	if (mm_journal_reader_open(cfg->state, first_lsn, &r, &error) < 0) {
+	*ex_r = NULL;
+	/* from a little before: the copies of a move begun before it */
+	if (mm_journal_reader_open(cfg->state, first_lsn > 10000 ? first_lsn - 10000 : 1, &r,
+				   &error) < 0) {
 		fprintf(stderr, "mailmeshctl: journal: %s\n", error);
-		*ex_r = NULL;
+		repl_moved_free(&moved);
 		return 0;
 	}
 	while ((k = mm_journal_reader_next(r, &rec, &error)) != 0) {
@@ -478,16 +484,27 @@ static size_t read_expunges(const struct mm_cfg *cfg, const char *account, uint6
 			fprintf(stderr, "mailmeshctl: journal: %s\n", error);
 			continue;
 		}
-		*upto_r = rec.lsn;
-		if (rec.op != MM_OP_EXPUNGE || strcmp(rec.account, account) != 0)
-			continue;
+		if (strcmp(rec.account, account) != 0)
+			goto next;
+		if (rec.op == MM_OP_DELIVER || rec.op == MM_OP_COPY)
+			repl_moved_note(moved, rec.account,
+					rec.op == MM_OP_COPY ? rec.new_folder : rec.folder,
+					rec.op == MM_OP_COPY ? rec.new_name : rec.name, rec.time_ns);
+		if (rec.op != MM_OP_EXPUNGE ||
+		    repl_moved_take(moved, rec.account, rec.folder, rec.name, rec.time_ns) ||
+		    rec.lsn < first_lsn)
+			goto next;
 		ex = mm_realloc(ex, (n + 1) * sizeof(*ex));
 		ex[n++] = (struct expunged){ .folder = mm_strdup(rec.folder),
 					     .name = mm_strdup(rec.name),
 					     .sub = rec.sub == MM_SUB_NEW ? 1 : 2,
 					     .time_ns = rec.time_ns };
+next:
+		if (rec.lsn > *upto_r)
+			*upto_r = rec.lsn;
 	}
 	mm_journal_reader_close(&r);
+	repl_moved_free(&moved);
 	*ex_r = ex;
 	return n;
 }

@@ -5,7 +5,8 @@
 # unchanged, deliveries and flags still flow, the hold survives a restart),
 # `expunge-guard revert` brings the messages back with their flags; then
 # `confirm` ships a second one, the replicas keep the expunged files, and
-# `undelete` restores them with their flags (twice: nothing the second time).
+# `undelete` restores them with their flags (twice: nothing the second time);
+# a move of every message is neither tripped on nor kept.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 . "$(dirname "$0")/dovecot-lib.sh"
@@ -162,6 +163,17 @@ out=$(ctl undelete "$ACCT") || mm_fail "second undelete failed: $out"
 printf '%s\n' "$out" | grep -q "^$ACCT: 0 restored, $((N + 1)) already there, 0 failed" ||
 	mm_fail "the second undelete restored something: $out"
 ctl undelete example.org/../x >/dev/null 2>&1 && mm_fail "undelete took a bad account name"
+
+mm_log "a move of every message to another folder is no mass expunge, and is not kept"
+kept_b=$(kept b)
+da mailbox create -u "$MUSER" Archive || mm_fail "mailbox create Archive"
+da move -u "$MUSER" Archive mailbox INBOX all || mm_fail "doveadm move"
+mm_wait_converged 30 "$ACCT" a b c
+released || mm_fail "a move tripped the guard: $(guard_line)"
+mm_assert_eq "$(count a)" 0 "INBOX on a after the move"
+mm_assert_eq "$(ls "$MM_T/b/store/$ACCT/Maildir/.Archive/cur" "$MM_T/b/store/$ACCT/Maildir/.Archive/new" | grep -v -e '^$' -e ':$' | wc -l)" \
+	$((N + 1)) "messages in Archive on b"
+mm_assert_eq "$(kept b)" "$kept_b" "expunged files kept on b after the move"
 mm_node_ctl b undelete "$ACCT" >/dev/null 2>&1 && mm_fail "undelete ran on a replica"
 
 for f in "$DA/dovecot.log"; do

@@ -2,7 +2,9 @@
  * test-guard.c - the mass-expunge guard's window and decision
  * (repl-guard.c), on a fake clock. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include "repl-guard.h"
+#include "repl-moved.h"
 
 #define S 1000000000ULL
 
@@ -139,4 +141,68 @@ Test(guard, window_slides)
 	cr_assert_eq(note(11, 61 * S + S / 2, 39), REPL_GUARD_PASS);
 	/* 38 left and 10 in the window: 48, threshold 10 */
 	cr_assert_eq(note(12, 62 * S - 1, 38), REPL_GUARD_TRIP);
+}
+
+/* repl-moved.c: the deliveries and copies that make an expunge a move's
+   second half */
+
+Test(moved, an_expunge_after_a_delivery_of_its_size_is_a_move)
+{
+	struct repl_moved *m = repl_moved_new(60 * S);
+
+	/* Dovecot's move: the copy under a new name, then the expunge */
+	repl_moved_note(m, "a/b", ".Archive", "1700.M9P9.h,S=500,W=510", 10 * S);
+	cr_assert(!repl_moved_take(m, "a/c", "", "1600.M1P1.h,S=500,W=510:2,S", 10 * S),
+		  "another account");
+	cr_assert(!repl_moved_take(m, "a/b", "", "1600.M1P1.h,S=500,W=511:2,S", 10 * S),
+		  "another size");
+	cr_assert(!repl_moved_take(m, "a/b", "", "1600.M1P1.h,S=500,W=510", 9 * S),
+		  "an expunge before the copy");
+	cr_assert(repl_moved_take(m, "a/b", "", "1600.M1P1.h,S=500,W=510:2,S", 11 * S));
+	/* one copy excuses one expunge */
+	cr_assert(!repl_moved_take(m, "a/b", "", "1601.M1P1.h,S=500,W=510:2,S", 11 * S));
+	/* a minute later it is no move */
+	repl_moved_note(m, "a/b", ".Archive", "1700.M9P9.h,S=500,W=510", 20 * S);
+	cr_assert(!repl_moved_take(m, "a/b", "", "1600.M1P1.h,S=500,W=510", 80 * S));
+	/* an expunge of mail just delivered into its own folder is no move */
+	repl_moved_note(m, "a/b", "", "1800.M1P1.h,S=42", 30 * S);
+	cr_assert(!repl_moved_take(m, "a/b", "", "1800.M1P1.h,S=42:2,S", 31 * S));
+	/* but one moved on from there is */
+	repl_moved_note(m, "a/b", ".Sent", "1801.M1P1.h,S=42", 31 * S);
+	cr_assert(repl_moved_take(m, "a/b", "", "1800.M1P1.h,S=42:2,S", 32 * S));
+	cr_assert(!repl_moved_take(m, "a/b", "", "1802.M1P1.h,S=42:2,S", 32 * S));
+	/* names without size tags are never moves */
+	repl_moved_note(m, "a/b", ".Archive", "1.x:2,S", 30 * S);
+	cr_assert(!repl_moved_take(m, "a/b", "", "1.x:2,S", 30 * S));
+	repl_moved_free(&m);
+	cr_assert_null(m);
+}
+
+Test(moved, a_large_move_is_remembered_whole_and_the_table_stays_bounded)
+{
+	struct repl_moved *m = repl_moved_new(60 * S);
+	char name[64];
+
+	/* Dovecot copies all, then expunges all */
+	for (unsigned int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "9%u.M%u.h,S=%u,W=%u", i, i, 1000 + i % 700,
+			 1010 + i % 700);
+		repl_moved_note(m, "a/b", ".Archive", name, 100 * S + i);
+	}
+	for (unsigned int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "%u.M%u.h,S=%u,W=%u:2,S", i, i, 1000 + i % 700,
+			 1010 + i % 700);
+		cr_assert(repl_moved_take(m, "a/b", "", name, 101 * S), "%s", name);
+	}
+	cr_assert(!repl_moved_take(m, "a/b", "", "x.M1.h,S=1000,W=1010", 101 * S),
+		  "all taken");
+	/* hours of deliveries later: only the last minute's stay */
+	for (unsigned int i = 0; i < 100000; i++) {
+		snprintf(name, sizeof(name), "x%u.h,S=%u", i, i);
+		repl_moved_note(m, "a/b", ".Archive", name, 200 * S + (uint64_t)i * S / 10);
+	}
+	/* 105,000 noted; the expired are purged as the table fills, and the
+	   table is sized by the largest minute */
+	cr_assert_leq(repl_moved_size(m), 4800);
+	repl_moved_free(&m);
 }
