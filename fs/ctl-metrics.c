@@ -124,6 +124,10 @@ static const struct field store_fields[] = {
 	  "Peers' records refused (bad, or for an account not held here)", 1 },
 	{ "mailmesh_replication_by_hash_total", "counter", "by_hash",
 	  "Deliveries applied from content this store kept by hash", 1 },
+	{ "mailmesh_expunged_retained_total", "counter", "retained",
+	  "Expunged messages kept in STATE/expunged when their expunge was applied", 1 },
+	{ "mailmesh_expunged_retain_failed_total", "counter", "retain_failed",
+	  "Expunges applied whose message could not be kept (disk full?)", 1 },
 };
 
 static const struct field member_fields[] = {
@@ -249,6 +253,21 @@ static void render_repl(const struct ctl_metrics_in *in, struct mm_buf *out)
 		any = true;
 		sample(out, "mailmesh_replication_applied_lsn", in->store, num(o, "durable_lsn"),
 		       "peer", json_string_value(json_object_get(o, "peer")), NULL);
+	}
+	/* the mass-expunge guard: one series per account it holds */
+	any = false;
+	json_array_foreach(in->repl, k, o) {
+		const char *acct = json_string_value(json_object_get(o, "expunge_guard"));
+
+		if (acct == NULL)
+			continue;
+		if (!any)
+			head(out, "mailmesh_expunge_guard_held", "gauge",
+			     "Expunges of the account the guard holds back from its peers "
+			     "(the series exists while it is tripped)");
+		any = true;
+		sample(out, "mailmesh_expunge_guard_held", in->store, num(o, "held"), "account",
+		       acct, NULL);
 	}
 	json_array_foreach(in->repl, k, o) {
 		if (json_object_get(o, "direction") != NULL || json_object_get(o, "store") == NULL)

@@ -25,6 +25,7 @@
 #include "maildir.h"
 #include "mem.h"
 #include "repl-cmd.h"
+#include "undelete.h"
 #include "ctl-metrics.h"
 
 static void usage(FILE *f)
@@ -56,9 +57,15 @@ static void usage(FILE *f)
 		"  replication [--json]\n"
 		"                      per peer: state, LSNs acknowledged, lag\n"
 		"  resync ACCOUNT [PEER]\n"
-		"  pause ACCOUNT | resume ACCOUNT\n"
 		"                      send the account as it is in this store to its\n"
 		"                      replicas (mail older than the journal, repairs)\n"
+		"  pause ACCOUNT | resume ACCOUNT\n"
+		"  expunge-guard ACCOUNT confirm|revert\n"
+		"                      a mass expunge the guard holds: ship it, or\n"
+		"                      bring its messages back from the replicas\n"
+		"  undelete ACCOUNT [--folder F] [--since TIME] [--dry-run]\n"
+		"                      restore expunged mail the replicas keep\n"
+		"                      (TIME: 2h, 7d, YYYY-MM-DD[THH:MM], @SECONDS)\n"
 		"  placement [ACCOUNT] [--json]\n"
 		"                      each account's stores: its active, then its\n"
 		"                      replicas; without ACCOUNT, every account in the\n"
@@ -496,6 +503,10 @@ int main(int argc, char **argv)
 		ret = repl_cmd_resync(cfg, argc, argv);
 	else if (strcmp(argv[0], "pause") == 0 || strcmp(argv[0], "resume") == 0)
 		ret = repl_cmd_pause(cfg, argc, argv);
+	else if (strcmp(argv[0], "expunge-guard") == 0)
+		ret = ud_cmd_guard(cfg, argc, argv);
+	else if (strcmp(argv[0], "undelete") == 0)
+		ret = ud_cmd_undelete(cfg, argc, argv);
 	else if (strcmp(argv[0], "placement") == 0)
 		ret = hb_cmd_placement(cfg, argc, argv);
 	else if (strcmp(argv[0], "drain") == 0)

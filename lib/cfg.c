@@ -329,15 +329,41 @@ static bool set_hostport(struct cfg_ctx *ctx, char **dst, const char *key, const
 	return set_string(ctx, dst, value);
 }
 
+static bool set_uint(struct cfg_ctx *ctx, unsigned int *dst, const char *key,
+		     const char *value, long min, long max);
+
 static bool cfg_replication(struct cfg_ctx *ctx, const char *key, const char *value)
 {
+	uint64_t v;
+
 	if (strcmp(key, "listen") == 0)
 		return set_hostport(ctx, &ctx->cfg->repl_listen, key, value);
+	if (strcmp(key, "expunge_retention") == 0) {
+		/* "0" turns it off; a bare number is not a duration elsewhere */
+		if (strcmp(value, "0") != 0 && mm_parse_duration_ms(value, &v) < 0) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "expunge_retention must be "
+				 "a duration such as 7d or 12h, or 0, not '%s'", value);
+			return false;
+		}
+		ctx->cfg->expunge_retention_s = strcmp(value, "0") == 0 ? 0 : v / 1000;
+		return true;
+	}
+	if (strcmp(key, "expunge_guard") == 0) {
+		char pct[16];
+		size_t n = strlen(value);
+
+		/* "20%" or "20" */
+		snprintf(pct, sizeof(pct), "%.*s", (int)(n > 0 && value[n - 1] == '%' ? n - 1 : n),
+			 value);
+		return set_uint(ctx, &ctx->cfg->expunge_guard, key, pct, 0, 100);
+	}
+	if (strcmp(key, "expunge_guard_min") == 0)
+		return set_uint(ctx, &ctx->cfg->expunge_guard_min, key, value, 1, 1000000);
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [replication]", key);
 	return false;
 }
 
-/* An integer key of [hbmon] in min..max, given as a plain number. */
+/* An integer key in min..max, given as a plain number. */
 static bool set_uint(struct cfg_ctx *ctx, unsigned int *dst, const char *key,
 		     const char *value, long min, long max)
 {
@@ -770,6 +796,9 @@ static struct mm_cfg *cfg_new(const char *name)
 	cfg->fsync = MM_FSYNC_BATCH;
 	cfg->segment_size = 64ULL << 20;
 	cfg->retention_s = 7 * 86400;
+	cfg->expunge_retention_s = 7 * 86400;
+	cfg->expunge_guard = 20;
+	cfg->expunge_guard_min = 10;
 	cfg->batch_interval_ms = 50;
 	cfg->hb_replicas = 2;
 	cfg->hb_interval_ms = 200;

@@ -70,6 +70,10 @@ struct mm_cfg {
 
 	/* [replication], [tls], [peer NAME], [account PATTERN] */
 	char *repl_listen;		/* HOST:PORT, NULL when not set */
+	uint64_t expunge_retention_s;	/* replicas keep expunged mail; 0: not */
+	unsigned int expunge_guard;	/* percent of an account's messages
+					   expunged within a minute; 0: off */
+	unsigned int expunge_guard_min;	/* expunges in a minute that never trip it */
 	char *tls_ca, *tls_cert, *tls_key;
 	struct mm_peer_cfg *peers;
 	size_t n_peers;

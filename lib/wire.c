@@ -289,6 +289,54 @@ int mm_wire_qentry_next(const unsigned char *blob, size_t len, size_t *pos,
 	return 1;
 }
 
+void mm_wire_qretained_put(struct mm_buf *b, const struct mm_wire_qretained *e)
+{
+	mm_assert(e->folder_len <= MM_WIRE_TEXT_MAX);
+	mm_assert(e->name_len > 0 && e->name_len <= MM_WIRE_NAME_MAX);
+	mm_buf_put_u16(b, (uint16_t)e->folder_len);
+	mm_buf_append(b, e->folder, e->folder_len);
+	mm_buf_put_u8(b, e->sub);
+	mm_buf_put_u16(b, (uint16_t)e->name_len);
+	mm_buf_append(b, e->name, e->name_len);
+	mm_buf_put_u64(b, e->expunged_ns);
+	mm_buf_put_u64(b, e->size);
+	mm_buf_put_u64(b, (uint64_t)e->mtime_ns);
+}
+
+static bool dots(const unsigned char *p, size_t n)
+{
+	return (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.');
+}
+
+int mm_wire_qretained_next(const unsigned char *blob, size_t len, size_t *pos,
+			   struct mm_wire_qretained *e_r)
+{
+	struct mm_rbuf r = { .p = blob + *pos, .end = blob + len };
+	const unsigned char *folder, *name;
+	uint16_t fn, n;
+	uint64_t mt;
+
+	if (*pos >= len)
+		return 0;
+	if (!mm_rbuf_u16(&r, &fn) || fn > MM_WIRE_TEXT_MAX || !mm_rbuf_bytes(&r, fn, &folder) ||
+	    memchr(folder, '\0', fn) != NULL || memmem(folder, fn, "..", 2) != NULL ||
+	    (fn > 0 && folder[0] == '/') ||
+	    !mm_rbuf_u8(&r, &e_r->sub) || (e_r->sub != 1 && e_r->sub != 2) ||
+	    !mm_rbuf_u16(&r, &n) || n == 0 || n > MM_WIRE_NAME_MAX ||
+	    !mm_rbuf_bytes(&r, n, &name) || memchr(name, '\0', n) != NULL ||
+	    memchr(name, '/', n) != NULL || dots(name, n) ||
+	    !mm_rbuf_u64(&r, &e_r->expunged_ns) || !mm_rbuf_u64(&r, &e_r->size) ||
+	    !mm_rbuf_u64(&r, &mt))
+		return MM_WIRE_ERR_MALFORMED;
+	e_r->folder = (const char *)folder;
+	e_r->folder_len = fn;
+	e_r->name = (const char *)name;
+	e_r->name_len = n;
+	e_r->mtime_ns = (int64_t)mt;
+	*pos = (size_t)(r.p - blob);
+	return 1;
+}
+
 void mm_wire_qfile_put(struct mm_buf *b, const struct mm_wire_qfile *f)
 {
 	mm_buf_put_u64(b, f->size);

@@ -71,9 +71,16 @@ enum mm_wire_query {
 				   messages and metadata files (mm_wire_qentry_put) */
 	MM_WIRE_Q_FETCH,	/* args: str folder, str path ("cur/NAME", a metadata
 				   file's name). Answer: mm_wire_qfile_put, then content */
-	MM_WIRE_Q_LAST = MM_WIRE_Q_FETCH,
+	MM_WIRE_Q_RETAINED,	/* args: u8 flags, str folder, u64 since_ns. Answer:
+				   the expunged messages this store keeps
+				   (mm_wire_qretained_put), of that folder with
+				   MM_WIRE_QF_FOLDER, expunged at or after since_ns */
+	MM_WIRE_Q_FETCH_RETAINED, /* args: one mm_wire_qretained (size, mtime 0).
+				   Answer: as FETCH */
+	MM_WIRE_Q_LAST = MM_WIRE_Q_FETCH_RETAINED,
 };
 #define MM_WIRE_QF_CONTENT 0x1	/* digests and lists with content hashes */
+#define MM_WIRE_QF_FOLDER 0x2	/* RETAINED: of one folder only */
 /* ANSWER codes */
 enum mm_wire_answer {
 	MM_WIRE_A_OK = 0,
@@ -173,6 +180,20 @@ struct mm_wire_qentry {
 void mm_wire_qentry_put(struct mm_buf *b, const struct mm_wire_qentry *e);
 int mm_wire_qentry_next(const unsigned char *blob, size_t len, size_t *pos,
 			struct mm_wire_qentry *e_r);
+/* An expunged message a replica keeps (STATE/expunged). */
+struct mm_wire_qretained {
+	const char *folder;	/* below the account, "" the root; no NUL, no ".." */
+	size_t folder_len;	/* 0..MM_WIRE_TEXT_MAX */
+	uint8_t sub;		/* 1 new, 2 cur */
+	const char *name;	/* 1..MM_WIRE_NAME_MAX bytes, no '/' or NUL, not "." or ".." */
+	size_t name_len;
+	uint64_t expunged_ns;	/* the expunge record's time */
+	uint64_t size;
+	int64_t mtime_ns;	/* the message's INTERNALDATE */
+};
+void mm_wire_qretained_put(struct mm_buf *b, const struct mm_wire_qretained *e);
+int mm_wire_qretained_next(const unsigned char *blob, size_t len, size_t *pos,
+			   struct mm_wire_qretained *e_r);
 /* A fetched file: its attributes, then size bytes of content. */
 struct mm_wire_qfile {
 	uint64_t size;

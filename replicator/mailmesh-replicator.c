@@ -92,6 +92,7 @@ int main(int argc, char **argv)
 	d.ctl_path = mm_strdup_printf("%s/replicator.sock", d.cfg->state);
 	d.cursor_dir = mm_strdup_printf("%s/replication", d.cfg->state);
 	d.content_dir = mm_strdup_printf("%s/replication/content", d.cfg->state);
+	d.expunged_dir = mm_strdup_printf("%s/expunged", d.cfg->state);
 	if ((mkdir(d.cfg->state, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(d.cursor_dir, 0700) < 0 && errno != EEXIST) ||
 	    (mkdir(d.content_dir, 0700) < 0 && errno != EEXIST)) {
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		event_add(sigs[i], NULL);
 	repl_content_start(&d);
+	repl_trips_start(&d);
 	repl_links_start(&d);
 	mm_log_info("store %s: replicating, listening on %s, %zu peer(s)",
 		    d.cfg->node_name, d.cfg->repl_listen, d.n_links);
@@ -128,6 +130,7 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	repl_links_stop(&d);
+	repl_trips_stop(&d);
 	repl_sessions_stop(&d);
 	repl_ctl_stop(&d);
 	if (d.prune_ev != NULL)
@@ -146,6 +149,7 @@ out:
 	free(d.ctl_path);
 	free(d.cursor_dir);
 	free(d.content_dir);
+	free(d.expunged_dir);
 	mm_cfg_free(&d.cfg);
 	return ret;
 }

@@ -20,7 +20,9 @@
 #include "maildir.h"
 #include "mem.h"
 #include "repl-apply.h"
+#include "repl-expunged.h"
 #include "repl-idcache.h"
+#include "repl-moved.h"
 
 /* What each op does; a message's identity is its name before ':'.
    deliver   size and XXH3-128 of the stage must match the record. If the
@@ -89,6 +91,13 @@ struct repl_store {
 	struct walked walked[WALKED_MAX];	/* folders walk() opened lately */
 	uint64_t walk_tick;
 	struct mm_buf err;
+	/* expunged messages kept here (STATE/expunged), or NULL */
+	char *retain_dir;
+	uint64_t retained, retain_failed;
+	/* the sources of the copies of the last minute: an expunge of one
+	   of them is the second half of a move, and the message lives on
+	   where it went */
+	struct repl_moved *moved;
 };
 
 #define IDCACHE_DIRS 256	/* new/ and cur/ of 128 folders */
@@ -955,6 +964,29 @@ static int op_move(struct apply *a)
 	return ret;
 }
 
+/* Keeps the message an expunge removes (repl-expunged.c) unless it was
+   moved: never stops the expunge, so a full disk costs the kept copy,
+   not the replica's agreement with its source. */
+static void retain(struct apply *a, int dirfd, const char *found, int idx)
+{
+	const struct mm_journal_rec *rec = a->rec;
+	const char *error;
+
+	if (a->st->retain_dir == NULL ||
+	    repl_moved_take(a->st->moved, rec->account, rec->folder, rec->name,
+			    rec->time_ns))
+		return;
+	if (repl_expunged_keep(a->st->retain_dir, dirfd, found, rec->account, rec->folder,
+			       idx == 0 ? MM_SUB_NEW : MM_SUB_CUR, found, rec->time_ns,
+			       &error) < 0) {
+		a->st->retain_failed++;
+		mm_log_error("replicator: expunge of %s/%s/%s applied, but not retained: %s",
+			     a->fpath, msg_subs[idx], found, error);
+		return;
+	}
+	a->st->retained++;
+}
+
 static int op_expunge(struct apply *a)
 {
 	const struct mm_journal_rec *rec = a->rec;
@@ -969,13 +1001,16 @@ static int op_expunge(struct apply *a)
 		return -1;
 	if ((ret = find_msg(a, fds, a->fpath, rec->sub, rec->name, &idx, found)) <= 0) {
 		ret = ret < 0 ? -1 : REPL_ALREADY;
-	} else if (msg_unlink(a, fds[idx], found) < 0) {
-		ret = errno == ENOENT ? REPL_ALREADY :
-			fail(a, "unlink(%s/%s/%s) failed: %s", a->fpath, msg_subs[idx],
-			     found, strerror(errno));
 	} else {
-		note(a, a->fpath, msg_subs[idx], found);
-		ret = REPL_APPLIED;
+		retain(a, fds[idx], found, idx);
+		if (msg_unlink(a, fds[idx], found) < 0) {
+			ret = errno == ENOENT ? REPL_ALREADY :
+				fail(a, "unlink(%s/%s/%s) failed: %s", a->fpath,
+				     msg_subs[idx], found, strerror(errno));
+		} else {
+			note(a, a->fpath, msg_subs[idx], found);
+			ret = REPL_APPLIED;
+		}
 	}
 	close_fds(fds, 2);
 	return ret;
@@ -1457,8 +1492,21 @@ int repl_store_open(const char *store_dir, unsigned int account_depth,
 	st->account_depth = account_depth;
 	st->pid = getpid();
 	st->ids = repl_idcache_new(IDCACHE_DIRS);
+	st->moved = repl_moved_new(REPL_MOVED_KEEP_NS);
 	*st_r = st;
 	return 0;
+}
+
+void repl_store_retain(struct repl_store *st, const char *dir)
+{
+	free(st->retain_dir);
+	st->retain_dir = dir != NULL ? mm_strdup(dir) : NULL;
+}
+
+void repl_store_retained(const struct repl_store *st, uint64_t *kept_r, uint64_t *failed_r)
+{
+	*kept_r = st->retained;
+	*failed_r = st->retain_failed;
 }
 
 void repl_store_close(struct repl_store **stp)
@@ -1470,6 +1518,8 @@ void repl_store_close(struct repl_store **stp)
 	walked_clear(st);
 	close(st->root_fd);
 	free(st->dir);
+	free(st->retain_dir);
+	repl_moved_free(&st->moved);
 	repl_idcache_free(&st->ids);
 	repl_changes_free(&st->pending);
 	mm_buf_free(&st->err);
@@ -1619,6 +1669,8 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 	}
 	switch (r.op) {
 	case MM_OP_DELIVER:
+		/* maybe a move's first half (Dovecot links into tmp/, renames) */
+		repl_moved_note(st->moved, r.account, r.folder, r.name, r.time_ns);
 		a.rec_owner = true;
 		if (check_owner(&a) < 0) {
 			ret = -1;
@@ -1646,6 +1698,8 @@ int repl_apply(struct repl_store *st, const struct mm_journal_rec *rec,
 		ret = op_expunge(&a);
 		break;
 	case MM_OP_COPY:
+		/* a move's first half: an expunge of the source follows */
+		repl_moved_note(st->moved, r.account, r.new_folder, r.new_name, r.time_ns);
 		/* only content makes the record's owner that of new directories */
 		a.rec_owner = sg != NULL;
 		ret = check_owner(&a) < 0 ? -1 : op_copy(&a, sg);

@@ -45,6 +45,12 @@ void repl_changes_free(struct repl_changes *ch);
 int repl_store_open(const char *store_dir, unsigned int account_depth,
 		    struct repl_store **st_r, const char **error_r);
 void repl_store_close(struct repl_store **stp);
+/* From now on an expunge keeps the message it removes below dir
+   (repl-expunged.c; NULL: not kept), unless it is the second half of a
+   move (a copy of the same identity out of the folder just before). */
+void repl_store_retain(struct repl_store *st, const char *dir);
+/* Messages kept, and expunges applied without keeping theirs. */
+void repl_store_retained(const struct repl_store *st, uint64_t *kept_r, uint64_t *failed_r);
 
 /* Starts receiving the content of rec (deliver, copy, or a meta record
    whose content did not fit in it): checks rec as repl_apply() does,

@@ -89,7 +89,14 @@ static void print_table(const char *body)
 		const char *peer = json_string_value(json_object_get(o, "peer"));
 		const char *dir = json_string_value(json_object_get(o, "direction"));
 
-		if (peer == NULL) {
+		const char *guarded = json_string_value(json_object_get(o, "expunge_guard"));
+
+		if (guarded != NULL) {
+			printf("EXPUNGE GUARD: %s: its expunges are held for every peer since "
+			       "LSN %lld (%lld held); mailmeshctl expunge-guard %s confirm|revert\n",
+			       guarded, json_integer_value(json_object_get(o, "first_lsn")),
+			       json_integer_value(json_object_get(o, "held")), guarded);
+		} else if (peer == NULL) {
 			printf("store %s: applied %lld, already there %lld, missing %lld, "
 			       "late merged %lld, conflicts %lld, refused %lld\n",
 			       json_string_value(json_object_get(o, "store")),
@@ -113,7 +120,9 @@ static void print_table(const char *body)
 			json_t *v;
 
 			json_array_foreach(pz, k, v)
-				printf("%-12s      PAUSED: %s (held from LSN %lld)%s\n", peer,
+				printf("%-12s      %s: %s (held from LSN %lld)%s\n", peer,
+				       json_is_true(json_object_get(v, "guard")) ?
+				       "EXPUNGES HELD" : "PAUSED",
 				       json_string_value(json_object_get(v, "account")),
 				       json_integer_value(json_object_get(v, "from_lsn")),
 				       json_is_true(json_object_get(v, "replaying")) ?
@@ -194,11 +203,27 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
 }
 
+int repl_cmd_call(const struct mm_cfg *cfg, const char *line)
+{
+	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state), reply[512];
+	const char *error;
+	int ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
+
+	if (ret == 1)
+		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
+	else if (ret < 0)
+		fprintf(stderr, "mailmeshctl: %s\n", error);
+	else
+		printf("%s\n", reply + 3);
+	free(path);
+	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+}
+
 /* Sends "CMD ACCOUNT [PEER]" to the replicator and prints its answer. */
 static int account_call(const struct mm_cfg *cfg, int argc, char **argv, int max_args,
 			const char *usage)
 {
-	char *path, *line, reply[512];
+	char *line;
 	const char *error;
 	int ret;
 
@@ -210,19 +235,11 @@ static int account_call(const struct mm_cfg *cfg, int argc, char **argv, int max
 		fprintf(stderr, "mailmeshctl: %s\n", error);
 		return 2;
 	}
-	path = mm_strdup_printf("%s/replicator.sock", cfg->state);
 	line = mm_strdup_printf("%s %s%s%s", argv[0], argv[1], argc == 3 ? " " : "",
 				argc == 3 ? argv[2] : "");
-	ret = mm_ctl_call(path, line, reply, sizeof(reply), &error);
-	if (ret == 1)
-		fprintf(stderr, "mailmeshctl: mailmesh-replicator is not running (no %s)\n", path);
-	else if (ret < 0)
-		fprintf(stderr, "mailmeshctl: %s\n", error);
-	else
-		printf("%s\n", reply + 3);
-	free(path);
+	ret = repl_cmd_call(cfg, line);
 	free(line);
-	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
+	return ret;
 }
 
 int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv)

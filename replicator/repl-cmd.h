@@ -12,6 +12,9 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv);
 /* The running replicator's status lines, as an array of objects. 0, 1 when
    it is not running (no socket), -1 with *error_r. */
 int repl_cmd_status_get(const struct mm_cfg *cfg, json_t **lines_r, const char **error_r);
+/* Sends line to the running replicator and prints its answer (without
+   "ok "); errors go to stderr. The exit status as above. */
+int repl_cmd_call(const struct mm_cfg *cfg, const char *line);
 /* resync ACCOUNT [PEER]: the running replicator sends the account whole. */
 int repl_cmd_resync(const struct mm_cfg *cfg, int argc, char **argv);
 /* pause|resume ACCOUNT: the running replicator holds back, or sends again,

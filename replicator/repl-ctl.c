@@ -48,10 +48,12 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 		json_t *paused = json_array();
 
 		for (size_t k = 0; k < l->n_pauses; k++)
-			json_array_append_new(paused, json_pack("{s:s, s:I, s:b}",
+			json_array_append_new(paused, json_pack("{s:s, s:I, s:b, s:b, s:I}",
 				"account", l->pauses[k].account,
 				"from_lsn", (json_int_t)l->pauses[k].from_lsn,
-				"replaying", l->pauses[k].replaying));
+				"replaying", l->pauses[k].replaying,
+				"guard", l->pauses[k].guard,
+				"held", (json_int_t)l->pauses[k].held));
 		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
 					"s:b, s:I, s:I, s:I, s:I, s:o}",
 			"peer", l->peer->name, "direction", "out",
@@ -78,12 +80,36 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"applied_lsn", (json_int_t)s->applied_lsn,
 			"durable_lsn", (json_int_t)s->durable_lsn));
 	}
-	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	for (size_t i = 0; i < d->n_trips; i++) {
+		const struct repl_trip *t = &d->trips[i];
+		uint64_t held = 0;
+
+		for (size_t k = 0; k < d->n_links; k++) {
+			const struct repl_pause *p = repl_pause_find(&d->links[k], t->account);
+
+			if (p != NULL && p->held > held)
+				held = p->held;
+		}
+		put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}",
+			"expunge_guard", t->account,
+			"first_lsn", (json_int_t)t->first_lsn,
+			"since_ns", (json_int_t)t->first_ns,
+			"trip_lsn", (json_int_t)t->trip_lsn,
+			"trip_ns", (json_int_t)t->trip_ns,
+			"held", (json_int_t)held));
+	}
+	uint64_t kept = 0, kept_failed = 0;
+
+	if (d->store != NULL)
+		repl_store_retained(d->store, &kept, &kept_failed);
+	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"store", d->cfg->node_name, "by_hash", (json_int_t)d->n_by_hash,
 		"merged", (json_int_t)d->n_merged, "late_merged", (json_int_t)d->n_late_merged,
 		"applied", (json_int_t)d->n_applied, "already", (json_int_t)d->n_already,
 		"missing", (json_int_t)d->n_missing, "conflicts", (json_int_t)d->n_conflicts,
-		"refused", (json_int_t)d->n_refused));
+		"refused", (json_int_t)d->n_refused,
+		"retained", (json_int_t)kept,
+		"retain_failed", (json_int_t)kept_failed));
 }
 
 /* ---- sync mode: "wait LSN ACKS TIMEOUT_MS" ---- */
@@ -203,6 +229,8 @@ static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 		repl_pause_set(d, line + 6, true, &out);
 	} else if (strncmp(line, "resume ", 7) == 0) {
 		repl_pause_set(d, line + 7, false, &out);
+	} else if (strncmp(line, "guard ", 6) == 0) {
+		repl_trip_decide(d, line + 6, &out);
 	} else if (strcmp(line, "status") == 0) {
 		mm_buf_puts(&out, "ok\n");
 		repl_status_json(d, &out);

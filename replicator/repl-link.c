@@ -537,12 +537,16 @@ static int send_record(struct repl_link *l, struct mm_journal_reader *r,
    or is paused (from the LSN the pause began at). */
 static bool link_held(struct repl_link *l, const struct mm_journal_rec *rec)
 {
-	const struct repl_pause *p;
+	struct repl_pause *p;
 
 	if (!mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec->account), l->peer->name))
 		return true;
 	p = l->n_pauses > 0 ? repl_pause_find(l, rec->account) : NULL;
-	return p != NULL && rec->lsn >= p->from_lsn;
+	if (p != NULL && repl_pause_holds(p, rec)) {
+		p->held++;
+		return true;
+	}
+	return false;
 }
 
 /* A resumed account's held records, (from_lsn, replay_to], before any
@@ -598,7 +602,7 @@ static bool link_replay(struct repl_link *l, struct evbuffer *out)
 			repl_pause_save(l);
 			return link_replay(l, out);
 		}
-		if (strcmp(rec.account, p->account) != 0 ||
+		if (strcmp(rec.account, p->account) != 0 || !repl_pause_holds(p, &rec) ||
 		    !mm_cfg_account_on(mm_cfg_account(l->d->cfg, rec.account), l->peer->name))
 			continue;
 		if (send_record(l, l->replay, &rec, true) < 0)
@@ -757,7 +761,7 @@ static void link_pump(struct repl_link *l)
 			l->sent_lsn = rec.lsn;
 			continue;
 		}
-		if (link_held(l, &rec)) {
+		if (link_held(l, &rec) || repl_trip_check(l, &rec)) {
 			l->sent_lsn = rec.lsn;
 			continue;
 		}
@@ -1087,6 +1091,12 @@ void repl_links_stop(struct repl_daemon *d)
 	d->n_links = 0;
 }
 
+void repl_links_pump(struct repl_daemon *d)
+{
+	for (size_t i = 0; i < d->n_links; i++)
+		link_pump(&d->links[i]);
+}
+
 int repl_resync_start(struct repl_daemon *d, const char *account, const char *peer,
 		      size_t *files_r, const char **error_r)
 {
@@ -1134,6 +1144,12 @@ int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
 		struct repl_link *l = &d->links[i];
 		struct repl_pause *p = repl_pause_find(l, account);
 
+		if (p != NULL && p->guard) {
+			mm_buf_printf(out, "error %s: the expunge guard holds it; "
+				      "mailmeshctl expunge-guard %s confirm|revert first\n",
+				      account, account);
+			return -1;
+		}
 		if (pause) {
 			if (p != NULL && !p->replaying) {
 				already++;
@@ -1143,6 +1159,7 @@ int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
 				l->pauses = mm_realloc(l->pauses, (l->n_pauses + 1) *
 						       sizeof(*l->pauses));
 				p = &l->pauses[l->n_pauses++];
+				memset(p, 0, sizeof(*p));
 				p->account = mm_strdup(account);
 				/* what this link has not read yet waits */
 				p->from_lsn = l->sent_lsn + 1;

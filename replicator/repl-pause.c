@@ -2,6 +2,7 @@
  * repl-pause.c - the accounts one outbound link holds back (mailmeshctl
  * pause), kept in STATE/replication/to-PEER.paused so a restart keeps them. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,10 @@
 #include "mem.h"
 #include "repl.h"
 
-/* One line per account: "FROM p|r ACCOUNT": the link skips the account's
-   records from LSN FROM on; 'r' once resumed, until they are replayed. */
+/* One line per account: "FROM p|r|g|c ACCOUNT": the link skips the
+   account's records from LSN FROM on; 'r' once resumed, until they are
+   replayed. 'g': the expunge guard holds its expunges and folder deletes
+   only; 'c' once confirmed, until those are replayed. */
 int repl_pause_parse(const char *line, struct repl_pause *p)
 {
 	char state, acct[256];
@@ -21,12 +24,27 @@ int repl_pause_parse(const char *line, struct repl_pause *p)
 
 	if (*line < '0' || *line > '9' ||
 	    sscanf(line, "%" SCNu64 " %c %255s", &from, &state, acct) != 3 ||
-	    (state != 'p' && state != 'r') || from == 0)
+	    strchr("prgc", state) == NULL || state == '\0' || from == 0)
 		return -1;
 	p->from_lsn = from;
-	p->replaying = state == 'r';
+	p->replaying = state == 'r' || state == 'c';
+	p->guard = state == 'g' || state == 'c';
 	p->account = mm_strdup(acct);
 	return 0;
+}
+
+char repl_pause_state(const struct repl_pause *p)
+{
+	if (p->guard)
+		return p->replaying ? 'c' : 'g';
+	return p->replaying ? 'r' : 'p';
+}
+
+bool repl_pause_holds(const struct repl_pause *p, const struct mm_journal_rec *rec)
+{
+	if (rec->lsn < p->from_lsn)
+		return false;
+	return !p->guard || rec->op == MM_OP_EXPUNGE || rec->op == MM_OP_FOLDER_DELETE;
 }
 
 struct repl_pause *repl_pause_find(struct repl_link *l, const char *account)
@@ -62,7 +80,7 @@ void repl_pause_load(struct repl_link *l)
 		n++;
 		if (repl_pause_parse(line, &p) < 0 ||
 		    mm_acct_check(p.account, l->d->cfg->account_depth, &error) < 0) {
-			mm_log_error("replication to %s: %s line %u is not \"LSN p|r ACCOUNT\"; "
+			mm_log_error("replication to %s: %s line %u is not \"LSN p|r|g|c ACCOUNT\"; "
 				     "ignored", l->peer->name, path, n);
 			free(p.account);
 			continue;
@@ -74,37 +92,44 @@ void repl_pause_load(struct repl_link *l)
 	free(path);
 }
 
+int repl_state_write(const char *path, const struct mm_buf *text)
+{
+	char *tmp;
+	int fd, ret = 0;
+
+	if (text->len == 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -1;
+		return 0;
+	}
+	tmp = mm_strdup_printf("%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text->data, text->len) != (ssize_t)text->len ||
+	    fsync(fd) < 0)
+		ret = -1;
+	if (fd >= 0 && close(fd) < 0)
+		ret = -1;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -1;
+	free(tmp);
+	return ret;
+}
+
 /* Written whole, fsync'd and renamed: a pause the operator was told about
    survives a crash. */
 int repl_pause_save(struct repl_link *l)
 {
-	char *path = pause_path(l), *tmp = mm_strdup_printf("%s.tmp", path);
-	FILE *f;
-	int ret = 0;
+	char *path = pause_path(l);
+	struct mm_buf text = { 0 };
+	int ret;
 
-	if (l->n_pauses == 0) {
-		if (unlink(path) < 0 && errno != ENOENT)
-			ret = -1;
-		goto out;
-	}
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		ret = -1;
-		goto out;
-	}
 	for (size_t i = 0; i < l->n_pauses; i++)
-		fprintf(f, "%" PRIu64 " %c %s\n", l->pauses[i].from_lsn,
-			l->pauses[i].replaying ? 'r' : 'p', l->pauses[i].account);
-	if (fflush(f) != 0 || fsync(fileno(f)) < 0)
-		ret = -1;
-	if (fclose(f) != 0)
-		ret = -1;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -1;
-out:
+		mm_buf_printf(&text, "%" PRIu64 " %c %s\n", l->pauses[i].from_lsn,
+			      repl_pause_state(&l->pauses[i]), l->pauses[i].account);
+	ret = repl_state_write(path, &text);
 	if (ret < 0)
 		mm_log_error("replication to %s: writing %s failed: %m", l->peer->name, path);
-	free(tmp);
+	mm_buf_free(&text);
 	free(path);
 	return ret;
 }

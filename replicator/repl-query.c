@@ -21,6 +21,7 @@
 #include "journal-file.h"
 #include "log.h"
 #include "mem.h"
+#include "repl-expunged.h"
 #include "repl-query.h"
 #include "repl.h"
 
@@ -184,24 +185,16 @@ out:
 	free(folder);
 }
 
-static void answer_fetch(struct repl_query *q, const struct question *qu)
+/* Answers with the file at full: attributes, hash and content. */
+static void fetch_file(struct repl_query *q, const char *full)
 {
-	struct mm_rbuf r = { .p = qu->args, .end = qu->args + qu->args_len };
-	char *folder = NULL, *path = NULL, *full = NULL;
 	struct mm_wire_qfile wf = { 0 };
+	struct mm_buf content = { 0 };
+	unsigned char buf[65536];
 	struct stat st;
-	uint64_t size;
-	int fd = -1;
+	ssize_t n;
+	int fd;
 
-	if (!get_str(&r, &folder) || !get_str(&r, &path) || r.p != r.end ||
-	    !path_ok(folder) || !path_ok(path) || path[0] == '\0') {
-		q->a_code = MM_WIRE_A_FAILED;
-		q->a_text = mm_strdup("malformed FETCH question");
-		goto out;
-	}
-	full = folder[0] ? mm_strdup_printf("%s/%s/%s/%s", q->d->cfg->store, qu->account,
-					    folder, path) :
-		mm_strdup_printf("%s/%s/%s", q->d->cfg->store, qu->account, path);
 	fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		q->a_code = MM_WIRE_A_NOT_FOUND;
@@ -218,33 +211,91 @@ static void answer_fetch(struct repl_query *q, const struct question *qu)
 	wf.mode = st.st_mode;
 	wf.uid = st.st_uid;
 	wf.gid = st.st_gid;
-	struct mm_buf content = { 0 };
-	unsigned char buf[65536];
-	ssize_t n;
-
 	while ((n = read(fd, buf, sizeof(buf))) > 0 && content.len <= QUERY_FETCH_MAX)
 		mm_buf_append(&content, buf, (size_t)n);
 	if (n < 0 || content.len > QUERY_FETCH_MAX) {
 		q->a_code = MM_WIRE_A_FAILED;
 		q->a_text = mm_strdup(n < 0 ? strerror(errno) : "file too large to fetch");
-		mm_buf_free(&content);
 		goto out;
 	}
-	size = content.len;
-	wf.size = size;
+	wf.size = content.len;
 	XXH128_canonical_t c;
-
-	XXH128_canonicalFromHash(&c, XXH3_128bits(content.data, size));
+	XXH128_canonicalFromHash(&c, XXH3_128bits(content.data, content.len));
 	memcpy(wf.hash, c.digest, 16);
 	mm_wire_qfile_put(&q->a_body, &wf);
-	mm_buf_append(&q->a_body, content.data, size);
-	mm_buf_free(&content);
+	mm_buf_append(&q->a_body, content.data, content.len);
 out:
+	mm_buf_free(&content);
 	if (fd >= 0)
 		close(fd);
+}
+
+static void answer_fetch(struct repl_query *q, const struct question *qu)
+{
+	struct mm_rbuf r = { .p = qu->args, .end = qu->args + qu->args_len };
+	char *folder = NULL, *path = NULL, *full = NULL;
+
+	if (!get_str(&r, &folder) || !get_str(&r, &path) || r.p != r.end ||
+	    !path_ok(folder) || !path_ok(path) || path[0] == '\0') {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup("malformed FETCH question");
+		goto out;
+	}
+	full = folder[0] ? mm_strdup_printf("%s/%s/%s/%s", q->d->cfg->store, qu->account,
+					    folder, path) :
+		mm_strdup_printf("%s/%s/%s", q->d->cfg->store, qu->account, path);
+	fetch_file(q, full);
+out:
 	free(full);
 	free(folder);
 	free(path);
+}
+
+/* RETAINED: the expunged messages kept here (repl-expunged.c). */
+static void answer_retained(struct repl_query *q, const struct question *qu)
+{
+	struct mm_rbuf r = { .p = qu->args, .end = qu->args + qu->args_len };
+	char *folder = NULL;
+	uint64_t since = 0;
+	uint8_t flags = 0;
+	const char *error;
+
+	if (!mm_rbuf_u8(&r, &flags) || !get_str(&r, &folder) || !mm_rbuf_u64(&r, &since) ||
+	    r.p != r.end || !path_ok(folder)) {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup("malformed RETAINED question");
+		goto out;
+	}
+	if (repl_expunged_list(q->d->expunged_dir, qu->account,
+			       (flags & MM_WIRE_QF_FOLDER) ? folder : NULL, since,
+			       &q->a_body, &error) < 0) {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup(error);
+	}
+out:
+	free(folder);
+}
+
+static void answer_fetch_retained(struct repl_query *q, const struct question *qu)
+{
+	struct mm_wire_qretained w;
+	size_t pos = 0;
+	char *folder = NULL, *name = NULL, *full;
+
+	if (mm_wire_qretained_next(qu->args, qu->args_len, &pos, &w) != 1 ||
+	    pos != qu->args_len) {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup("malformed FETCH_RETAINED question");
+		return;
+	}
+	folder = mm_strndup(w.folder, w.folder_len);
+	name = mm_strndup(w.name, w.name_len);
+	full = repl_expunged_path(q->d->expunged_dir, qu->account, folder,
+				  w.sub == 1 ? MM_SUB_NEW : MM_SUB_CUR, name, w.expunged_ns);
+	fetch_file(q, full);
+	free(full);
+	free(folder);
+	free(name);
 }
 
 static void *worker(void *arg)
@@ -260,6 +311,10 @@ static void *worker(void *arg)
 		answer_folders(q, qu);
 	} else if (qu->code == MM_WIRE_Q_LIST) {
 		answer_list(q, qu);
+	} else if (qu->code == MM_WIRE_Q_RETAINED) {
+		answer_retained(q, qu);
+	} else if (qu->code == MM_WIRE_Q_FETCH_RETAINED) {
+		answer_fetch_retained(q, qu);
 	} else {
 		answer_fetch(q, qu);
 	}
@@ -300,7 +355,8 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	if (a.text_len > MM_WIRE_TEXT_MAX)
 		a.text_len = MM_WIRE_TEXT_MAX;
 	/* lists of names compress well; content is sent as it is */
-	if (mm_wire_encode(&out, &a, qu->code == MM_WIRE_Q_FETCH ? 0 : 1) < 0)
+	if (mm_wire_encode(&out, &a, qu->code == MM_WIRE_Q_FETCH ||
+				     qu->code == MM_WIRE_Q_FETCH_RETAINED ? 0 : 1) < 0)
 		mm_panic("fsck query: cannot encode an answer");
 	bufferevent_write(q->bev, out.data, out.len);
 	mm_buf_free(&out);

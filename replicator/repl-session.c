@@ -32,6 +32,7 @@
 #include "repl-cursor.h"
 #include "repl-late.h"
 #include "repl-query.h"
+#include "repl-expunged.h"
 #include "repl.h"
 #include "wire.h"
 
@@ -248,21 +249,8 @@ static void content_keep(struct repl_session *s, const struct mm_journal_rec *re
 				     rec->folder[0] != '\0' ? "/" : "", rec->folder,
 				     mm_sub_str(rec->sub), rec->name);
 
-	if (link(src, dst) < 0 && errno != EEXIST) {
-		int in = errno == EXDEV ? open(src, O_RDONLY | O_CLOEXEC) : -1;
-		char *tmp = mm_strdup_printf("%s.tmp", dst);
-		int out = in >= 0 ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
-
-		if (in < 0 || out < 0 || copy_fd(in, out, rec->size) < 0 || rename(tmp, dst) < 0) {
-			mm_log_debug("replication: keeping %s by hash: %m", src);
-			unlink(tmp);
-		}
-		if (in >= 0)
-			close(in);
-		if (out >= 0)
-			close(out);
-		free(tmp);
-	}
+	if (repl_keep_file(AT_FDCWD, src, dst) < 0)
+		mm_log_debug("replication: keeping %s by hash: %m", src);
 	free(src);
 	free(dst);
 }
@@ -290,6 +278,14 @@ static void on_prune(evutil_socket_t fd, short what, void *arg)
 			unlinkat(dirfd(dir), de->d_name, 0);
 	}
 	closedir(dir);
+	/* expunged messages kept past expunge_retention (0: none are kept,
+	   and what an earlier setting kept goes now) */
+	uint64_t gone = repl_expunged_prune(d->expunged_dir, d->cfg->expunge_retention_s,
+					    repl_now_ns());
+
+	if (gone > 0)
+		mm_log_info("expunged messages kept longer than expunge_retention: %" PRIu64
+			    " removed", gone);
 }
 
 void repl_content_start(struct repl_daemon *d)
@@ -298,6 +294,8 @@ void repl_content_start(struct repl_daemon *d)
 
 	d->prune_ev = event_new(d->base, -1, EV_PERSIST, on_prune, d);
 	evtimer_add(d->prune_ev, &every);
+	if (d->cfg->expunge_retention_s > 0)
+		repl_store_retain(d->store, d->expunged_dir);
 }
 
 static void session_refuse(struct repl_session *s, const char *fmt, ...)

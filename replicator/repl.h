@@ -143,6 +143,16 @@ struct repl_pause {
 	char *account;
 	uint64_t from_lsn;	/* its records from here on wait */
 	bool replaying;		/* resumed: those up to the live position go first */
+	bool guard;		/* the expunge guard's: only expunges and folder
+				   deletes are held (and replayed once confirmed) */
+	uint64_t held;		/* records held since the daemon started */
+};
+
+/* An account whose expunges the guard holds (repl-trip.c). */
+struct repl_trip {
+	char *account;
+	uint64_t first_lsn, first_ns;	/* the window's first expunge */
+	uint64_t trip_lsn, trip_ns;	/* the one too many */
 };
 
 struct repl_link {
@@ -250,6 +260,7 @@ struct repl_daemon {
 	char *ctl_path;		/* STATE/replicator.sock: our status */
 	char *cursor_dir;	/* STATE/replication */
 	char *content_dir;	/* STATE/replication/content: received, by hash */
+	char *expunged_dir;	/* STATE/expunged: expunged messages kept */
 	struct event *prune_ev;
 	char **ro;		/* read-only accounts here (sorted) */
 	size_t n_ro;
@@ -265,6 +276,11 @@ struct repl_daemon {
 	uint64_t n_by_hash;	/* deliveries applied from content kept here */
 	uint64_t n_merged;	/* late deliveries merged into a read-write account */
 	uint64_t n_late_merged;	/* other late records that changed something here */
+	struct repl_guard *guard;	/* the expunges of the last minute */
+	struct repl_moved *moved;	/* and the copies (moves are not deletes) */
+	uint64_t trip_seen_lsn;		/* the last record the guard looked at */
+	struct repl_trip *trips;	/* accounts held by the guard */
+	size_t n_trips;
 };
 
 /* repl-link.c */
@@ -278,17 +294,39 @@ int repl_resync_start(struct repl_daemon *d, const char *account, const char *pe
    answer line. 0, or -1 when nothing was done (out says why). */
 int repl_pause_set(struct repl_daemon *d, const char *account, bool pause,
 		   struct mm_buf *out);
+/* Pumps every streaming link (after a change of what they hold). */
+void repl_links_pump(struct repl_daemon *d);
+/* repl-trip.c: the mass-expunge guard's I/O. */
+void repl_trips_start(struct repl_daemon *d);
+void repl_trips_stop(struct repl_daemon *d);
+const struct repl_trip *repl_trip_find(const struct repl_daemon *d, const char *account);
+/* Notes rec if it is a copy out of its folder; counts it if it is an
+   expunge (not a move's) or a folder delete; true when it tripped
+   the guard (rec and the account's later expunges are now held on every
+   link, the alert logged). Event loop only. */
+bool repl_trip_check(struct repl_link *l, const struct mm_journal_rec *rec);
+/* "ACCOUNT confirm" or "ACCOUNT revert UPTO_LSN" (mailmeshctl
+   expunge-guard): out gets the answer line. 0, or -1 (out says why). */
+int repl_trip_decide(struct repl_daemon *d, const char *args, struct mm_buf *out);
 /* repl-pause.c */
 int repl_pause_parse(const char *line, struct repl_pause *p);
+/* 'p' paused, 'r' resumed (replaying), 'g' guard holding, 'c' confirmed. */
+char repl_pause_state(const struct repl_pause *p);
+/* Whether p holds rec back (the replay sends exactly these). */
+bool repl_pause_holds(const struct repl_pause *p, const struct mm_journal_rec *rec);
 struct repl_pause *repl_pause_find(struct repl_link *l, const char *account);
 void repl_pause_load(struct repl_link *l);
 int repl_pause_save(struct repl_link *l);
+/* Replaces path with text (fsync'd, renamed); empty text removes it.
+   0, or -1 with errno. */
+int repl_state_write(const char *path, const struct mm_buf *text);
 void repl_pause_remove(struct repl_link *l, struct repl_pause *p);
 void repl_pause_free_all(struct repl_link *l);
 /* repl-session.c */
 int repl_listen_start(struct repl_daemon *d, const char **error_r);
 void repl_sessions_stop(struct repl_daemon *d);
-/* Starts pruning the contents kept by hash (STATE/replication/content). */
+/* Starts pruning the contents kept by hash (STATE/replication/content)
+   and the expunged messages kept (STATE/expunged), and keeping those. */
 void repl_content_start(struct repl_daemon *d);
 /* repl-ctl.c: the status socket */
 int repl_ctl_start(struct repl_daemon *d, const char **error_r);

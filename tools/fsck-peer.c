@@ -21,19 +21,14 @@
 #include "fsck-store.h"
 #include "log.h"
 #include "mem.h"
+#include "peer-query.h"
 #include "repl-tls.h"
 #include "wire.h"
 
-/* the protocol the replicator speaks (replicator/repl.h) */
-#define FSCK_PROTO_VERSION 2
-/* a peer that says nothing for this long is given up */
-#define FSCK_PEER_TIMEOUT_MS 600000
 
 struct peer {
 	const struct mm_peer_cfg *cfg;
-	SSL *ssl;
-	int fd;
-	struct mm_wire_decoder *dec;
+	struct pq_conn c;
 	bool asked;		/* a FOLDERS answer is due */
 	/* the last FOLDERS answer */
 	uint32_t code;
@@ -64,139 +59,8 @@ static void peer_drop(struct peer *p, const char *why, struct fsck_report *r)
 				"%s", why);
 	if (why[0] != '\0')
 		mm_log_warn("peer %s: %s", p->cfg->name, why);
-	if (p->ssl != NULL)
-		SSL_free(p->ssl);
-	p->ssl = NULL;
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = -1;
-	mm_wire_decoder_free(&p->dec);
+	pq_close(&p->c, false);
 	mm_inv_free(&p->inv);
-}
-
-static int peer_send(struct fsck_peers *pp, struct peer *p, uint32_t code, const char *text,
-		     const struct mm_buf *args)
-{
-	struct mm_wire_msg m = { .type = MM_WIRE_QUERY, .code = code, .text = text,
-				 .text_len = strlen(text),
-				 .blob = args ? args->data : NULL, .blob_len = args ? args->len : 0 };
-	struct mm_buf out = { 0 };
-	size_t off = 0;
-
-	if (mm_wire_encode(&out, &m, 0) < 0) {
-		mm_buf_free(&out);
-		return -1;
-	}
-	while (off < out.len) {
-		int n = SSL_write(p->ssl, out.data + off, (int)(out.len - off));
-
-		if (n <= 0) {
-			mm_buf_free(&out);
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	pp->bytes += out.len;
-	mm_buf_free(&out);
-	return 0;
-}
-
-/* Reads the next frame: 0 with *m_r (borrowed until the next call), -1
-   with *error_r. */
-static int peer_recv(struct fsck_peers *pp, struct peer *p, struct mm_wire_msg *m_r,
-		     const char **error_r)
-{
-	unsigned char buf[65536];
-	int r;
-
-	while ((r = mm_wire_decoder_next(p->dec, m_r)) == 0) {
-		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
-		int n;
-
-		if (SSL_pending(p->ssl) == 0 && poll(&pfd, 1, FSCK_PEER_TIMEOUT_MS) == 0) {
-			*error_r = "no answer in 10 minutes";
-			return -1;
-		}
-		n = SSL_read(p->ssl, buf, sizeof(buf));
-		if (n <= 0) {
-			*error_r = "connection closed";
-			return -1;
-		}
-		pp->bytes += (uint64_t)n;
-		mm_wire_decoder_feed(p->dec, buf, (size_t)n);
-	}
-	if (r < 0) {
-		snprintf(err, sizeof(err), "bad frame: %s", mm_wire_strerror(r));
-		*error_r = err;
-		return -1;
-	}
-	if (m_r->type == MM_WIRE_ERROR) {
-		snprintf(err, sizeof(err), "refused: %s", m_r->text);
-		*error_r = err;
-		return -1;
-	}
-	if (m_r->type != MM_WIRE_ANSWER) {
-		snprintf(err, sizeof(err), "unexpected %s frame", mm_wire_type_str(m_r->type));
-		*error_r = err;
-		return -1;
-	}
-	return 0;
-}
-
-static int peer_connect(struct fsck_peers *pp, struct peer *p, const char **error_r)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	char host[256], port[8];
-	unsigned int port_n;
-	struct mm_wire_msg m;
-	struct mm_buf args = { 0 };
-	int one = 1, r;
-
-	if (mm_parse_hostport(p->cfg->address, host, sizeof(host), &port_n) < 0) {
-		*error_r = "its address is not HOST:PORT";
-		return -1;
-	}
-	snprintf(port, sizeof(port), "%u", port_n);
-	if ((r = getaddrinfo(host, port, &hints, &res)) != 0 || res == NULL) {
-		snprintf(err, sizeof(err), "%s: %s", p->cfg->address, gai_strerror(r));
-		*error_r = err;
-		return -1;
-	}
-	p->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (p->fd < 0 || connect(p->fd, res->ai_addr, res->ai_addrlen) < 0) {
-		snprintf(err, sizeof(err), "connect(%s) failed: %s", p->cfg->address,
-			 strerror(errno));
-		*error_r = err;
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	(void)setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	p->ssl = SSL_new(pp->ctx);
-	SSL_set_fd(p->ssl, p->fd);
-	if (SSL_connect(p->ssl) != 1) {
-		snprintf(err, sizeof(err), "TLS: %s", repl_tls_errors());
-		*error_r = err;
-		return -1;
-	}
-	if (repl_tls_check_peer(p->ssl, p->cfg->name, error_r) < 0)
-		return -1;
-	p->dec = mm_wire_decoder_new();
-	mm_buf_put_u16(&args, FSCK_PROTO_VERSION);
-	r = peer_send(pp, p, MM_WIRE_Q_OPEN, pp->cfg->node_name, &args);
-	mm_buf_free(&args);
-	if (r < 0) {
-		*error_r = "sending failed";
-		return -1;
-	}
-	if (peer_recv(pp, p, &m, error_r) < 0)
-		return -1;
-	if (m.code != MM_WIRE_A_OK) {
-		*error_r = "it refused the check";
-		return -1;
-	}
-	return 0;
 }
 
 int fsck_peers_open(const struct mm_cfg *cfg, struct fsck_peers **pp_r, struct fsck_report *r)
@@ -224,9 +88,8 @@ int fsck_peers_open(const struct mm_cfg *cfg, struct fsck_peers **pp_r, struct f
 		if (strcmp(cfg->peers[i].name, cfg->node_name) == 0)
 			continue;
 		p->cfg = &cfg->peers[i];
-		p->fd = -1;
 		pp->n++;
-		if (peer_connect(pp, p, &error) < 0)
+		if (pq_connect(&p->c, pp->ctx, p->cfg, cfg->node_name, &error) < 0)
 			peer_drop(p, error, r);
 	}
 	return 0;
@@ -239,8 +102,7 @@ void fsck_peers_close(struct fsck_peers **ppp)
 	if (pp == NULL)
 		return;
 	for (size_t i = 0; i < pp->n; i++) {
-		if (pp->p[i].ssl != NULL)
-			SSL_shutdown(pp->p[i].ssl);
+		pq_close(&pp->p[i].c, true);
 		peer_drop(&pp->p[i], "", NULL);
 	}
 	for (size_t i = 0; i < pp->n_ref; i++)
@@ -256,7 +118,11 @@ void fsck_peers_close(struct fsck_peers **ppp)
 
 uint64_t fsck_peers_bytes(const struct fsck_peers *pp)
 {
-	return pp->bytes;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < pp->n; i++)
+		n += pp->p[i].c.bytes;
+	return n;
 }
 
 void fsck_peers_ask(struct fsck_peers *pp, const char *account, bool content)
@@ -269,9 +135,9 @@ void fsck_peers_ask(struct fsck_peers *pp, const char *account, bool content)
 		struct peer *p = &pp->p[i];
 
 		p->asked = false;
-		if (p->ssl == NULL)
+		if (p->c.ssl == NULL)
 			continue;
-		if (peer_send(pp, p, MM_WIRE_Q_FOLDERS, account, &args) < 0)
+		if (pq_send(&p->c, MM_WIRE_Q_FOLDERS, account, &args) < 0)
 			peer_drop(p, "sending failed", NULL);
 		else
 			p->asked = true;
@@ -289,7 +155,7 @@ static int read_folders(struct fsck_peers *pp, struct peer *p, const char *accou
 	int r;
 
 	p->asked = false;
-	if (peer_recv(pp, p, &m, error_r) < 0)
+	if (pq_recv(&p->c, &m, error_r) < 0)
 		return -1;
 	p->code = m.code;
 	mm_inv_free(&p->inv);
@@ -346,13 +212,13 @@ static int read_list(struct fsck_peers *pp, struct peer *p, const char *account,
 	mm_buf_put_u8(&args, pp->content ? MM_WIRE_QF_CONTENT : 0);
 	mm_buf_put_u16(&args, (uint16_t)strlen(f->name));
 	mm_buf_puts(&args, f->name);
-	r = peer_send(pp, p, MM_WIRE_Q_LIST, account, &args);
+	r = pq_send(&p->c, MM_WIRE_Q_LIST, account, &args);
 	mm_buf_free(&args);
 	if (r < 0) {
 		*error_r = "sending failed";
 		return -1;
 	}
-	if (peer_recv(pp, p, &m, error_r) < 0)
+	if (pq_recv(&p->c, &m, error_r) < 0)
 		return -1;
 	if (m.code == MM_WIRE_A_NOT_FOUND || m.code == MM_WIRE_A_NO_ACCOUNT)
 		return 0;
@@ -464,14 +330,14 @@ void fsck_peers_compare(struct fsck_peers *pp, const struct mm_inv *inv, bool ou
 
 		if (p->asked && read_folders(pp, p, inv->account, &error) < 0)
 			peer_drop(p, error, r);
-		if (p->ssl != NULL && p->inv != NULL && p->mode == MM_WIRE_A_MODE_RW && !ours_rw)
+		if (p->c.ssl != NULL && p->inv != NULL && p->mode == MM_WIRE_A_MODE_RW && !ours_rw)
 			ref = (int)i;
 	}
 	set_ref(pp, inv->account, ref);
 	for (size_t i = 0; i < pp->n; i++) {
 		struct peer *p = &pp->p[i];
 
-		if (p->ssl == NULL)
+		if (p->c.ssl == NULL)
 			continue;
 		if (p->inv == NULL) {
 			/* it has no such account: wrong only if it should */
@@ -522,15 +388,15 @@ int fsck_peers_repair(struct fsck_peers *pp, const char *run, struct fsck_proble
 		struct peer *peer = &pp->p[i];
 		struct fsck_meta meta;
 
-		if (peer->ssl == NULL || (ref >= 0 && (int)i != ref))
+		if (peer->c.ssl == NULL || (ref >= 0 && (int)i != ref))
 			continue;
 		mm_buf_reset(&args);
 		mm_buf_put_u16(&args, (uint16_t)strlen(p->folder));
 		mm_buf_puts(&args, p->folder);
 		mm_buf_put_u16(&args, (uint16_t)strlen(p->want));
 		mm_buf_puts(&args, p->want);
-		if (peer_send(pp, peer, MM_WIRE_Q_FETCH, p->account, &args) < 0 ||
-		    peer_recv(pp, peer, &m, error_r) < 0) {
+		if (pq_send(&peer->c, MM_WIRE_Q_FETCH, p->account, &args) < 0 ||
+		    pq_recv(&peer->c, &m, error_r) < 0) {
 			peer_drop(peer, "fetch failed", NULL);
 			continue;
 		}

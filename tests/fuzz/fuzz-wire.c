@@ -105,6 +105,7 @@ static void check_answer(const struct mm_wire_msg *m)
 {
 	struct mm_wire_qfolder f;
 	struct mm_wire_qentry e;
+	struct mm_wire_qretained t;
 	struct mm_wire_qfile q;
 	const unsigned char *content;
 	struct mm_buf again = { 0 };
@@ -125,6 +126,16 @@ static void check_answer(const struct mm_wire_msg *m)
 	while ((ret = mm_wire_qentry_next(m->blob, m->blob_len, &pos, &e)) == 1) {
 		check(pos <= m->blob_len);
 		mm_wire_qentry_put(&again, &e);
+	}
+	check(ret == 0 || ret == MM_WIRE_ERR_MALFORMED);
+	if (ret == 0)
+		check_bytes(again.data, again.len, m->blob, m->blob_len);
+	mm_buf_reset(&again);
+	pos = 0;
+	while ((ret = mm_wire_qretained_next(m->blob, m->blob_len, &pos, &t)) == 1) {
+		check(pos <= m->blob_len);
+		check(memchr(t.name, '/', t.name_len) == NULL);
+		mm_wire_qretained_put(&again, &t);
 	}
 	check(ret == 0 || ret == MM_WIRE_ERR_MALFORMED);
 	if (ret == 0)

@@ -567,6 +567,107 @@ Test(apply, expunge_by_identity)
 	cr_assert_eq(dir_count(ACCOUNT "/new"), 0);
 }
 
+Test(apply, expunge_keeps_the_message_when_asked)
+{
+	struct mm_journal_rec rec = msg_rec(MM_OP_EXPUNGE, ".Sent", MM_SUB_CUR, "1.x:2,S", NULL);
+	char *kept = mm_strdup_printf("%s/" ACCOUNT "/f2e53656e74/00000000000000000099.c.1.x:2,FS",
+				      outside);
+	struct stat sb;
+
+	rec.time_ns = 99;
+	repl_store_retain(st, outside);
+	deliver(".Sent", MM_SUB_CUR, "1.x:2,FS", "hello");
+	cr_assert_eq(apply(&rec, NULL), REPL_APPLIED);
+	cr_assert(!exists(ACCOUNT "/.Sent/cur/1.x:2,FS"));
+	cr_assert_eq(stat(kept, &sb), 0, "%s", kept);
+	cr_assert_eq(sb.st_size, 5);
+	cr_assert_eq(sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec, MTIME);
+	cr_assert_eq(apply(&rec, NULL), REPL_ALREADY);
+	free(kept);
+}
+
+Test(apply, expunge_after_a_copy_is_a_move_and_not_kept)
+{
+	struct mm_journal_rec copy = msg_rec(MM_OP_COPY, "", MM_SUB_CUR, "1.x,S=5:2,S", "hello");
+	struct mm_journal_rec rec = msg_rec(MM_OP_EXPUNGE, "", MM_SUB_CUR, "1.x,S=5:2,S", NULL);
+	uint64_t kept, failed;
+
+	repl_store_retain(st, outside);
+	deliver("", MM_SUB_CUR, "1.x,S=5:2,S", "hello");
+	copy.new_folder = ".Archive";
+	copy.new_sub = MM_SUB_CUR;
+	copy.new_name = "2.y,S=5:2,S";
+	cr_assert_eq(apply(&copy, NULL), REPL_APPLIED);
+	cr_assert_eq(apply(&rec, NULL), REPL_APPLIED);
+	repl_store_retained(st, &kept, &failed);
+	cr_assert_eq(kept, 0);
+	cr_assert_eq(failed, 0);
+	cr_assert_eq(dir_count("../outside"), 0);
+}
+
+Test(apply, a_move_of_many_messages_is_not_kept)
+{
+	uint64_t kept, failed;
+	char name[64], moved[64], content[16];
+
+	repl_store_retain(st, outside);
+	/* Dovecot moves 200 messages: each delivered into .Archive under a
+	   new name (its hard link renamed out of tmp/), then every expunge */
+	for (unsigned int i = 0; i < 200; i++) {
+		snprintf(content, sizeof(content), "m%05u", i);
+		snprintf(name, sizeof(name), "%u.x,S=6:2,S", i);
+		deliver("", MM_SUB_CUR, name, content);
+	}
+	for (unsigned int i = 0; i < 200; i++) {
+		struct mm_journal_rec rec;
+
+		snprintf(content, sizeof(content), "m%05u", i);
+		snprintf(moved, sizeof(moved), "%u.y,S=6:2,S", i);
+		rec = msg_rec(MM_OP_DELIVER, ".Archive", MM_SUB_CUR, moved, content);
+		rec.time_ns = 100000000000ULL;
+		cr_assert_eq(apply(&rec, content), REPL_APPLIED);
+	}
+	for (unsigned int i = 0; i < 200; i++) {
+		struct mm_journal_rec rec;
+
+		snprintf(name, sizeof(name), "%u.x,S=6:2,S", i);
+		rec = msg_rec(MM_OP_EXPUNGE, "", MM_SUB_CUR, name, NULL);
+		rec.time_ns = 100000000000ULL;
+		cr_assert_eq(apply(&rec, NULL), REPL_APPLIED);
+	}
+	repl_store_retained(st, &kept, &failed);
+	cr_assert_eq(kept, 0);
+	cr_assert_eq(dir_count(ACCOUNT "/.Archive/cur"), 200);
+	/* a delete of another size after that is kept */
+	deliver("", MM_SUB_CUR, "9.z,S=7:2,S", "other!!");
+	struct mm_journal_rec del = msg_rec(MM_OP_EXPUNGE, "", MM_SUB_CUR, "9.z,S=7:2,S", NULL);
+
+	del.time_ns = 100000000000ULL;
+	cr_assert_eq(apply(&del, NULL), REPL_APPLIED);
+	repl_store_retained(st, &kept, &failed);
+	cr_assert_eq(kept, 1, "kept %lu, failed %lu", (unsigned long)kept, (unsigned long)failed);
+}
+
+Test(apply, expunge_applies_even_when_it_cannot_keep)
+{
+	struct mm_journal_rec rec = msg_rec(MM_OP_EXPUNGE, "", MM_SUB_CUR, "1.x:2,S", NULL);
+	char *nowhere = mm_strdup_printf("%s/file", outside);
+	uint64_t kept, failed;
+	int fd = open(nowhere, O_CREAT | O_WRONLY, 0600);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	/* a file where the directory should be: keeping fails */
+	repl_store_retain(st, nowhere);
+	deliver("", MM_SUB_CUR, "1.x:2,S", "hello");
+	cr_assert_eq(apply(&rec, NULL), REPL_APPLIED);
+	cr_assert(!exists(ACCOUNT "/cur/1.x:2,S"));
+	repl_store_retained(st, &kept, &failed);
+	cr_assert_eq(kept, 0);
+	cr_assert_eq(failed, 1);
+	free(nowhere);
+}
+
 Test(apply, expunge_without_folder)
 {
 	struct mm_journal_rec rec = msg_rec(MM_OP_EXPUNGE, ".Gone", MM_SUB_CUR, "1.x", NULL);

@@ -171,6 +171,36 @@ Test(cfg, replication_sections)
 	cr_expect(mm_cfg_account_on(a, "mx2"));
 }
 
+Test(cfg, expunge_guard_and_retention)
+{
+	struct mm_cfg *c;
+	const char *error;
+
+	cr_assert_eq(mm_cfg_parse("t", NODE,
+				  &c, &error), 0, "%s", error);
+	cr_expect_eq(c->expunge_retention_s, 7 * 86400);
+	cr_expect_eq(c->expunge_guard, 20);
+	cr_expect_eq(c->expunge_guard_min, 10);
+	mm_cfg_free(&c);
+	cr_assert_eq(mm_cfg_parse("t", NODE
+				  "[replication]\nexpunge_retention = 12h\nexpunge_guard = 35%\n"
+				  "expunge_guard_min = 3\n", &c, &error), 0, "%s", error);
+	cr_expect_eq(c->expunge_retention_s, 12 * 3600);
+	cr_expect_eq(c->expunge_guard, 35);
+	cr_expect_eq(c->expunge_guard_min, 3);
+	mm_cfg_free(&c);
+	cr_assert_eq(mm_cfg_parse("t", NODE
+				  "[replication]\nexpunge_retention = 0\nexpunge_guard = 0\n",
+				  &c, &error), 0, "%s", error);
+	cr_expect_eq(c->expunge_retention_s, 0);
+	cr_expect_eq(c->expunge_guard, 0);
+	mm_cfg_free(&c);
+	cr_expect_eq(mm_cfg_parse("t", NODE "[replication]\nexpunge_guard = 101\n", &c, &error), -1);
+	cr_expect_eq(mm_cfg_parse("t", NODE "[replication]\nexpunge_guard = x%\n", &c, &error), -1);
+	cr_expect_eq(mm_cfg_parse("t", NODE "[replication]\nexpunge_retention = soon\n", &c,
+				  &error), -1);
+}
+
 Test(cfg, hbmon_replicas)
 {
 	const char *error = NULL;

@@ -76,6 +76,7 @@ Test(metrics, every_daemon)
 	json_t *repl = json_pack("[{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b},"
 				 " {s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b},"
 				 " {s:s, s:s, s:I, s:I},"
+				 " {s:s, s:I, s:I, s:I},"
 				 " {s:s, s:I, s:I}]",
 				 "peer", "b", "direction", "out", "state", "streaming",
 				 "acked_lsn", (json_int_t)117, "lag_ms", (json_int_t)1500,
@@ -87,6 +88,8 @@ Test(metrics, every_daemon)
 				 "needs_resync", 1,
 				 "peer", "b", "direction", "in", "applied_lsn", (json_int_t)55,
 				 "durable_lsn", (json_int_t)54,
+				 "expunge_guard", "example.org/alice", "first_lsn", (json_int_t)7,
+				 "since_ns", (json_int_t)1, "held", (json_int_t)40,
 				 "store", "a", "applied", (json_int_t)54, "conflicts", (json_int_t)1);
 	json_t *hb = json_pack("{s:[{s:s, s:s, s:f, s:n}], s:{s:{s:I, s:I}}}",
 			       "members", "name", "b", "state", "degraded", "rtt_ms", 2.5,
@@ -112,6 +115,7 @@ Test(metrics, every_daemon)
 	expect_line(t, "mailmesh_replication_backlog_records{store=\"a\",peer=\"b\"} 3");
 	expect_line(t, "mailmesh_replication_backlog_records{store=\"a\",peer=\"c\\\"x\"} 30");
 	expect_line(t, "mailmesh_replication_needs_resync{store=\"a\",peer=\"c\\\"x\"} 1");
+	expect_line(t, "mailmesh_expunge_guard_held{store=\"a\",account=\"example.org/alice\"} 40");
 	expect_line(t, "mailmesh_replication_applied_lsn{store=\"a\",peer=\"b\"} 54");
 	expect_line(t, "mailmesh_replication_conflicts_total{store=\"a\"} 1");
 	expect_line(t, "mailmesh_member_state{store=\"a\",member=\"b\",state=\"degraded\"} 1");

@@ -3,6 +3,7 @@
  * (repl_pause_parse): what a pause file may hold, and what is refused. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <string.h>
 #include "repl.h"
 
 Test(pause, parses_paused_and_replaying)
@@ -18,6 +19,33 @@ Test(pause, parses_paused_and_replaying)
 	cr_assert_eq(p.from_lsn, UINT64_MAX);
 	cr_assert(p.replaying);
 	cr_assert_str_eq(p.account, "a/b");
+	free(p.account);
+}
+
+Test(pause, parses_guard_entries)
+{
+	struct repl_pause p = { 0 };
+	struct mm_journal_rec ex = { .lsn = 50, .op = MM_OP_EXPUNGE };
+	struct mm_journal_rec fl = { .lsn = 50, .op = MM_OP_FLAGS };
+
+	cr_assert_eq(repl_pause_parse("42 g example.org/alice", &p), 0);
+	cr_assert(p.guard);
+	cr_assert(!p.replaying);
+	cr_assert_eq(repl_pause_state(&p), 'g');
+	/* the guard holds expunges and folder deletes only */
+	cr_assert(repl_pause_holds(&p, &ex));
+	cr_assert(!repl_pause_holds(&p, &fl));
+	ex.lsn = 41;
+	cr_assert(!repl_pause_holds(&p, &ex));
+	free(p.account);
+	cr_assert_eq(repl_pause_parse("42 c example.org/alice", &p), 0);
+	cr_assert(p.guard);
+	cr_assert(p.replaying);
+	cr_assert_eq(repl_pause_state(&p), 'c');
+	free(p.account);
+	memset(&p, 0, sizeof(p));
+	cr_assert_eq(repl_pause_parse("42 p example.org/alice", &p), 0);
+	cr_assert(repl_pause_holds(&p, &fl));
 	free(p.account);
 }
 

@@ -1064,3 +1064,52 @@ Test(wire, query_bodies_round_trip)
 	cr_expect_eq(mm_wire_qfile_get(b.data, b.len - 1, &gq, &content), MM_WIRE_ERR_MALFORMED);
 	mm_buf_free(&b);
 }
+
+Test(wire, retained_entries_round_trip_and_refuse_hostile)
+{
+	struct mm_buf b = { 0 };
+	struct mm_wire_qretained e = { .folder = ".Sent", .folder_len = 5, .sub = 2,
+				       .name = "1.M2.h:2,FS", .name_len = 11,
+				       .expunged_ns = 7, .size = 99, .mtime_ns = -3 }, g;
+	size_t pos = 0;
+
+	mm_wire_qretained_put(&b, &e);
+	cr_assert_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), 1);
+	cr_expect_eq(pos, b.len);
+	cr_expect_eq(memcmp(g.folder, ".Sent", 5), 0);
+	cr_expect_eq(g.sub, 2);
+	cr_expect_eq(g.name_len, 11);
+	cr_expect_eq(g.expunged_ns, 7);
+	cr_expect_eq(g.size, 99);
+	cr_expect_eq(g.mtime_ns, -3);
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), 0);
+	/* cut short */
+	pos = 0;
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len - 1, &pos, &g), MM_WIRE_ERR_MALFORMED);
+	/* a '/' in the name */
+	b.data[2 + 5 + 1 + 2] = '/';
+	pos = 0;
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), MM_WIRE_ERR_MALFORMED);
+	mm_buf_reset(&b);
+	/* a folder leaving the account, a name "..", a bad sub */
+	e.folder = "../x";
+	e.folder_len = 4;
+	mm_wire_qretained_put(&b, &e);
+	pos = 0;
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), MM_WIRE_ERR_MALFORMED);
+	mm_buf_reset(&b);
+	e.folder_len = 0;
+	e.name = "..";
+	e.name_len = 2;
+	mm_wire_qretained_put(&b, &e);
+	pos = 0;
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), MM_WIRE_ERR_MALFORMED);
+	mm_buf_reset(&b);
+	e.name = "x";
+	e.name_len = 1;
+	e.sub = 3;
+	mm_wire_qretained_put(&b, &e);
+	pos = 0;
+	cr_expect_eq(mm_wire_qretained_next(b.data, b.len, &pos, &g), MM_WIRE_ERR_MALFORMED);
+	mm_buf_free(&b);
+}
