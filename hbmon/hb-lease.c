@@ -20,6 +20,7 @@ struct hb_lease {
 	bool heard[HB_VIEW_MAX];
 	uint64_t head[HB_VIEW_MAX];
 	uint64_t applied[HB_VIEW_MAX];
+	uint64_t peer_applied[HB_VIEW_MAX][HB_VIEW_MAX];	/* [m][p], as m reported */
 	/* ready */
 	bool ready;
 	uint64_t quorum_since;		/* 0: no quorum heard */
@@ -86,6 +87,29 @@ void hb_lease_head(struct hb_lease *h, size_t m, uint64_t head, uint64_t now_us)
 		h->have_target[m] = true;
 		h->target[m] = head;
 	}
+}
+
+void hb_lease_peer_applied(struct hb_lease *h, size_t m, size_t p, uint64_t lsn)
+{
+	mm_assert(m < h->set.n_members && p < h->set.n_members);
+	h->peer_applied[m][p] = lsn;
+}
+
+/* The most of member p's journal that a member we hear (not p, not us)
+   says it has applied. */
+static uint64_t others_have(const struct hb_lease *h, int p, int *who_r)
+{
+	uint64_t best = 0;
+
+	*who_r = -1;
+	for (size_t m = 0; m < h->set.n_members; m++) {
+		if (m == h->set.self || (int)m == p || !h->heard[m] ||
+		    h->peer_applied[m][p] <= best)
+			continue;
+		best = h->peer_applied[m][p];
+		*who_r = (int)m;
+	}
+	return best;
 }
 
 void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn)
@@ -223,9 +247,22 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 		return a;
 	}
 	if (a->role == HB_ROLE_REPLICA) {
+		int who;
+
 		a->from = a->last_other;
 		a->pending_since_us = now_us;
-		if (a->from >= 0 && h->heard[a->from]) {
+		if (a->sync && a->from >= 0 && !h->heard[a->from] &&
+		    h->applied[a->from] < others_have(h, a->from, &who)) {
+			/* RPO zero: a member we hear has more of the store this
+			   account moves from; the voters' prefs choose it */
+			a->target = others_have(h, a->from, &who);
+			snprintf(a->reason, sizeof(a->reason),
+				 "endorsed by %zu of %zu voters; member %d has more of member %d "
+				 "(LSN %llu, here %llu): waiting (sync mode)", n, h->n_voters, who,
+				 a->from, (unsigned long long)a->target,
+				 (unsigned long long)h->applied[a->from]);
+			set_role(a, HB_ROLE_PENDING, wall_ns, changed_r);
+		} else if (a->from >= 0 && h->heard[a->from]) {
 			a->target = h->head[a->from];
 			snprintf(a->reason, sizeof(a->reason),
 				 "endorsed by %zu of %zu voters; catching up with member %d "
@@ -243,11 +280,29 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 	if (a->role == HB_ROLE_PENDING) {
 		uint64_t have = h->applied[a->from];
 
+		int who;
+		uint64_t more;
+
 		if (have >= a->target) {
 			snprintf(a->reason, sizeof(a->reason),
 				 "caught up with member %d (LSN %llu)", a->from,
 				 (unsigned long long)have);
 			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+		} else if (a->sync) {
+			/* RPO zero: no deadline. While P is heard, its records
+			   come; once it is not, what counts is whether a member we
+			   hear has more of it than we do */
+			if (!h->heard[a->from] &&
+			    have >= (more = others_have(h, a->from, &who))) {
+				snprintf(a->reason, sizeof(a->reason),
+					 "member %d is not heard and no member heard has more of "
+					 "it (LSN %llu here, %llu missing of its last head)",
+					 a->from, (unsigned long long)have,
+					 (unsigned long long)(a->target - have));
+				set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+			} else if (!h->heard[a->from] && more > a->target) {
+				a->target = more;
+			}
 		} else if (now_us - a->pending_since_us >= (uint64_t)h->set.catchup_ms * 1000 ||
 			   !h->heard[a->from]) {
 			snprintf(a->reason, sizeof(a->reason),
@@ -257,6 +312,11 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 		}
 	}
 	return a;
+}
+
+void hb_lease_set_sync(struct hb_lease *h, const char *account, bool sync)
+{
+	get(h, account)->sync = sync;
 }
 
 const char *hb_role_str(enum hb_role r)

@@ -35,6 +35,7 @@ struct hb_lease_acct {
 	int from;		/* P: the store it moves from, -1: none */
 	int last_other;		/* the last other active under our own view */
 	uint64_t target;	/* catch-up: P's head when endorsed here */
+	bool sync;		/* a sync-mode account: no catch-up deadline */
 	uint64_t pending_since_us;
 	char reason[160];	/* of the last role change */
 };
@@ -65,6 +66,14 @@ void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn);
    a quorum heard continuously for timeout, then caught up with the head
    of every member heard, as reported after the quorum was reached. */
 bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us);
+
+/* Member m reported, in its heartbeat, having applied member p's journal
+   up to lsn. */
+void hb_lease_peer_applied(struct hb_lease *h, size_t m, size_t p, uint64_t lsn);
+/* Whether account is in sync mode (RPO zero): then it becomes active here
+   only with every record of the store it moves from that a member this
+   store hears has (no catch-up deadline; see hb_lease_account). */
+void hb_lease_set_sync(struct hb_lease *h, const char *account, bool sync);
 
 /* The epoch this store last knew for account (e.g. from STATE/roles). */
 void hb_lease_set_epoch(struct hb_lease *h, const char *account, uint64_t epoch);

@@ -204,6 +204,10 @@ void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64
 		return;
 	if (lm >= 0) {
 		hb_lease_head(d->lease, (size_t)lm, msg->head, now_us);
+		for (size_t k = 0; k < msg->n_applied; k++)
+			if (msg->applied[k].member < d->n_lm)
+				hb_lease_peer_applied(d->lease, (size_t)lm, msg->applied[k].member,
+						      msg->applied[k].lsn);
 		voter = (size_t)lm;
 	} else if ((int)i == d->hbm_witness) {
 		voter = d->n_lm;
@@ -271,6 +275,8 @@ static void eval_roles(struct hb_daemon *d, uint64_t now_us)
 		bool changed;
 
 		hb_placement_get(d->pl, d->accounts[i], &d->pll);
+		hb_lease_set_sync(d->lease, d->accounts[i],
+				  mm_cfg_account(d->cfg, d->accounts[i])->mode == MM_REPL_SYNC);
 		a = hb_lease_account(d->lease, d->accounts[i], &d->pll, now_us,
 				     (uint64_t)wall.tv_sec * 1000000000 + (uint64_t)wall.tv_nsec,
 				     &changed);

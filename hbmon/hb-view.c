@@ -130,10 +130,32 @@ static void make_pref(const struct hb_voter *v, unsigned int p, struct hb_pref *
 	}
 }
 
+/* The members with prefs in view w. */
+static uint64_t with_prefs(const struct hb_endorsement *w)
+{
+	uint64_t mask = 0;
+
+	for (size_t i = 0; i < w->n_prefs; i++)
+		mask |= 1ULL << w->prefs[i].member;
+	return mask;
+}
+
+/* Failed members that stay excluded without prefs: excluded while still
+   heard (degraded, not ready), then silent. Their accounts must go to the
+   holder that has the most of their journals, so they get prefs now, in a
+   view change of their own. */
+static uint64_t late_failed(const struct hb_voter *v, uint64_t failed)
+{
+	const struct hb_endorsement *w = &v->view;
+
+	return w->excl & v->wanted & failed & ~with_prefs(w);
+}
+
 static void change_view(struct hb_voter *v, uint64_t failed, uint64_t now_us)
 {
 	struct hb_endorsement *w = &v->view;
 	uint64_t added = v->wanted & ~w->excl, removed = w->excl & ~v->wanted;
+	uint64_t late = late_failed(v, failed);
 	uint64_t losers = added, end = now_us;
 	size_t k = 0;
 
@@ -148,10 +170,12 @@ static void change_view(struct hb_voter *v, uint64_t failed, uint64_t now_us)
 		w->prefs[k++] = w->prefs[i];
 	}
 	w->n_prefs = (uint8_t)k;
-	if (removed != 0)
+	/* prefs for a member already excluded move accounts between members
+	   that are not excluded: everyone is a loser */
+	if (removed != 0 || late != 0)
 		losers = v->all;
 	for (unsigned int p = 0; p < v->set.n_members; p++)
-		if (excluded(added & failed, p) && w->n_prefs < HB_WIRE_PREFS_MAX)
+		if (excluded((added | late) & failed, p) && w->n_prefs < HB_WIRE_PREFS_MAX)
 			make_pref(v, p, &w->prefs[w->n_prefs++]);
 	for (unsigned int s = 0; s < v->set.n_members; s++)
 		if (excluded(losers, s) && v->last_renewal[s] != 0 &&
@@ -183,7 +207,9 @@ bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
 	v->heard = heard;
 	if (now_us >= v->transition_end)
 		w->prev_excl = w->excl;
-	if (wanted != w->excl && now_us >= v->transition_end) {
+	if ((wanted != w->excl || (late_failed(v, failed) != 0 &&
+				   w->n_prefs < HB_WIRE_PREFS_MAX)) &&
+	    now_us >= v->transition_end) {
 		change_view(v, failed, now_us);
 		if (now_us >= v->transition_end)
 			w->prev_excl = w->excl;

@@ -142,6 +142,65 @@ Test(hb_lease, catch_up_from_a_heard_store)
 	hb_lease_free(&h);
 }
 
+/* Sync mode (RPO zero): no catch-up deadline while the store it moves
+   from is heard; once it is not, the account becomes active here only if
+   no member heard has more of that store's journal. Async mode keeps the
+   deadline. */
+Test(hb_lease, sync_catch_up_waits_for_whoever_has_more)
+{
+	struct hb_lease *h = holder(1);
+	struct hb_endorsement up = view(0, 0, true), moved = view(1, 1, true);
+	const struct hb_lease_acct *a;
+	const char *acct = account_ranked(0, 1);
+	bool changed;
+
+	for (size_t m = 0; m < 3; m++)
+		hb_lease_member(h, m, true);
+	hb_lease_set_sync(h, acct, true);
+	hb_lease_endorsement(h, 1, &up, true, T0);
+	a = hb_lease_account(h, acct, &l, T0, 1, &changed);
+	hb_lease_head(h, 0, 50, T0);
+	hb_lease_applied(h, 0, 40);
+	hb_lease_peer_applied(h, 2, 0, 45);	/* c acknowledged up to 45 */
+	hb_lease_endorsement(h, 1, &moved, true, T0 + 900 * MS);
+	hb_lease_endorsement(h, 2, &moved, true, T0 + 900 * MS);
+	a = hb_lease_account(h, acct, &l, T0 + 900 * MS, 2, &changed);
+	cr_expect_eq(a->role, HB_ROLE_PENDING);
+	/* past the async deadline: still pending */
+	hb_lease_endorsement(h, 1, &moved, true, T0 + 3500 * MS);
+	hb_lease_endorsement(h, 2, &moved, true, T0 + 3500 * MS);
+	a = hb_lease_account(h, acct, &l, T0 + 3500 * MS, 3, &changed);
+	cr_expect_eq(a->role, HB_ROLE_PENDING, "no deadline in sync mode");
+	/* a dies: c has 45, we have 40: still pending */
+	hb_lease_member(h, 0, false);
+	a = hb_lease_account(h, acct, &l, T0 + 3600 * MS, 4, &changed);
+	cr_expect_eq(a->role, HB_ROLE_PENDING, "c has more of a: %s", a->reason);
+	/* we got up to 45 (from c, or a returned record): active */
+	hb_lease_applied(h, 0, 45);
+	a = hb_lease_account(h, acct, &l, T0 + 3700 * MS, 5, &changed);
+	cr_expect_eq(a->role, HB_ROLE_ACTIVE, "%s", a->reason);
+	hb_lease_free(&h);
+
+	/* the same in async mode: active at the deadline, with the RPO logged */
+	h = holder(1);
+	for (size_t m = 0; m < 3; m++)
+		hb_lease_member(h, m, true);
+	hb_lease_endorsement(h, 1, &up, true, T0);
+	a = hb_lease_account(h, acct, &l, T0, 1, &changed);
+	hb_lease_head(h, 0, 50, T0);
+	hb_lease_applied(h, 0, 40);
+	hb_lease_endorsement(h, 1, &moved, true, T0 + 900 * MS);
+	hb_lease_endorsement(h, 2, &moved, true, T0 + 900 * MS);
+	a = hb_lease_account(h, acct, &l, T0 + 900 * MS, 2, &changed);
+	cr_expect_eq(a->role, HB_ROLE_PENDING);
+	hb_lease_endorsement(h, 1, &moved, true, T0 + 3500 * MS);
+	hb_lease_endorsement(h, 2, &moved, true, T0 + 3500 * MS);
+	a = hb_lease_account(h, acct, &l, T0 + 3500 * MS, 3, &changed);
+	cr_expect_eq(a->role, HB_ROLE_ACTIVE, "async: the deadline");
+	cr_expect_not_null(strstr(a->reason, "missing (RPO)"), "%s", a->reason);
+	hb_lease_free(&h);
+}
+
 Test(hb_lease, ready_needs_quorum_for_timeout_and_catch_up)
 {
 	struct hb_lease *h = holder(0);

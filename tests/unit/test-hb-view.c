@@ -180,6 +180,45 @@ Test(hb_view, prefs_order_by_applied)
 	hb_voter_free(&v);
 }
 
+/* A member excluded while still heard (degraded) gets no prefs; when it
+   then fails, it gets them in a view change of its own, which waits for
+   every lease (the accounts move between stores that are not excluded),
+   so its accounts go to the holder with the most of its journal. */
+Test(hb_view, prefs_when_an_excluded_member_fails)
+{
+	struct hb_voter *v = voter(0, T0);
+	const struct hb_endorsement *w;
+	struct hb_endorsement e;
+	uint64_t id;
+
+	all_up();
+	hb_voter_tick(v, st, rd, T0);
+	hb_voter_applied(v, 1, 3, 10);
+	hb_voter_applied(v, 2, 3, 30);
+	st[3] = HB_MEMBER_DEGRADED;
+	hb_voter_tick(v, st, rd, T0 + 10 * MS);
+	w = hb_voter_view(v);
+	cr_assert_eq(w->excl, 1ULL << 3);
+	cr_expect_eq(w->n_prefs, 0, "degraded, still heard: no prefs");
+	hb_voter_endorse(v, 1, T0 + 5000 * MS, &e);	/* b renewed now */
+	hb_voter_tick(v, st, rd, T0 + 5000 * MS);
+	id = w->view_id;
+	st[3] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 5100 * MS);
+	w = hb_voter_view(v);
+	cr_expect_eq(w->view_id, id + 1, "a view change for the prefs alone");
+	cr_expect_eq(w->excl, 1ULL << 3);
+	cr_assert_eq(w->n_prefs, 1);
+	cr_expect_eq(w->prefs[0].member, 3);
+	cr_expect_eq(w->prefs[0].order[0], 2, "c has the most of d's journal");
+	cr_expect_geq(hb_voter_transition_end(v), T0 + 5000 * MS + LEASE * MS,
+		      "b's lease is waited for: accounts may move from b to c");
+	/* once is enough */
+	hb_voter_tick(v, st, rd, T0 + 9000 * MS);
+	cr_expect_eq(hb_voter_view(v)->view_id, id + 1);
+	hb_voter_free(&v);
+}
+
 /* Changes during a transition wait for its end; a return is conservative. */
 Test(hb_view, return_waits_for_every_lease)
 {
