@@ -136,6 +136,7 @@ int hb_roles_start(struct hb_daemon *d, const char **error_r)
 	vs.n_members = d->n_lm;
 	vs.self = d->lm_self;
 	vs.lease_ms = cfg->hb_lease_ms;
+	vs.failback_ms = cfg->hb_failback_ms;
 	d->voter = hb_voter_new(&vs, now);
 	if (d->witness_mode)
 		return 0;

@@ -18,6 +18,10 @@ struct hb_voter {
 	uint64_t heard;			/* bit m: m heard at the last tick */
 	uint64_t last_renewal[HB_VIEW_MAX];
 	uint64_t *applied;		/* [m * n + p] as m last reported */
+	/* failback after a stable period */
+	uint64_t included;		/* bit m: included in a view of ours once */
+	uint64_t returning;		/* bit m: failed since; held until stable */
+	uint64_t fine_since[HB_VIEW_MAX];	/* 0: not fine now */
 };
 
 static bool excluded(uint64_t excl, unsigned int m)
@@ -185,6 +189,7 @@ static void change_view(struct hb_voter *v, uint64_t failed, uint64_t now_us)
 	w->excl = v->wanted;
 	w->view_id++;
 	v->transition_end = end;
+	v->included |= v->all & ~w->excl;
 }
 
 bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
@@ -200,8 +205,22 @@ bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
 			failed |= 1ULL << m;
 		else
 			heard |= 1ULL << m;
-		if (f || state[m] == HB_MEMBER_DEGRADED || !ready[m])
+		if (f || state[m] == HB_MEMBER_DEGRADED || !ready[m]) {
 			wanted |= 1ULL << m;
+			v->fine_since[m] = 0;
+			if (f && (v->included & (1ULL << m)))
+				v->returning |= 1ULL << m;
+			continue;
+		}
+		if (v->fine_since[m] == 0)
+			v->fine_since[m] = now_us;
+		if (v->returning & (1ULL << m)) {
+			/* back after a failure: stays excluded until stable */
+			if (now_us - v->fine_since[m] < (uint64_t)v->set.failback_ms * 1000)
+				wanted |= 1ULL << m;
+			else
+				v->returning &= ~(1ULL << m);
+		}
 	}
 	v->wanted = wanted;
 	v->heard = heard;

@@ -26,6 +26,10 @@ struct hb_voter_settings {
 	size_t n_members;	/* 1..HB_VIEW_MAX */
 	int self;		/* member index, -1 for the witness */
 	unsigned int lease_ms;
+	/* A member that failed after this voter had included it stays
+	   excluded until it has been fine (heard, healthy, ready) this long:
+	   failback after a stable period. 0: at once. */
+	unsigned int failback_ms;
 };
 
 struct hb_voter;

@@ -434,6 +434,10 @@ static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
 		return set_ms(ctx, &cfg->hb_lease_ms, key, value, 1, 600000);
 	if (strcmp(key, "catchup") == 0)
 		return set_ms(ctx, &cfg->hb_catchup_ms, key, value, 0, 600000);
+	if (strcmp(key, "failback_after") == 0) {
+		cfg->hb_failback_given = true;
+		return set_ms(ctx, &cfg->hb_failback_ms, key, value, 0, 86400000);
+	}
 	if (strcmp(key, "witness") == 0)
 		return set_hostport(ctx, &cfg->hb_witness, key, value);
 	if (strcmp(key, "on_role_change") == 0)
@@ -448,7 +452,8 @@ static bool cfg_hbmon(struct cfg_ctx *ctx, const char *key, const char *value)
 	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [hbmon] (replicas, "
 		 "listen, key_file, interval, timeout, rtt_ms, probe_ms, pressure, min_free, "
-		 "window, probe_delay_ms, lease, catchup, witness, on_role_change)", key);
+		 "window, probe_delay_ms, lease, catchup, failback_after, witness, on_role_change)",
+		 key);
 	return false;
 }
 
@@ -763,6 +768,8 @@ static int cfg_finish(struct cfg_ctx *ctx, int ret, const char **error_r)
 		cfg->hb_lease_ms = cfg->hb_timeout_ms - cfg->hb_interval_ms;
 	if (cfg->hb_catchup_ms == 0)
 		cfg->hb_catchup_ms = 2 * cfg->hb_timeout_ms;
+	if (!cfg->hb_failback_given)
+		cfg->hb_failback_ms = 10000;
 	if (cfg->hb_lease_ms < 2 * cfg->hb_interval_ms || cfg->hb_lease_ms > cfg->hb_timeout_ms) {
 		snprintf(cfg_error, sizeof(cfg_error),
 			 "%s: [hbmon] lease (%u ms) must be at least 2 x interval (%u ms) "

@@ -94,6 +94,9 @@ struct mm_cfg {
 	unsigned int hb_probe_delay_ms;	/* tests only: added to every probe */
 	unsigned int hb_lease_ms;	/* how long an endorsement lasts */
 	unsigned int hb_catchup_ms;	/* longest wait for a graceful catch-up */
+	unsigned int hb_failback_ms;	/* a failed member stays excluded this long
+					   once it is back (default 10 s) */
+	bool hb_failback_given;
 	char *hb_witness;		/* HOST:PORT of the witness, NULL: none */
 	char *hb_on_role_change;	/* script run at every role change, or NULL */
 

@@ -250,11 +250,13 @@ Test(cfg, hbmon_heartbeat)
 	/* the lease defaults: timeout - interval; catch-up 2 x timeout */
 	cr_expect_eq(cfg->hb_lease_ms, 1900);
 	cr_expect_eq(cfg->hb_catchup_ms, 4000);
+	cr_expect_eq(cfg->hb_failback_ms, 10000, "failback after 10 s by default");
 	cr_expect_null(cfg->hb_witness);
 	mm_cfg_free(&cfg);
 	cr_assert_eq(mm_cfg_parse("t.conf", NODE "[hbmon]\nlease = 600ms\ncatchup = 3s\n"
-				  "witness = 10.0.0.9:7200\non_role_change = /usr/bin/hook\n",
-				  &cfg, &error), 0, "%s", error);
+				  "witness = 10.0.0.9:7200\non_role_change = /usr/bin/hook\n"
+				  "failback_after = 0\n", &cfg, &error), 0, "%s", error);
+	cr_expect_eq(cfg->hb_failback_ms, 0, "0: at once");
 	cr_expect_eq(cfg->hb_lease_ms, 600);
 	cr_expect_eq(cfg->hb_catchup_ms, 3000);
 	cr_expect_str_eq(cfg->hb_witness, "10.0.0.9:7200");
@@ -290,7 +292,7 @@ Test(cfg, hostport)
 
 struct bad_case {
 	char text[320];
-	char error[200];	/* the exact message */
+	char error[256];	/* the exact message */
 };
 
 ParameterizedTestParameters(cfg, refused_with_line)
@@ -387,7 +389,7 @@ ParameterizedTestParameters(cfg, refused_with_line)
 		{ NODE "[hbmon]\nintervals = 100ms\n",
 		  "t.conf:7: unknown key 'intervals' in [hbmon] (replicas, listen, key_file, "
 		  "interval, timeout, rtt_ms, probe_ms, pressure, min_free, window, "
-		  "probe_delay_ms, lease, catchup, witness, on_role_change)" },
+		  "probe_delay_ms, lease, catchup, failback_after, witness, on_role_change)" },
 		{ NODE "[hbmon]\ninterval = 5\n",
 		  "t.conf:7: interval must be 10..60000 milliseconds, not '5'" },
 		{ NODE "[hbmon]\ntimeout = soon\n",

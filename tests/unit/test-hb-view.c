@@ -219,6 +219,41 @@ Test(hb_view, prefs_when_an_excluded_member_fails)
 	hb_voter_free(&v);
 }
 
+/* Failback after a stable period: a member that failed after this voter
+   had included it stays excluded until it has been fine for failback_ms;
+   at first (start-up) a member is included at once. */
+Test(hb_view, failback_waits_for_a_stable_period)
+{
+	struct hb_voter_settings set = { .n_members = 4, .self = 0, .lease_ms = LEASE,
+					 .failback_ms = 10000 };
+	struct hb_voter *v = hb_voter_new(&set, T0);
+
+	all_up();
+	hb_voter_tick(v, st, rd, T0);
+	cr_expect_eq(hb_voter_view(v)->excl, 0, "start-up: included at once");
+	st[3] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 10000 * MS);
+	cr_expect_eq(hb_voter_view(v)->excl, 1ULL << 3);
+	st[3] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 20000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 1ULL << 3, "back, not yet stable");
+	st[3] = HB_MEMBER_DEGRADED;	/* a flap restarts the period */
+	hb_voter_tick(v, st, rd, T0 + 25000 * MS);
+	st[3] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 26000 * MS);
+	hb_voter_tick(v, st, rd, T0 + 35000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 1ULL << 3, "9 s stable only");
+	hb_voter_tick(v, st, rd, T0 + 36000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 0, "10 s stable: failback");
+	/* a degraded member (not failed) returns at once */
+	st[2] = HB_MEMBER_DEGRADED;
+	hb_voter_tick(v, st, rd, T0 + 40000 * MS);
+	st[2] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 40100 * MS);
+	cr_expect_eq(hb_voter_wanted(v) & (1ULL << 2), 0);
+	hb_voter_free(&v);
+}
+
 /* Changes during a transition wait for its end; a return is conservative. */
 Test(hb_view, return_waits_for_every_lease)
 {
