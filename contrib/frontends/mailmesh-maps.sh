@@ -11,7 +11,8 @@
 # EPOCH; the arguments are ignored: every map is rewritten whole, so a
 # missed call is repaired by the next), and from a timer on the front-end
 # host as a safety net. Store addresses come from the [peer] sections of
-# the file: the host part of `address`, with these ports:
+# the file (the host part of `address`; this store's own from its
+# [replication] listen), with these ports:
 #   MM_IMAP_PORT (143) for the Dovecot proxy, MM_LMTP_PORT (24) for Postfix.
 # Accounts are "domain/user" (account_depth = 2) and become user@domain.
 set -euo pipefail
@@ -28,8 +29,15 @@ done
 IMAP_PORT=${MM_IMAP_PORT:-143} LMTP_PORT=${MM_LMTP_PORT:-24}
 mkdir -p "$OUT"
 status=$("$CTL" -c "$CONF" status --json)
-# store name -> host, from the [peer NAME] address = HOST:PORT lines
-hosts=$(awk '/^\[peer /{p=$2; sub(/\]$/, "", p)} /^address[ \t]*=/{if (p != "") {a=$0; sub(/^[^=]*=[ \t]*/, "", a); sub(/:[0-9]+$/, "", a); print p, a; p=""}}' "$CONF")
+# store name -> host: every [peer NAME] address = HOST:PORT, and this
+# store's own name ([node] name) with its [replication] listen host
+hosts=$(awk '
+	function val(l) { sub(/^[^=]*=[ \t]*/, "", l); sub(/[ \t]*([;#].*)?$/, "", l); return l }
+	/^\[/ { sec = $0; p = ""; if (sec ~ /^\[peer /) { p = $2; sub(/\]$/, "", p) } next }
+	sec == "[node]" && /^name[ \t]*=/ { self = val($0) }
+	sec == "[replication]" && /^listen[ \t]*=/ { l = val($0); sub(/:[0-9]+$/, "", l); selfhost = l }
+	p != "" && /^address[ \t]*=/ { a = val($0); sub(/:[0-9]+$/, "", a); print p, a; p = "" }
+	END { if (self != "" && selfhost != "") print self, selfhost }' "$CONF")
 host_of() { awk -v s="$1" '$1 == s {print $2}' <<<"$hosts"; }
 
 write() {	# FILE: stdin to FILE, atomically

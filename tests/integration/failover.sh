@@ -137,6 +137,19 @@ for a in $ACCTS; do
 		mm_fail "mailmeshctl events at $w does not show $a active with epoch $e"
 done
 
+mm_log "contrib/frontends/mailmesh-maps.sh points every account at its active store"
+MAPS=$MM_T/maps
+MM_CTL=$MM_CTL bash "$MM_SRCDIR/contrib/frontends/mailmesh-maps.sh" -c "$MM_T/b.ini" -o "$MAPS" \
+	>/dev/null || mm_fail "mailmesh-maps.sh failed"
+for a in $ACCTS; do
+	u=${a#*/}@${a%%/*} w=$(active_in b "$a")
+	grep -qx "$u $w" "$MAPS/haproxy.map" || mm_fail "haproxy.map lacks '$u $w': $(cat "$MAPS/haproxy.map")"
+	grep -qx "$u lmtp:inet:127.0.0.1:24" "$MAPS/postfix-transport" ||
+		mm_fail "postfix-transport lacks $u: $(cat "$MAPS/postfix-transport")"
+	grep -q "^$u::::::::proxy=y host=127.0.0.1 port=143 nopassword=y\$" "$MAPS/dovecot-proxy" ||
+		mm_fail "dovecot-proxy lacks $u: $(cat "$MAPS/dovecot-proxy")"
+done
+
 mm_log "(b) kill -9 the active store of $MUSER while Dovecot LDA delivers"
 for n in a b c; do
 	mm_dovecot_start "$MM_T/dovecot-$n" "maildir:$MM_T/$n/mnt/%d/%n/Maildir:INDEX=MEMORY"
