@@ -359,6 +359,18 @@ static bool cfg_replication(struct cfg_ctx *ctx, const char *key, const char *va
 	}
 	if (strcmp(key, "expunge_guard_min") == 0)
 		return set_uint(ctx, &ctx->cfg->expunge_guard_min, key, value, 1, 1000000);
+	if (strcmp(key, "resync_level") == 0) {
+		char *end;
+		long l = strtol(value, &end, 10);
+
+		if (end == value || *end != '\0' || l < -1000 || l > 19) {
+			snprintf(ctx->reason, sizeof(ctx->reason), "resync_level must be a zstd "
+				 "level, -1000..19, not '%s'", value);
+			return false;
+		}
+		ctx->cfg->resync_level = (int)l;
+		return true;
+	}
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown key '%s' in [replication]", key);
 	return false;
 }
@@ -806,6 +818,7 @@ static struct mm_cfg *cfg_new(const char *name)
 	cfg->expunge_retention_s = 7 * 86400;
 	cfg->expunge_guard = 20;
 	cfg->expunge_guard_min = 10;
+	cfg->resync_level = -50;
 	cfg->batch_interval_ms = 50;
 	cfg->hb_replicas = 2;
 	cfg->hb_interval_ms = 200;

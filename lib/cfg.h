@@ -74,6 +74,8 @@ struct mm_cfg {
 	unsigned int expunge_guard;	/* percent of an account's messages
 					   expunged within a minute; 0: off */
 	unsigned int expunge_guard_min;	/* expunges in a minute that never trip it */
+	int resync_level;	/* zstd level of a resync's stream: speed on a LAN by
+				   default (-50); 3 or more on a slow link */
 	char *tls_ca, *tls_cert, *tls_key;
 	struct mm_peer_cfg *peers;
 	size_t n_peers;

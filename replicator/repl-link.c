@@ -233,7 +233,7 @@ static void link_flush(struct repl_link *l)
 
 /* Compresses what follows at level: the frame so far is ended (a level
    applies from a frame's start; the peer reads concatenated frames as
-   one stream). A resync's content goes at REPL_RESYNC_ZSTD_LEVEL. */
+   one stream). A resync's content goes at [replication] resync_level. */
 static void link_zlevel(struct repl_link *l, int level)
 {
 	if (l->zc == NULL || l->zlevel == level)
@@ -644,7 +644,7 @@ static size_t link_resync_begin(struct repl_link *l, const char *account)
 
 	l->resync = repl_resync_new(l->d, account);
 	l->resync_sent = 0;
-	link_zlevel(l, REPL_RESYNC_ZSTD_LEVEL);
+	link_zlevel(l, l->d->cfg->resync_level);
 	/* before any record journaled after the walk */
 	send_resync_mark(l, account, false, 0);
 	for (size_t i = 0; i < repl_resync_folders(l->resync); i++) {

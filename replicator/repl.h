@@ -34,9 +34,6 @@ struct repl_daemon;
 /* stop reading the journal for a peer while this much is queued for it */
 #define REPL_OUT_HIGH (8u << 20)
 #define REPL_ZSTD_LEVEL 3
-/* While a resync runs: bulk content, mostly read cold from disk; at 3
-   compression was the sender's largest cost. */
-#define REPL_RESYNC_ZSTD_LEVEL -3
 /* A resync reads a message up to this size once, to hash and send it; a
    bigger one is read twice (hashed, then sent). */
 #define REPL_RESYNC_READ_MAX (1u << 20)

@@ -46,6 +46,7 @@ run_one() {	# METHOD REP
 	t0=$(now_ms)
 	case $m in
 	mailmesh)
+		w0=$(mm_link a b | jq .bytes_sent)
 		mm_node_ctl a resync "$ACCT" b >/dev/null || mm_fail "resync failed"
 		# done when b confirms: it sends RESYNCED once all is applied
 		# and synced (syncfs), so this is "durable on the peer"
@@ -53,6 +54,9 @@ run_one() {	# METHOD REP
 			mm_fail "the resync did not finish"
 		[ "$(find "$MM_T/b/store/$ACCT/Maildir" -type f | wc -l)" -ge "$files" ] ||
 			mm_fail "b confirmed the resync without every file"
+		WIRE=$(( $(mm_link a b | jq .bytes_sent) - w0 ))
+		mm_log "mailmesh run $r: $WIRE bytes on the wire ($(awk -v w="$WIRE" -v b="$bytes" \
+			'BEGIN { printf "%.3f", w / b }') of the raw $bytes)"
 		;;
 	dsync)
 		dst=$MM_T/dsync$r

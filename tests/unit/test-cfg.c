@@ -181,10 +181,13 @@ Test(cfg, expunge_guard_and_retention)
 	cr_expect_eq(c->expunge_retention_s, 7 * 86400);
 	cr_expect_eq(c->expunge_guard, 20);
 	cr_expect_eq(c->expunge_guard_min, 10);
+	cr_expect_eq(c->resync_level, -50, "a resync favours speed by default");
 	mm_cfg_free(&c);
 	cr_assert_eq(mm_cfg_parse("t", NODE
 				  "[replication]\nexpunge_retention = 12h\nexpunge_guard = 35%\n"
-				  "expunge_guard_min = 3\n", &c, &error), 0, "%s", error);
+				  "expunge_guard_min = 3\nresync_level = 3\n", &c, &error), 0, "%s",
+		     error);
+	cr_expect_eq(c->resync_level, 3);
 	cr_expect_eq(c->expunge_retention_s, 12 * 3600);
 	cr_expect_eq(c->expunge_guard, 35);
 	cr_expect_eq(c->expunge_guard_min, 3);
