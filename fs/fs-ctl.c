@@ -166,7 +166,19 @@ static void *ctl_main(void *arg)
 				break;
 		}
 		line[got] = '\0';
-		if (strncmp(line, "batch\n", 6) == 0)
+		if (strncmp(line, "writable ", 9) == 0 || strncmp(line, "replicator", 10) == 0) {
+			struct ucred cred;
+			socklen_t clen = sizeof(cred);
+
+			if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+			    __atomic_exchange_n(&ctl_fs->repl_pid, cred.pid, __ATOMIC_RELAXED) !=
+			    cred.pid)
+				mm_log_info("ctl: mailmesh-replicator is pid %d", (int)cred.pid);
+		}
+		if (strncmp(line, "replicator", 10) == 0) {
+			if (write(c, "ok\n", 3) < 0)
+				mm_log_debug("ctl: reply lost: %m");
+		} else if (strncmp(line, "batch\n", 6) == 0)
 			ctl_batch(c, line + 6, got - 6);
 		else {
 			ctl_handle(ctl_fs, line, out, sizeof(out));

@@ -1111,8 +1111,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
    sync_acks peers have it durably, asked of the replicator. 0 when done
    (or not asked for, or on_timeout = degrade), -EAGAIN when the caller must
    undo the delivery and fail. */
-static int sync_wait(struct fs *fs, const struct mm_loc *dloc, const struct fs_txn *txn,
-		     const struct fs_plan *plans, int nplans)
+static int sync_wait(struct fs *fs, fuse_req_t req, const struct mm_loc *dloc,
+		     const struct fs_txn *txn, const struct fs_plan *plans, int nplans)
 {
 	const struct mm_account_cfg *pol;
 	char *acct, *path, line[96], reply[256];
@@ -1125,6 +1125,12 @@ static int sync_wait(struct fs *fs, const struct mm_loc *dloc, const struct fs_t
 			lsn = txn->refs[i].lsn;
 	if (lsn == 0 || dloc->cls != MM_CLASS_MESSAGE)
 		return 0;
+	if (req != NULL &&
+	    fuse_req_ctx(req)->pid == __atomic_load_n(&fs->repl_pid, __ATOMIC_RELAXED))
+		return 0;	/* the replicator merging late records through the
+				   mount: it could not answer its own wait (its
+				   loop is in this call); the merged record goes
+				   to the peers as soon as the call returns */
 	acct = mm_strndup(dloc->account, dloc->account_len);
 	pol = mm_cfg_account(fs->cfg, acct);
 	if (pol->mode != MM_REPL_SYNC || !pol->replicate) {
@@ -1349,7 +1355,7 @@ static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 	if (ret == 0)
 		fix_moved_inode(fs, npin->fd, newname, mm_buf_str(&drel), &txn);
 	if (ret == 0 && req != NULL &&
-	    (sync_wait(fs, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
+	    (sync_wait(fs, req, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
 		/* not on enough peers in time, or this store's lease ended
 		   while it waited: the delivery did not happen, the MDA keeps
 		   the message and retries; an expunge record tells the peers
@@ -1426,7 +1432,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	ret = linkat(AT_FDCWD, proc, npin->fd, newname, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
 	fs_cred_leave();
 	txn_end(fs, &txn, ret);
-	if (ret == 0 && (sync_wait(fs, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
+	if (ret == 0 && (sync_wait(fs, req, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
 		/* as in do_rename(): Postfix delivers with link() */
 		int undo = do_unlink(fs, NULL, npin, newname);
 

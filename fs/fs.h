@@ -65,6 +65,10 @@ struct fs {
 	   own deadline. Under acct_lock. */
 	struct fs_claim *claims;
 	size_t n_claims;
+	/* mailmesh-replicator's pid, from its control connections ("writable",
+	   "replicator"): its late merges through the mount do not wait for
+	   sync-mode acknowledgements, which it would have to give itself */
+	pid_t repl_pid;
 
 	/* kernel cache lifetimes, seconds */
 	double msg_timeout, dir_timeout, neg_timeout;

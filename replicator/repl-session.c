@@ -179,6 +179,24 @@ bool repl_acct_replica(struct repl_daemon *d, const char *account)
 /* Whether records for account may be applied here: it is held read-only,
    or this store has nothing of it yet and now holds it read-only (the
    mount refuses writes before the first record lands). */
+/* Tells mailmesh-fs which process merges late records through its mount
+   (at most once a second): a sync-mode account's delivery made there must
+   not wait for this replicator's own acknowledgement. */
+static void fs_hello(struct repl_daemon *d)
+{
+	static uint64_t last_ns;
+	uint64_t now = repl_now_ns();
+	const char *error;
+	char reply[64];
+
+	if (now - last_ns < 1000000000ULL)
+		return;
+	last_ns = now;
+	if (mm_ctl_call_timeout(d->fs_ctl_path, "replicator", reply, sizeof(reply), 1000,
+				&error) != 0)
+		mm_log_debug("replication: telling mailmesh-fs our pid: %s", error);
+}
+
 static bool hold_replica(struct repl_session *s, const char *account)
 {
 	struct repl_daemon *d = s->d;
@@ -1041,6 +1059,7 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		   is skipped (a resumed account's records come flagged
 		   MM_RECF_REPLAY: held back, so never applied) */
 	} else if ((s->rec_late = !hold_replica(s, rec.account))) {
+		fs_hello(s->d);
 		if (have) {
 			/* a resync to the account's new source: it has the message */
 			s->d->n_already++;
