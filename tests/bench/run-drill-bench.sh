@@ -157,6 +157,14 @@ for mode in $MODES; do
 			read -r t_new new_active < <(awk -v t="$t_fault" -v o="$old" \
 				'$1 > t && $2 != o && $3 != "-" {print $1, $2; exit}' "$WLOG")
 			echo $(( (t_new - t_fault) / 1000000 )) >>"$MM_T/rto.$mode.$sc"
+			if [ $(( (t_new - t_fault) / 1000000 )) -gt 3000 ] && [ -n "${DRILL_DEBUG:-}" ]; then
+				for s in $STORES; do
+					mm_log "--- slow drill: $s hb.log and repl.log since the fault"
+					awk -v t="$(date -u -d "@$(( t_fault / 1000000000 ))" +%FT%T)" \
+						'substr($1, 1, 19) >= t' "$MM_T/$s/hb.log" "$MM_T/$s/repl.log" |
+						grep -v "late delivery [0-9]* merged" | head -40 >&2
+				done
+			fi
 			# the RPO window: what got a success before the first
 			# delivery on the new active and is not there now
 			awk -v t="$t_new" '$1 < t && $3 != "-" {print $3}' "$WLOG" >"$MM_T/acked"
