@@ -362,18 +362,14 @@ static bool lease_lapsed(struct fs *fs, const struct mm_loc *loc)
 	       acct_readonly(fs, loc->account, loc->account_len);
 }
 
-/* Classifies relpath and refuses writes to read-only accounts. The undo
-   of a sync-mode delivery no peer acknowledged (req NULL) is not refused:
-   the lease may have ended while it waited, and the delivery must not
-   stay. */
+/* Classifies relpath and refuses writes to read-only accounts (req NULL:
+   the undo of a sync-mode delivery, which never asks mailmesh-hbmon). */
 static int classify_wr(struct fs *fs, fuse_req_t req, const char *relpath, bool is_dir,
 		       struct mm_loc *loc)
 {
 	mm_classify(fs->rules, relpath, is_dir, loc);
-	if (req == NULL)
-		return 0;
 	if (account_readonly(fs, loc) &&
-	    !(fs->fenced && fs_claim(fs, loc->account, loc->account_len))) {
+	    !(fs->fenced && req != NULL && fs_claim(fs, loc->account, loc->account_len))) {
 		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
 		return -EROFS;
 	}
@@ -1360,13 +1356,17 @@ static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 		   while it waited: the delivery did not happen, the MDA keeps
 		   the message and retries; an expunge record tells the peers
 		   that got it */
-		int undo = do_rename(fs, NULL, npin, newname, pin, name, 0);
+		int undo = lease_lapsed(fs, &dloc) ? -EROFS :
+			do_rename(fs, NULL, npin, newname, pin, name, 0);
 
+		/* without the lease this store must journal nothing for the
+		   account: the delivery stays, reaches the active store as a
+		   late record and is merged there */
 		if (undo < 0)
-			mm_log_error("fs: %s: undoing a delivery not acknowledged in time (or whose lease ended) failed: "
-				     "%s; it stays here, and the sender is told to retry all the "
-				     "same (a duplicate rather than a loss)", mm_buf_str(&drel),
-				     strerror(-undo));
+			mm_log_warn("fs: %s: a delivery not acknowledged in time (or whose lease "
+				    "ended) is not undone: %s; the sender retries all the same "
+				    "(a duplicate rather than a loss)", mm_buf_str(&drel),
+				    strerror(-undo));
 		ret = -EAGAIN;
 	}
 out:
@@ -1434,13 +1434,13 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	txn_end(fs, &txn, ret);
 	if (ret == 0 && (sync_wait(fs, req, &dloc, &txn, plans, n) < 0 || lease_lapsed(fs, &dloc))) {
 		/* as in do_rename(): Postfix delivers with link() */
-		int undo = do_unlink(fs, NULL, npin, newname);
+		int undo = lease_lapsed(fs, &dloc) ? -EROFS : do_unlink(fs, NULL, npin, newname);
 
 		if (undo < 0)
-			mm_log_error("fs: %s: undoing a delivery not acknowledged in time (or whose lease ended) failed: "
-				     "%s; it stays here, and the sender is told to retry all the "
-				     "same (a duplicate rather than a loss)", mm_buf_str(&drel),
-				     strerror(-undo));
+			mm_log_warn("fs: %s: a delivery not acknowledged in time (or whose lease "
+				    "ended) is not undone: %s; the sender retries all the same "
+				    "(a duplicate rather than a loss)", mm_buf_str(&drel),
+				    strerror(-undo));
 		ret = -EAGAIN;
 	}
 out:
