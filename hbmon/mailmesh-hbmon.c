@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * mailmesh-hbmon.c - main(): options, start-up checks, the event loop of
  * heartbeats and health (hb-net.c) and the control socket (hb-ctl.c). */
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <event2/event.h>
+#include "daemon.h"
 #include "hb.h"
 #include "log.h"
 #include "mem.h"
@@ -24,15 +21,6 @@ static void usage(FILE *f)
 		"            thresholds; [peer NAME] hbmon = HOST:PORT\n"
 		"  -f        stay in the foreground and log to stderr\n"
 		"  -v        verbose logging\n");
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct hb_daemon *d = arg;
-
-	(void)what;
-	mm_log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(d->base, NULL);
 }
 
 static int check_cfg(const struct mm_cfg *cfg, const char **error_r)
@@ -50,7 +38,7 @@ static int check_cfg(const struct mm_cfg *cfg, const char **error_r)
 int main(int argc, char **argv)
 {
 	struct hb_daemon d;
-	struct event *sigs[3] = { NULL };
+	struct mm_daemon_sigs sigs = { { NULL } };
 	const char *cfg_path = NULL, *error;
 	bool foreground = false;
 	int c, ret = 1;
@@ -94,28 +82,20 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	d.ctl_path = mm_strdup_printf("%s/hbmon.sock", d.cfg->state);
-	if (mkdir(d.cfg->state, 0700) < 0 && errno != EEXIST) {
+	if (mm_daemon_mkdir(d.cfg->state) < 0) {
 		mm_log_error("state %s: mkdir failed: %m", d.cfg->state);
 		goto out;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (!foreground) {
-		if (daemon(0, 0) < 0) {
-			mm_log_error("daemon failed: %m");
-			goto out;
-		}
-		mm_log_init("mailmesh-hbmon", false);
+	if (mm_daemon_detach("mailmesh-hbmon", foreground) < 0) {
+		mm_log_error("daemon failed: %m");
+		goto out;
 	}
 	d.base = event_base_new();
 	if (hb_ctl_start(&d, &error) < 0 || hb_net_start(&d, &error) < 0) {
 		mm_log_error("%s", error);
 		goto out;
 	}
-	sigs[0] = evsignal_new(d.base, SIGTERM, on_signal, &d);
-	sigs[1] = evsignal_new(d.base, SIGINT, on_signal, &d);
-	sigs[2] = evsignal_new(d.base, SIGHUP, on_signal, &d);
-	for (int i = 0; i < 3; i++)
-		event_add(sigs[i], NULL);
+	mm_daemon_sigs_add(&sigs, d.base);
 	mm_log_info("%s %s: heartbeats on %s every %u ms to %zu member(s), timeout %u ms, "
 		    "lease %u ms", d.witness_mode ? "witness" : "store", d.cfg->node_name,
 		    d.cfg->hb_listen, d.cfg->hb_interval_ms, d.n_dests, d.cfg->hb_timeout_ms,
@@ -125,9 +105,7 @@ int main(int argc, char **argv)
 out:
 	hb_net_stop(&d);
 	hb_ctl_stop(&d);
-	for (int i = 0; i < 3; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
+	mm_daemon_sigs_free(&sigs);
 	if (d.base != NULL)
 		event_base_free(d.base);
 	free(d.ctl_path);

@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * mailmesh-replicator.c - main(): options, start-up checks, TLS, the event
  * loop that runs the outbound links and inbound sessions, clean stop. */
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <event2/event.h>
 #include "acct.h"
+#include "daemon.h"
 #include "log.h"
 #include "mem.h"
 #include "repl-apply.h"
@@ -25,15 +22,6 @@ static void usage(FILE *f)
 		"            [peer NAME] address, [account PATTERN] policies\n"
 		"  -f        stay in the foreground and log to stderr\n"
 		"  -v        verbose logging\n");
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct repl_daemon *d = arg;
-
-	(void)what;
-	mm_log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(d->base, NULL);
 }
 
 /* What the replicator needs beyond what mailmesh-fs needs. */
@@ -54,7 +42,7 @@ static int check_cfg(const struct mm_cfg *cfg, const char **error_r)
 int main(int argc, char **argv)
 {
 	struct repl_daemon d;
-	struct event *sigs[3] = { NULL };
+	struct mm_daemon_sigs sigs = { { NULL } };
 	const char *cfg_path = NULL, *error;
 	bool foreground = false;
 	int c, ret = 1;
@@ -93,9 +81,8 @@ int main(int argc, char **argv)
 	d.cursor_dir = mm_strdup_printf("%s/replication", d.cfg->state);
 	d.content_dir = mm_strdup_printf("%s/replication/content", d.cfg->state);
 	d.expunged_dir = mm_strdup_printf("%s/expunged", d.cfg->state);
-	if ((mkdir(d.cfg->state, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(d.cursor_dir, 0700) < 0 && errno != EEXIST) ||
-	    (mkdir(d.content_dir, 0700) < 0 && errno != EEXIST)) {
+	if (mm_daemon_mkdir(d.cfg->state) < 0 || mm_daemon_mkdir(d.cursor_dir) < 0 ||
+	    mm_daemon_mkdir(d.content_dir) < 0) {
 		mm_log_error("state %s: mkdir failed: %m", d.cursor_dir);
 		goto out;
 	}
@@ -103,24 +90,16 @@ int main(int argc, char **argv)
 		mm_log_error("%s", error);
 		goto out;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	if (!foreground) {
-		if (daemon(0, 0) < 0) {
-			mm_log_error("daemon failed: %m");
-			goto out;
-		}
-		mm_log_init("mailmesh-replicator", false);
+	if (mm_daemon_detach("mailmesh-replicator", foreground) < 0) {
+		mm_log_error("daemon failed: %m");
+		goto out;
 	}
 	d.base = event_base_new();
 	if (repl_ctl_start(&d, &error) < 0 || repl_listen_start(&d, &error) < 0) {
 		mm_log_error("%s", error);
 		goto out;
 	}
-	sigs[0] = evsignal_new(d.base, SIGTERM, on_signal, &d);
-	sigs[1] = evsignal_new(d.base, SIGINT, on_signal, &d);
-	sigs[2] = evsignal_new(d.base, SIGHUP, on_signal, &d);
-	for (int i = 0; i < 3; i++)
-		event_add(sigs[i], NULL);
+	mm_daemon_sigs_add(&sigs, d.base);
 	repl_content_start(&d);
 	repl_trips_start(&d);
 	repl_links_start(&d);
@@ -135,9 +114,7 @@ out:
 	repl_ctl_stop(&d);
 	if (d.prune_ev != NULL)
 		event_free(d.prune_ev);
-	for (int i = 0; i < 3; i++)
-		if (sigs[i] != NULL)
-			event_free(sigs[i]);
+	mm_daemon_sigs_free(&sigs);
 	if (d.base != NULL)
 		event_base_free(d.base);
 	repl_store_close(&d.store);
