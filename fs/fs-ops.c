@@ -362,27 +362,15 @@ static bool lease_lapsed(struct fs *fs, const struct mm_loc *loc)
 	       acct_readonly(fs, loc->account, loc->account_len);
 }
 
-/* Classifies relpath and refuses writes to read-only accounts (req NULL:
-   the undo of a sync-mode delivery, which never asks mailmesh-hbmon). */
-static int classify_wr(struct fs *fs, fuse_req_t req, const char *relpath, bool is_dir,
-		       struct mm_loc *loc)
-{
-	mm_classify(fs->rules, relpath, is_dir, loc);
-	if (account_readonly(fs, loc) &&
-	    !(fs->fenced && req != NULL && fs_claim(fs, loc->account, loc->account_len))) {
-		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
-		return -EROFS;
-	}
-	return 0;
-}
-
-/* Classifies relpath and refuses writes to read-only accounts. */
-static int classify_w(struct fs *fs, const char *relpath, bool is_dir,
+/* Classifies relpath and refuses writes to read-only accounts; a fenced
+   mount first asks mailmesh-hbmon whether it may claim the account, unless
+   !may_claim (the undo of a sync-mode delivery, which never asks). */
+static int classify_w(struct fs *fs, const char *relpath, bool is_dir, bool may_claim,
 		      struct mm_loc *loc)
 {
 	mm_classify(fs->rules, relpath, is_dir, loc);
 	if (account_readonly(fs, loc) &&
-	    !(fs->fenced && fs_claim(fs, loc->account, loc->account_len))) {
+	    !(fs->fenced && may_claim && fs_claim(fs, loc->account, loc->account_len))) {
 		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
 		return -EROFS;
 	}
@@ -913,7 +901,7 @@ static int inode_writable(struct fs *fs, struct fs_inode *in)
 	int ret = inode_relpath(fs, in, &rel);
 
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), in->is_dir, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), in->is_dir, true, &loc);
 	else if (ret == -ENOENT)
 		ret = 0;	/* unlinked but open: not part of any account now */
 	mm_buf_free(&rel);
@@ -1025,7 +1013,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), true, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), true, true, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
@@ -1065,7 +1053,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int ret = child_relpath(fs, pin, name, &rel);
 
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), false, true, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE && !S_ISREG(mode))
@@ -1089,7 +1077,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	int ret = child_relpath(fs, pin, name, &rel);
 
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), false, true, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret == 0 && loc.cls == MM_CLASS_MESSAGE)
@@ -1172,7 +1160,7 @@ static int do_unlink(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
-		ret = classify_wr(fs, req, mm_buf_str(&rel), false, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), false, req != NULL, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
@@ -1221,7 +1209,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), true, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), true, true, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
@@ -1311,9 +1299,9 @@ static int do_rename(struct fs *fs, fuse_req_t req, struct fs_inode *pin, const 
 	if (ret == 0)
 		ret = child_relpath(fs, npin, newname, &drel);
 	if (ret == 0)
-		ret = classify_wr(fs, req, mm_buf_str(&srel), facts.is_dir, &sloc);
+		ret = classify_w(fs, mm_buf_str(&srel), facts.is_dir, req != NULL, &sloc);
 	if (ret == 0)
-		ret = classify_wr(fs, req, mm_buf_str(&drel), facts.is_dir, &dloc);
+		ret = classify_w(fs, mm_buf_str(&drel), facts.is_dir, req != NULL, &dloc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&srel));
 	if (ret == 0)
@@ -1409,7 +1397,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	if (ret < 0)
 		goto out;
 	mm_classify(fs->rules, mm_buf_str(&srel), false, &sloc);
-	ret = classify_w(fs, mm_buf_str(&drel), false, &dloc);
+	ret = classify_w(fs, mm_buf_str(&drel), false, true, &dloc);
 	if (ret == 0)
 		ret = perm_inode(fs, req, in, F_OK);
 	if (ret == 0)
@@ -1476,7 +1464,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	ret = child_relpath(fs, pin, name, &rel);
 	if (ret == 0)
-		ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+		ret = classify_w(fs, mm_buf_str(&rel), false, true, &loc);
 	if (ret == 0)
 		ret = perm_child(fs, req, mm_buf_str(&rel));
 	if (ret < 0)
@@ -1524,7 +1512,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (wants_write(fi->flags)) {
 		ret = inode_relpath(fs, in, &rel);
 		if (ret == 0)
-			ret = classify_w(fs, mm_buf_str(&rel), false, &loc);
+			ret = classify_w(fs, mm_buf_str(&rel), false, true, &loc);
 		else if (ret == -ENOENT)
 			ret = 0;
 		/* An existing file of a read-only account opened for writing:

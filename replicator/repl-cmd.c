@@ -141,21 +141,34 @@ static void print_table(const char *body)
 	}
 }
 
-int repl_cmd_status_get(const struct mm_cfg *cfg, json_t **lines_r, const char **error_r)
+/* Asks the replicator for "status": 0 with *body_r (in reply, the lines
+   after "ok"), 1 when it is not running, -1 with *error_r. */
+static int status_request(const struct mm_cfg *cfg, struct mm_buf *reply,
+			  const char **body_r, const char **error_r)
 {
 	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state);
-	struct mm_buf reply = { 0 };
-	const char *body;
-	int ret = mm_ctl_request(path, "status", &reply, error_r);
+	int ret = mm_ctl_request(path, "status", reply, error_r);
 
 	free(path);
+	if (ret == 0) {
+		const char *nl = strchr(mm_buf_str(reply), '\n');
+
+		*body_r = nl != NULL ? nl + 1 : "";
+	}
+	return ret;
+}
+
+int repl_cmd_status_get(const struct mm_cfg *cfg, json_t **lines_r, const char **error_r)
+{
+	struct mm_buf reply = { 0 };
+	const char *body;
+	int ret = status_request(cfg, &reply, &body, error_r);
+
 	*lines_r = NULL;
 	if (ret == 0) {
 		json_t *arr = json_array();
-		char *copy, *save = NULL;
+		char *copy = mm_strdup(body), *save = NULL;
 
-		body = strchr(mm_buf_str(&reply), '\n');
-		copy = mm_strdup(body != NULL ? body + 1 : "");
 		for (char *line = strtok_r(copy, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save)) {
 			json_t *o = json_loads(line, 0, NULL);
@@ -174,7 +187,6 @@ int repl_cmd_status_get(const struct mm_cfg *cfg, json_t **lines_r, const char *
 
 int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 {
-	char *path = mm_strdup_printf("%s/replicator.sock", cfg->state);
 	struct mm_buf reply = { 0 };
 	const char *error, *body;
 	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
@@ -182,23 +194,17 @@ int repl_cmd_replication(const struct mm_cfg *cfg, int argc, char **argv)
 
 	if (argc > 2 || (argc == 2 && !json)) {
 		fprintf(stderr, "usage: mailmeshctl -c FILE replication [--json]\n");
-		free(path);
 		return 2;
 	}
-	ret = mm_ctl_request(path, "status", &reply, &error);
+	ret = status_request(cfg, &reply, &body, &error);
 	if (ret == 1)
-		printf("mailmesh-replicator: not running (no %s)\n", path);
+		printf("mailmesh-replicator: not running (no %s/replicator.sock)\n", cfg->state);
 	else if (ret < 0)
 		fprintf(stderr, "mailmeshctl: %s\n", error);
-	free(path);
-	if (ret == 0) {
-		body = strchr(mm_buf_str(&reply), '\n');
-		body = body != NULL ? body + 1 : "";
-		if (json)
-			fputs(body, stdout);
-		else
-			print_table(body);
-	}
+	else if (json)
+		fputs(body, stdout);
+	else
+		print_table(body);
 	mm_buf_free(&reply);
 	return ret == 0 ? 0 : ret == 1 ? 3 : 1;
 }
