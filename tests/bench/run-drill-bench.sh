@@ -115,13 +115,7 @@ pct() {	# P FILE: the P-th percentile (nearest rank) of the numbers in FILE
 
 declare -A SUMMARY
 # one cluster; one account per mode (sync: RPO zero; async)
-MM_NODE_EXTRA="[account example.org/sync*]
-mode = sync
-sync_acks = 1
-sync_timeout = 2000ms
-on_timeout = fail
-[account example.org/async*]
-mode = async
+MM_NODE_EXTRA="$NETNS_SYNC_ASYNC
 [hbmon]
 failback_after = 0"
 netns_cluster_init $STORES

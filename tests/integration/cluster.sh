@@ -72,6 +72,13 @@ mm_cluster_init() {
 			done
 		} >"$MM_T/w.ini"
 	fi
+	mm_cluster_certs
+}
+
+# mm_cluster_certs: a CA made on the first of $MM_NODES, a certificate for
+# each node (the files are shared: $MM_T/tls)
+mm_cluster_certs() {
+	local n
 	set -- $MM_NODES
 	mm_node_ctl "$1" certs init >/dev/null || mm_fail "certs init"
 	for n in $MM_NODES; do
@@ -79,17 +86,20 @@ mm_cluster_init() {
 	done
 }
 
-# on failure: the end of every node's logs
-mm_fail_hook() {
+# mm_tail_logs 'NODES' 'LOGS': the last 15 lines of each $MM_T/NODE/LOG.log
+mm_tail_logs() {
 	local n f
-	for n in $MM_NODES ${MM_CLUSTER_WITNESS:+w}; do
-		for f in fs repl hbmon; do
+	for n in $1; do
+		for f in $2; do
 			[ -s "$MM_T/$n/$f.log" ] || continue
 			mm_log "--- $n $f.log (last 15 lines) ---"
 			tail -n 15 "$MM_T/$n/$f.log" >&2
 		done
 	done
 }
+
+# on failure: the end of every node's logs
+mm_fail_hook() { mm_tail_logs "$MM_NODES ${MM_CLUSTER_WITNESS:+w}" "fs repl hbmon"; }
 
 mm_node_port() { eval "echo \$MM_PORT_$1"; }
 mm_node_ctl() { local n=$1; shift; "$MM_CTL" -c "$MM_T/$n.ini" "$@"; }

@@ -21,13 +21,7 @@ mm_require_fuse
 command -v jq >/dev/null || mm_skip "jq missing (apt-get install jq)"
 
 STORES="a b c"
-MM_NODE_EXTRA="[account example.org/sync*]
-mode = sync
-sync_acks = 1
-sync_timeout = 2000ms
-on_timeout = fail
-[account example.org/async*]
-mode = async"
+MM_NODE_EXTRA=$NETNS_SYNC_ASYNC
 netns_cluster_init $STORES
 for acct in sync1 async1; do
 	for s in $STORES; do mkdir -p "$MM_T/$s/store/example.org/$acct/Maildir/"{cur,new,tmp}; done

@@ -181,24 +181,22 @@ netns_cluster_init() {
 			printf '%s\n' "${MM_NODE_EXTRA:-}"
 		} >"$MM_T/$n.ini"
 	done
-	set -- $MM_NODES
-	mm_node_ctl "$1" certs init >/dev/null || mm_fail "certs init"
-	for n in $MM_NODES; do
-		mm_node_ctl "$1" certs node "$n" >/dev/null || mm_fail "certs node $n"
-	done
+	mm_cluster_certs
 }
 
+
+# MM_NODE_EXTRA for a sync account (RPO zero: one peer acknowledges each
+# delivery, or it fails) and an async one: example.org/sync*, async*
+NETNS_SYNC_ASYNC="[account example.org/sync*]
+mode = sync
+sync_acks = 1
+sync_timeout = 2000ms
+on_timeout = fail
+[account example.org/async*]
+mode = async"
+
 # on failure: the end of every store's logs
-mm_fail_hook() {
-	local n f
-	for n in $MM_NODES; do
-		for f in fs repl hb; do
-			[ -s "$MM_T/$n/$f.log" ] || continue
-			mm_log "--- $n $f.log (last 15 lines) ---"
-			tail -n 15 "$MM_T/$n/$f.log" >&2
-		done
-	done
-}
+mm_fail_hook() { mm_tail_logs "$MM_NODES" "fs repl hb"; }
 
 # netns_proxy A B udp|tcp: before A's daemons start, sends A's heartbeats
 # (udp) or replication (tcp) to B through a netproxy.py in A's namespace,
