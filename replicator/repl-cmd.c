@@ -127,7 +127,10 @@ static void print_table(const char *body)
 				       json_integer_value(json_object_get(v, "from_lsn")),
 				       json_is_true(json_object_get(v, "replaying")) ?
 				       ", resumed, sending what was held" : "");
-			if (json_is_true(json_object_get(o, "needs_resync")))
+			if (json_is_true(json_object_get(o, "seeding")))
+				printf("%-12s      BEING SEEDED: a new peer gets every account this "
+				       "store serves by resync\n", peer);
+			else if (json_is_true(json_object_get(o, "needs_resync")))
 				printf("%-12s      NEEDS A RESYNC: journal records %lld..%lld were "
 				       "removed before it had them\n", peer,
 				       json_integer_value(json_object_get(o, "lost_from")),

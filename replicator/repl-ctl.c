@@ -55,7 +55,7 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 				"guard", l->pauses[k].guard,
 				"held", (json_int_t)l->pauses[k].held));
 		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-					"s:b, s:I, s:I, s:I, s:I, s:o}",
+					"s:b, s:b, s:I, s:I, s:I, s:I, s:o}",
 			"peer", l->peer->name, "direction", "out",
 			"address", l->peer->address, "state", link_states[l->state],
 			"sent_lsn", (json_int_t)l->sent_lsn,
@@ -66,6 +66,7 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"bytes_sent", (json_int_t)l->bytes_sent,
 			"last_error", l->last_error,
 			"needs_resync", l->needs_resync,
+			"seeding", l->needs_resync && l->lost_to == 0,
 			"lost_from", (json_int_t)l->lost_from,
 			"lost_to", (json_int_t)l->lost_to,
 			"content_bytes", (json_int_t)l->content_bytes,

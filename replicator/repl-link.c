@@ -101,6 +101,8 @@ static void link_load(struct repl_link *l)
 		fclose(f);
 	}
 	free(path);
+	bool acked_known = f != NULL;
+
 	path = link_file(l, "resync");
 	f = fopen(path, "r");
 	if (f != NULL) {
@@ -108,8 +110,25 @@ static void link_load(struct repl_link *l)
 		    sscanf(buf, "%" SCNu64 " %" SCNu64, &l->lost_from, &l->lost_to) == 2)
 			l->needs_resync = true;
 		fclose(f);
+	} else if (!acked_known) {
+		/* a peer that never acknowledged a record is new (a store added
+		   to the cluster, or one replaced with an empty store): it gets
+		   every account this store serves by resync, not only what the
+		   journal still has; mailmesh-hbmon keeps it from taking an
+		   account until then (docs/hbmon.md, "Ready") */
+		l->needs_resync = true;
+		l->lost_from = l->lost_to = 0;
+		link_file_put(l, "resync", "0 0\n");
+		mm_log_info("replication to %s: a new peer (it never acknowledged a record): it "
+			    "gets every account this store serves by resync", l->peer->name);
 	}
 	free(path);
+}
+
+/* A new peer, being seeded (link_load): its resync mark is "0 0". */
+static bool link_seeding(const struct repl_link *l)
+{
+	return l->needs_resync && l->lost_to == 0;
 }
 
 static void link_save_acked(struct repl_link *l)
@@ -129,8 +148,8 @@ static void link_lost(struct repl_link *l, uint64_t from, uint64_t to)
 {
 	char buf[64];
 
-	if (l->needs_resync && from >= l->lost_from && to <= l->lost_to)
-		return;
+	if (link_seeding(l) || (l->needs_resync && from >= l->lost_from && to <= l->lost_to))
+		return;	/* a seed resyncs everything anyway */
 	if (!l->needs_resync || from < l->lost_from)
 		l->lost_from = from;
 	if (!l->needs_resync || to > l->lost_to)
@@ -154,6 +173,14 @@ static void link_resynced(struct repl_link *l)
 	if (unlink(path) < 0 && errno != ENOENT)
 		mm_log_warn("replication to %s: unlink(%s) failed: %m", l->peer->name, path);
 	free(path);
+	if (link_seeding(l)) {
+		char buf[32];
+
+		/* no longer new, even if it has acknowledged nothing yet */
+		snprintf(buf, sizeof(buf), "%" PRIu64 "\n", l->acked_lsn);
+		link_file_put(l, "acked", buf);
+		l->saved_acked = l->acked_lsn;
+	}
 	l->needs_resync = false;
 	mm_log_info("replication to %s: resync done; it no longer needs one", l->peer->name);
 }
@@ -682,8 +709,8 @@ static void link_queue_resyncs(struct repl_link *l)
 	}
 	free(accounts);
 	mm_log_warn("replication to %s: resyncing the %zu accounts it holds that this store "
-		    "serves (records it needed were removed by retention)", l->peer->name,
-		    l->rs_qn);
+		    "serves (%s)", l->peer->name, l->rs_qn, link_seeding(l) ?
+		    "a new peer, seeded" : "records it needed were removed by retention");
 	if (l->rs_qn == 0)
 		link_resynced(l);
 }

@@ -6,10 +6,20 @@
 # changed behind the journal repairs b, sending content only for what b
 # lacks, and removes what b has and a has not (messages, metadata, a
 # folder); a resync of an unchanged account sends nothing but digests.
+# Then a new store, c (configured from the start, started last): it gets
+# the account by resync by itself, the tree older than the journal too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-mm_cluster_up a b
+mm_cluster_init a b c
+for n in a b; do
+	mm_node_fs $n
+	mm_node_repl $n
+done
+# a and b are new to each other: each seeds the other (nothing to send
+# yet); the tree below goes in once that is done
+mm_wait_streaming a b
+mm_wait_for 20 eval "[ \"\$(mm_link a b .seeding)\" = false ]" || mm_fail "a never ended seeding b"
 ACCT=example.org/alice
 S=$MM_T/a/store/$ACCT/Maildir
 mkdir -p "$S/cur" "$S/new" "$S/tmp" "$S/.Sent/cur" "$S/.Sent/new" "$S/.Sent/tmp"
@@ -76,5 +86,21 @@ mm_assert_eq "$(mm_tree b "$ACCT")" "$before" "b after a resync with nothing to 
 if out=$(mm_node_ctl a resync "$ACCT" nobody 2>&1); then
 	mm_fail "a resync to an unknown peer succeeded: $out"
 fi
+
+mm_log "a new store: c, started for the first time, is seeded with every account"
+grep -q "replication to c: a new peer (it never acknowledged a record)" "$MM_T/a/repl.log" ||
+	mm_fail "a did not take c for a new peer"
+[ "$(mm_link a c .seeding)" = true ] || mm_fail "a's status does not say c is being seeded"
+mm_node_fs c
+mm_node_repl c
+mm_wait_converged 60 "$ACCT" a c
+mm_wait_for 20 eval "[ \"\$(mm_link a c .needs_resync)\" = false ]" ||
+	mm_fail "a still says c needs a resync"
+[ -e "$MM_T/a/state/replication/to-c.acked" ] || mm_fail "a will take c for new again"
+mm_node_stop_repl a
+mm_node_repl a
+mm_wait_streaming a c
+mm_assert_eq "$(grep -c 'replication to c: a new peer' "$MM_T/a/repl.log")" 1 \
+	"times a took c for a new peer (a restart must not seed it again)"
 mm_cluster_stop
 mm_finish
