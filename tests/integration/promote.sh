@@ -140,7 +140,9 @@ grep -q "gave up" "$OK" && mm_fail "the loop gave up: $(grep gave "$OK")"
 [ -s "$BOTH" ] && mm_fail "two writable stores for $A: $(head -3 "$BOTH")"
 first=$(awk -v t="$T" -v t0="$t0" '$2 == t && $3 >= t0 { print $3; exit }' "$OK")
 [ -n "$first" ] || mm_fail "no delivery on $T after the promote: $(tail -5 "$OK")"
-mm_log "promote -> first delivery acknowledged on $T: $((first - t0)) ms"
+last=$(awk -v x="$X" '$2 == x { l = $3 } END { print l }' "$OK")
+mm_log "promote -> first delivery acknowledged on $T: $((first - t0)) ms" \
+	"(the last one on $X: $((last - t0)) ms)"
 W=$(one_writer "$A" a b c) || mm_fail "not one writer of $A after the promote"
 mm_assert_eq "$W" "$T" "alice's writer after the promote"
 for n in a b c; do
