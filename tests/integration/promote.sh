@@ -151,6 +151,8 @@ for n in a b c; do
 done
 mm_assert_eq "$(st "$T" | jq -r --arg a "$A" '.accounts[] | select(.account == $a) | .pinned')" "$T" \
 	"pinned in $T's status"
+"$MM_CTL" -c "$MM_T/$T.ini" status | grep "^$A " | grep -qF "[pinned: $T]" ||
+	mm_fail "no [pinned: $T] in $T's status table: $("$MM_CTL" -c "$MM_T/$T.ini" status | grep "$A")"
 all_one_writer a b c || mm_fail "another account lost its single writer"
 mm_wait_converged 30 "$A" "$T" a b c
 missing=
@@ -249,6 +251,14 @@ O=$([ "$P" = p ] && echo q || echo p)
 mm_wait_for 10 eval '[ "$(one_writer "$A" p q)" = "$O" ]' || mm_fail "$A did not move to $O"
 mm_wait_for 5 grep -q " $O $A\$" "$MM_T/w/state/hbmon.pins" ||
 	mm_fail "the witness did not record the pin: $(cat "$MM_T/w/state/hbmon.pins" 2>&1)"
+# a garbled pins file: logged, set aside, and the pin comes back by gossip
+mm_node_stop_hbmon w
+printf 'mailmesh-pins 1\nfloor 0\n12 nosuch\n' >"$MM_T/w/state/hbmon.pins"
+mm_witness_start
+mm_wait_for 5 grep -q "ignored (kept as $MM_T/w/state/hbmon.pins.bad)" "$MM_T/w/hbmon.log" ||
+	mm_fail "the witness did not set its bad pins file aside: $(grep pins "$MM_T/w/hbmon.log")"
+mm_wait_for 10 grep -q " $O $A\$" "$MM_T/w/state/hbmon.pins" ||
+	mm_fail "the witness did not get the pin back: $(cat "$MM_T/w/state/hbmon.pins" 2>&1)"
 rc=0
 "$MM_CTL" -c "$MM_T/$P.ini" promote "$A" witness >"$MM_T/bad.out" 2>&1 || rc=$?
 mm_assert_eq "$rc" 1 "exit status of a promote to the witness"
