@@ -45,6 +45,9 @@ static void usage(FILE *f)
 		"  drain [STORE] [--off] [--timeout S]\n"
 		"                      planned maintenance: move every account off this\n"
 		"                      store, wait until its peers have all of its journal\n"
+		"  promote ACCOUNT STORE | promote ACCOUNT --clear [--no-wait]\n"
+		"                      planned switch of an account's active store to\n"
+		"                      another of its holders (a pin), or back\n"
 		"  metrics [--textfile PATH]\n"
 		"                      every daemon's figures in Prometheus text format,\n"
 		"                      or written atomically to PATH (node_exporter's\n"
@@ -511,6 +514,8 @@ int main(int argc, char **argv)
 		ret = hb_cmd_placement(cfg, argc, argv);
 	else if (strcmp(argv[0], "drain") == 0)
 		ret = hb_cmd_drain(cfg, argc, argv);
+	else if (strcmp(argv[0], "promote") == 0)
+		ret = hb_cmd_promote(cfg, argc, argv);
 	else if (strcmp(argv[0], "events") == 0)
 		ret = hb_cmd_events(cfg, argc, argv);
 	else {
