@@ -32,6 +32,7 @@ struct hb_lease {
 	bool ready;
 	uint64_t quorum_since;		/* 0: no quorum heard */
 	bool have_target[HB_VIEW_MAX];
+	bool owed[HB_VIEW_MAX];		/* member m owes us a resync */
 	uint64_t target[HB_VIEW_MAX];
 	/* accounts, sorted by name */
 	struct hb_lease_acct *acct;
@@ -131,6 +132,17 @@ void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn)
 	h->applied[m] = lsn;
 }
 
+void hb_lease_owed(struct hb_lease *h, size_t m, bool owed)
+{
+	mm_assert(m < h->set.n_members);
+	h->owed[m] = owed;
+}
+
+bool hb_lease_owed_by(const struct hb_lease *h, size_t m)
+{
+	return m < h->set.n_members && h->heard[m] && h->owed[m];
+}
+
 bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us)
 {
 	if (n_heard < h->quorum) {
@@ -141,6 +153,13 @@ bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us)
 	}
 	if (h->quorum_since == 0)
 		h->quorum_since = now_us;
+	/* mail a heard member still has to resync here is mail we lack:
+	   not ready (even if we were), whatever the LSNs say */
+	for (size_t m = 0; m < h->set.n_members; m++)
+		if (m != h->set.self && h->heard[m] && h->owed[m]) {
+			h->ready = false;
+			return false;
+		}
 	if (h->ready)
 		return true;
 	if (now_us - h->quorum_since < (uint64_t)h->set.timeout_ms * 1000)

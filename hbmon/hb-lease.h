@@ -63,9 +63,15 @@ void hb_lease_head(struct hb_lease *h, size_t m, uint64_t head, uint64_t now_us)
 /* This store's durable receive cursor for member m. */
 void hb_lease_applied(struct hb_lease *h, size_t m, uint64_t lsn);
 
+/* Member m said (heartbeat flag) whether its replicator owes this store a
+   resync; while a heard member does, this store is not ready. */
+void hb_lease_owed(struct hb_lease *h, size_t m, bool owed);
+/* Whether member m is heard and owes this store a resync. */
+bool hb_lease_owed_by(const struct hb_lease *h, size_t m);
 /* Ready at now_us given how many voters (this store included) are heard:
    a quorum heard continuously for timeout, then caught up with the head
-   of every member heard, as reported after the quorum was reached. */
+   of every member heard, as reported after the quorum was reached, and
+   owed no resync by any member heard. */
 bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us);
 
 /* Member m reported, in its heartbeat, having applied member p's journal

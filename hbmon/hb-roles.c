@@ -209,6 +209,7 @@ void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64
 		return;
 	if (lm >= 0) {
 		hb_lease_head(d->lease, (size_t)lm, msg->head, now_us);
+		hb_lease_owed(d->lease, (size_t)lm, msg->owes);
 		for (size_t k = 0; k < msg->n_applied; k++)
 			if (msg->applied[k].member < d->n_lm)
 				hb_lease_peer_applied(d->lease, (size_t)lm, msg->applied[k].member,
@@ -427,7 +428,24 @@ void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 	if (d->lease != NULL) {
 		bool was = d->ready;
 
+		char owed[256] = "";
+		size_t len = 0;
+		uint64_t mask = 0;
+
 		d->ready = hb_lease_ready(d->lease, heard, now_us);
+		for (size_t m = 0; m < d->n_lm; m++)
+			if (hb_lease_owed_by(d->lease, m)) {
+				mask |= 1ULL << m;
+				if (len < sizeof(owed))
+					len += (size_t)snprintf(owed + len, sizeof(owed) - len,
+								"%s%s", len > 0 ? ", " : "",
+								d->lm_names[m]);
+			}
+		if (mask != d->owed_mask)
+			mm_log_info(mask != 0 ? "owed a resync by %s: this store lacks mail they "
+				    "serve and is not ready until it is done" :
+				    "no resync owed to this store any more%s", owed);
+		d->owed_mask = mask;
 		if (d->ready != was)
 			mm_log_info("%s: %zu of %zu voters heard", d->ready ? "ready" :
 				    "not ready", heard, d->n_lm + (d->hbm_witness >= 0 ? 1 : 0));
@@ -454,6 +472,7 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 	msg->witness = d->witness_mode;
 	msg->ready = d->ready;
 	msg->head = d->witness_mode ? 0 : d->sf.head;
+	msg->owes = lm >= 0 && !d->witness_mode && d->sf.owes[lm];
 	msg->n_applied = 0;
 	if (!d->witness_mode)
 		for (size_t m = 0; m < d->n_lm; m++)
@@ -473,12 +492,15 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 void hb_roles_json(struct hb_daemon *d, json_t *status)
 {
 	const struct hb_endorsement *v = hb_voter_view(d->voter);
-	json_t *accounts = json_array(), *excl = json_array(), *o;
+	json_t *accounts = json_array(), *excl = json_array(), *owed = json_array(), *o;
 	uint64_t now = hb_now_us();
 
-	for (size_t m = 0; m < d->n_lm; m++)
+	for (size_t m = 0; m < d->n_lm; m++) {
 		if (v->excl & (1ULL << m))
 			json_array_append_new(excl, json_string(d->lm_names[m]));
+		if (d->lease != NULL && hb_lease_owed_by(d->lease, m))
+			json_array_append_new(owed, json_string(d->lm_names[m]));
+	}
 	o = json_pack("{s:b, s:I, s:o, s:b, s:I, s:I, s:I}", "ready", d->ready,
 		      "view_id", (json_int_t)v->view_id, "excluded", excl,
 		      "in_transition", v->excl != v->prev_excl,
@@ -487,6 +509,7 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 					     (d->n_lm + 1) / 2 + 1),
 		      "rx_members", (json_int_t)d->rx_members);
 	json_object_set_new(o, "draining", json_boolean(d->draining));
+	json_object_set_new(o, "owed_resync_by", owed);
 	hb_promote_json(d, status, o);
 	json_object_set_new(status, "leases", o);
 	for (size_t i = 0; d->lease != NULL && i < d->n_accounts; i++) {

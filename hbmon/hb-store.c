@@ -78,6 +78,15 @@ static uint64_t read_cursor(const struct hb_store *s, const char *peer)
 	return lsn;
 }
 
+static bool owes_resync(const struct hb_store *s, const char *peer)
+{
+	char *path = mm_strdup_printf("%s/replication/to-%s.resync", s->set.state, peer);
+	bool owes = access(path, F_OK) == 0;
+
+	free(path);
+	return owes;
+}
+
 static void *store_thread(void *arg)
 {
 	struct hb_store *s = arg;
@@ -119,8 +128,10 @@ static void *store_thread(void *arg)
 		if (f.fs_running)
 			sscanf(out, "ok last_lsn=%" SCNu64, &f.head);
 		for (size_t m = 0; m < s->set.n_members; m++)
-			if (m != s->set.self)
+			if (m != s->set.self) {
 				f.applied[m] = read_cursor(s, s->members[m]);
+				f.owes[m] = owes_resync(s, s->members[m]);
+			}
 		if (round++ % ACCOUNTS_EVERY == 0 &&
 		    mm_acct_list(s->set.store, s->set.depth, &list, &n, &error) < 0) {
 			mm_log_error("accounts: %s", error);

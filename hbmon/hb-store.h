@@ -23,6 +23,9 @@ struct hb_store_figures {
 	bool fs_running;		/* mailmesh-fs answered the last call */
 	uint64_t head;			/* its journal's last LSN */
 	uint64_t applied[HB_WIRE_MEMBERS_MAX];	/* STATE/replication/from-M.lsn */
+	/* STATE/replication/to-M.resync exists: the replicator owes member m
+	   a resync (a new peer being seeded, or records retention removed) */
+	bool owes[HB_WIRE_MEMBERS_MAX];
 };
 
 struct hb_store;

@@ -85,7 +85,7 @@ void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 	mm_buf_append(out, hb_magic, sizeof(hb_magic));
 	mm_buf_put_u8(out, HB_WIRE_VERSION);
 	mm_buf_put_u8(out, (msg->degraded ? 1 : 0) | (msg->ready ? 2 : 0) |
-		      (msg->witness ? 4 : 0));
+		      (msg->witness ? 4 : 0) | (msg->owes ? 8 : 0));
 	mm_buf_put_u8(out, (uint8_t)nlen);
 	mm_buf_append(out, msg->name, nlen);
 	mm_buf_put_u64(out, msg->incarnation);
@@ -255,12 +255,13 @@ int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *
 	memcpy(msg.reason, p, rlen);
 	if (decode_v2(&r, &msg) < 0 || decode_v3(&r, &msg) < 0)
 		return MM_ERR_FORMAT;
-	if (r.p != r.end || (flags & ~7u) != 0 || msg.seq == 0 ||
+	if (r.p != r.end || (flags & ~15u) != 0 || msg.seq == 0 ||
 	    msg.pressure_io > 10000 || msg.pressure_cpu > 10000 || msg.pressure_mem > 10000)
 		return MM_ERR_FORMAT;
 	msg.degraded = (flags & 1) != 0;
 	msg.ready = (flags & 2) != 0;
 	msg.witness = (flags & 4) != 0;
+	msg.owes = (flags & 8) != 0;
 	*msg_r = msg;
 	return 0;
 }

@@ -84,6 +84,10 @@ struct hb_msg {
 	/* version 2 */
 	bool ready;		/* rejoined a majority and caught up */
 	bool witness;		/* a voter with no store, never active */
+	/* version 3: the sender's replicator owes the receiver a resync (a
+	   new store being seeded, or records retention removed first): the
+	   receiver lacks mail and is not ready until it is done */
+	bool owes;
 	uint64_t members_hash;	/* XXH3-64 of the sorted names, each + "\n" */
 	uint64_t head;		/* last LSN of the sender's journal */
 	/* the sender's durable receive cursor per other member: member

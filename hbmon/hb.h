@@ -71,6 +71,7 @@ struct hb_daemon {
 	char **accounts;		/* of this store, sorted */
 	size_t n_accounts;
 	bool ready;
+	uint64_t owed_mask;		/* bit m: member m owes us a resync (logged) */
 	struct event *chld_ev;		/* reaps on_role_change scripts */
 
 	/* pins (hb-promote.c) */

@@ -287,6 +287,29 @@ Test(hb_lease, ready_needs_quorum_for_timeout_and_catch_up)
 	hb_lease_free(&h);
 }
 
+Test(hb_lease, not_ready_while_a_member_owes_a_resync)
+{
+	struct hb_lease *h = holder(0);
+
+	hb_lease_member(h, 1, true);
+	hb_lease_owed(h, 1, true);	/* a new store: member 1 seeds it */
+	cr_expect(!hb_lease_ready(h, 2, T0));
+	hb_lease_head(h, 1, 10, T0 + 10 * MS);
+	hb_lease_applied(h, 1, 10);
+	cr_expect(!hb_lease_ready(h, 2, T0 + TIMEOUT * MS), "caught up by LSN, still owed");
+	cr_expect(hb_lease_owed_by(h, 1));
+	hb_lease_owed(h, 1, false);
+	cr_expect(hb_lease_ready(h, 2, T0 + TIMEOUT * MS + MS), "the seed is done");
+	hb_lease_owed(h, 1, true);	/* retention removed records we lacked */
+	cr_expect(!hb_lease_ready(h, 2, T0 + TIMEOUT * MS + 2 * MS), "ready no longer");
+	hb_lease_member(h, 1, false);	/* a member not heard owes nothing here */
+	cr_expect(!hb_lease_owed_by(h, 1));
+	hb_lease_owed(h, 1, false);
+	hb_lease_member(h, 1, true);
+	cr_expect(hb_lease_ready(h, 2, T0 + TIMEOUT * MS + 3 * MS));
+	hb_lease_free(&h);
+}
+
 /* ---- a simulated cluster ---- */
 /* Five (or three) voters and holders, links that flap, stores that freeze
    and restart, and (with pins) operators that promote and clear pins at

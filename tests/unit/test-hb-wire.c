@@ -270,7 +270,13 @@ Test(hb_wire, witness_flag)
 	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
 	cr_expect(got.witness);
 	cr_expect(!got.ready);
-	out.data[5] |= 8;	/* a flag nobody defined */
+	cr_expect(!got.owes);
+	msg.owes = true;
+	mm_buf_reset(&out);
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+	cr_expect(got.owes && got.witness);
+	out.data[5] |= 16;	/* a flag nobody defined */
 	remac();
 	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT);
 }
