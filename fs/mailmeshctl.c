@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ctl-json.h"
 #include "hb-cmd.h"
+#include "hb-drill.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -45,6 +46,9 @@ static void usage(FILE *f)
 		"  drain [STORE] [--off] [--timeout S]\n"
 		"                      planned maintenance: move every account off this\n"
 		"                      store, wait until its peers have all of its journal\n"
+		"  drill ACCOUNT [--to STORE] [--hold S] [--timeout S] [--dry-run] [--json]\n"
+		"                      a timed planned failover of the account and back:\n"
+		"                      the time it was unwritable, records behind\n"
 		"  metrics [--textfile PATH]\n"
 		"                      every daemon's figures in Prometheus text format,\n"
 		"                      or written atomically to PATH (node_exporter's\n"
@@ -513,6 +517,8 @@ int main(int argc, char **argv)
 		ret = hb_cmd_drain(cfg, argc, argv);
 	else if (strcmp(argv[0], "events") == 0)
 		ret = hb_cmd_events(cfg, argc, argv);
+	else if (strcmp(argv[0], "drill") == 0)
+		ret = hb_cmd_drill(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;
