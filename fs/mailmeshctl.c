@@ -46,6 +46,9 @@ static void usage(FILE *f)
 		"  drain [STORE] [--off] [--timeout S]\n"
 		"                      planned maintenance: move every account off this\n"
 		"                      store, wait until its peers have all of its journal\n"
+		"  promote ACCOUNT STORE | promote ACCOUNT --clear [--no-wait]\n"
+		"                      planned switch of an account's active store to\n"
+		"                      another of its holders (a pin), or back\n"
 		"  drill ACCOUNT [--to STORE] [--hold S] [--timeout S] [--dry-run] [--json]\n"
 		"                      a timed planned failover of the account and back:\n"
 		"                      the time it was unwritable, records behind\n"
@@ -515,6 +518,8 @@ int main(int argc, char **argv)
 		ret = hb_cmd_placement(cfg, argc, argv);
 	else if (strcmp(argv[0], "drain") == 0)
 		ret = hb_cmd_drain(cfg, argc, argv);
+	else if (strcmp(argv[0], "promote") == 0)
+		ret = hb_cmd_promote(cfg, argc, argv);
 	else if (strcmp(argv[0], "events") == 0)
 		ret = hb_cmd_events(cfg, argc, argv);
 	else if (strcmp(argv[0], "drill") == 0)

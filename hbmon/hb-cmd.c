@@ -534,6 +534,8 @@ void hb_cmd_accounts_print(const json_t *accounts)
 			printf("%20s ", "-");
 		json_array_foreach(json_object_get(a, "replicas"), k, r)
 			printf(" %s", json_string_value(r));
+		if (json_is_string(json_object_get(a, "pinned")))
+			printf("  [pinned: %s]", json_string_value(json_object_get(a, "pinned")));
 		putchar('\n');
 	}
 }

@@ -33,5 +33,12 @@ int hb_cmd_events(const struct mm_cfg *cfg, int argc, char **argv);
    this store's whole journal, and reports. 0 drained, 1 not (timeout,
    a daemon not answering), 2 bad usage. */
 int hb_cmd_drain(const struct mm_cfg *cfg, int argc, char **argv);
+/* promote ACCOUNT STORE | promote ACCOUNT --clear [--no-wait] [--timeout S]
+   (hb-cmd-promote.c): pins the account to STORE, one of its holders, or
+   clears its pin, through this store's mailmesh-hbmon; then waits until
+   this store's view makes STORE (or, cleared, the placement's choice)
+   its active, out of transition (and active here when it is this store),
+   and reports. 0 done, 1 refused or not in time, 2 bad usage. */
+int hb_cmd_promote(const struct mm_cfg *cfg, int argc, char **argv);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * hb-ctl.c - mailmesh-hbmon's control socket (STATE/hbmon.sock): "status"
- * answers "ok" then one JSON object: this store, its counters and members. */
+ * answers "ok" then one JSON object: this store, its counters and members;
+ * the other commands go to the files that own them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,10 @@ static void c_on_line(struct bufferevent *bev, const char *line, void *arg)
 		mm_buf_puts(&out, "ok\n");
 	} else if (strncmp(line, "account ", 8) == 0) {
 		hb_roles_ask(d, line + 8, &out);
+	} else if (strncmp(line, "promote ", 8) == 0) {
+		hb_promote_cmd(d, line + 8, &out);
+	} else if (strncmp(line, "active ", 7) == 0) {
+		hb_promote_active(d, line + 7, &out);
 	} else {
 		mm_buf_puts(&out, "error unknown command\n");
 	}

@@ -5,11 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hb-lease.h"
+#include "hb-pins.h"
 #include "hb-view.h"
 #include "log.h"
 #include "mem.h"
 
 #define VOTERS_MAX (HB_VIEW_MAX + 1)
+
+/* How many accounts here have one hash. */
+struct hash_count {
+	uint64_t hash;
+	uint32_t count;		/* 0: a free slot */
+};
 
 struct hb_lease {
 	struct hb_lease_settings set;
@@ -29,6 +36,11 @@ struct hb_lease {
 	/* accounts, sorted by name */
 	struct hb_lease_acct *acct;
 	size_t n_acct, cap_acct;
+	/* how many accounts have each hash (open addressing; hashes of 0 are
+	   kept apart): a count over 1 is a collision */
+	struct hash_count *hashes;
+	size_t cap_hashes, n_hashes;
+	uint32_t zero_hashes;
 };
 
 struct hb_lease *hb_lease_new(const struct hb_lease_settings *set)
@@ -53,6 +65,7 @@ void hb_lease_free(struct hb_lease **hp)
 	for (size_t i = 0; i < h->n_acct; i++)
 		free(h->acct[i].account);
 	free(h->acct);
+	free(h->hashes);
 	free(h);
 	*hp = NULL;
 }
@@ -162,6 +175,55 @@ static struct hb_lease_acct *lookup(const struct hb_lease *h, const char *accoun
 	return NULL;
 }
 
+/* The slot of hash in the table (its count 0 when absent). */
+static size_t hash_slot(const struct hb_lease *h, uint64_t hash)
+{
+	size_t i = (size_t)(hash ^ (hash >> 29)) & (h->cap_hashes - 1);
+
+	while (h->hashes[i].count != 0 && h->hashes[i].hash != hash)
+		i = (i + 1) & (h->cap_hashes - 1);
+	return i;
+}
+
+static void hash_add(struct hb_lease *h, uint64_t hash)
+{
+	size_t i;
+
+	if (hash == 0) {
+		h->zero_hashes++;
+		return;
+	}
+	if (2 * (h->n_hashes + 1) > h->cap_hashes) {
+		size_t old = h->cap_hashes;
+		struct hash_count *was = h->hashes;
+
+		h->cap_hashes = old == 0 ? 64 : old * 2;
+		h->hashes = mm_calloc(h->cap_hashes, sizeof(*h->hashes));
+		for (size_t k = 0; k < old; k++)
+			if (was[k].count != 0)
+				h->hashes[hash_slot(h, was[k].hash)] = was[k];
+		free(was);
+	}
+	i = hash_slot(h, hash);
+	if (h->hashes[i].count == 0) {
+		h->hashes[i].hash = hash;
+		h->n_hashes++;
+	}
+	h->hashes[i].count++;
+}
+
+static bool collides(const struct hb_lease *h, uint64_t hash)
+{
+	if (hash == 0)
+		return h->zero_hashes > 1;
+	return h->cap_hashes > 0 && h->hashes[hash_slot(h, hash)].count > 1;
+}
+
+bool hb_lease_collides(const struct hb_lease *h, const char *account)
+{
+	return collides(h, hb_pins_hash(account));
+}
+
 static struct hb_lease_acct *get(struct hb_lease *h, const char *account)
 {
 	size_t pos;
@@ -179,6 +241,8 @@ static struct hb_lease_acct *get(struct hb_lease *h, const char *account)
 	memset(a, 0, sizeof(*a));
 	a->account = mm_strdup(account);
 	a->from = a->last_other = -1;
+	a->hash = hb_pins_hash(account);
+	hash_add(h, a->hash);
 	return a;
 }
 
@@ -215,19 +279,22 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 	uint64_t until[VOTERS_MAX];
 	unsigned int self = h->set.self;
 	size_t n = 0;
+	bool coll = collides(h, a->hash);
 	int own;
 
 	*changed_r = false;
 	/* the store the account would move from: the last other active our
 	   own view named (prev_excl no longer shows it once the transition
-	   that brings the account here is over) */
-	own = hb_view_active(l, h->e[self].excl, h->e[self].prefs, h->e[self].n_prefs);
+	   that brings the account here is over); with a promote, the store
+	   it was active on before the pin */
+	own = hb_view_active_in(&h->e[self], l, a->hash, false);
 	if (own != (int)self)
 		a->last_other = own;
 	for (size_t v = 0; v < h->n_voters; v++) {
 		size_t k;
 
-		if (h->valid_until[v] <= now_us || !hb_view_endorses(&h->e[v], l, self))
+		if (h->valid_until[v] <= now_us ||
+		    !hb_view_endorses(&h->e[v], l, a->hash, coll, self))
 			continue;
 		/* insertion, largest first */
 		for (k = n; k > 0 && until[k - 1] < h->valid_until[v]; k--)

@@ -138,6 +138,7 @@ int hb_roles_start(struct hb_daemon *d, const char **error_r)
 	vs.lease_ms = cfg->hb_lease_ms;
 	vs.failback_ms = cfg->hb_failback_ms;
 	d->voter = hb_voter_new(&vs, now);
+	hb_promote_start(d);
 	if (d->witness_mode)
 		return 0;
 
@@ -173,6 +174,7 @@ void hb_roles_stop(struct hb_daemon *d)
 		hb_placement_free(&d->pl);
 	}
 	hb_lease_free(&d->lease);
+	hb_promote_stop(d);
 	hb_voter_free(&d->voter);
 	mm_acct_list_free(&d->accounts, d->n_accounts);
 	for (size_t i = 0; i < d->n_lm; i++)
@@ -201,6 +203,8 @@ void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64
 				hb_voter_applied(d->voter, (size_t)lm, msg->applied[k].member,
 						 msg->applied[k].lsn);
 	}
+	if (lm >= 0 || (int)i == d->hbm_witness)
+		hb_promote_rx(d, i, msg);
 	if (d->lease == NULL)
 		return;
 	if (lm >= 0) {
@@ -234,15 +238,17 @@ static void iso_time(char *out, size_t size)
 static void role_changed(struct hb_daemon *d, const struct hb_lease_acct *a)
 {
 	const char *role = hb_role_str(a->role);
-	char when[64], epoch[24];
+	char when[64], epoch[24], note[128], reason[sizeof(a->reason) + sizeof(note)];
 	json_t *o;
 	char *line;
 
+	hb_promote_note(d, a->account, note, sizeof(note));
+	snprintf(reason, sizeof(reason), "%s%s", a->reason, note);
 	mm_log_info("account %s: %s (epoch %" PRIu64 "): %s", a->account, role, a->epoch,
-		    a->reason);
+		    reason);
 	iso_time(when, sizeof(when));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "time", when, "account", a->account,
-		      "role", role, "epoch", (json_int_t)a->epoch, "reason", a->reason);
+		      "role", role, "epoch", (json_int_t)a->epoch, "reason", reason);
 	line = json_dumps(o, JSON_COMPACT);
 	hb_store_post_event(d->store, line);
 	free(line);
@@ -427,6 +433,7 @@ void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 				    "not ready", heard, d->n_lm + (d->hbm_witness >= 0 ? 1 : 0));
 		rd[d->lm_self] = d->ready;
 	}
+	hb_promote_tick(d);
 	if (hb_voter_tick(d->voter, st, rd, now_us))
 		log_view(d);
 	if (d->lease != NULL) {
@@ -443,6 +450,7 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 	int lm = d->hbm_lm[i];
 
 	msg->members_hash = d->members_hash;
+	hb_promote_fill(d, msg);
 	msg->witness = d->witness_mode;
 	msg->ready = d->ready;
 	msg->head = d->witness_mode ? 0 : d->sf.head;
@@ -479,6 +487,7 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 					     (d->n_lm + 1) / 2 + 1),
 		      "rx_members", (json_int_t)d->rx_members);
 	json_object_set_new(o, "draining", json_boolean(d->draining));
+	hb_promote_json(d, status, o);
 	json_object_set_new(status, "leases", o);
 	for (size_t i = 0; d->lease != NULL && i < d->n_accounts; i++) {
 		const struct hb_lease_acct *a = hb_lease_find(d->lease, d->accounts[i]);
@@ -488,8 +497,10 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 		size_t nh;
 		int act;
 
+		const char *pinned = hb_promote_pinned(d, d->accounts[i]);
+
 		hb_placement_get(d->pl, d->accounts[i], &d->pll);
-		act = hb_view_active(&d->pll, v->excl, v->prefs, v->n_prefs);
+		act = hb_view_active_in(v, &d->pll, hb_pins_hash(d->accounts[i]), false);
 		if (a != NULL && a->role == HB_ROLE_ACTIVE)
 			act = d->lm_self;
 		for (size_t k = 0; k < d->pll.n; k++)
@@ -505,6 +516,7 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 			      "replicas", reps,
 			      "role", a != NULL ? hb_role_str(a->role) : "replica",
 			      "votes", (json_int_t)(a != NULL ? a->votes : 0));
+		json_object_set_new(o, "pinned", pinned != NULL ? json_string(pinned) : json_null());
 		json_object_set_new(o, "deadline_ms", a != NULL && a->role != HB_ROLE_REPLICA &&
 				    a->deadline_us > now ?
 				    json_integer((json_int_t)((a->deadline_us - now) / 1000)) :

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * hb-view.c - a voter's view: wanted exclusions become view changes whose
- * transitions outlast the losers' leases; prefs for failed members. */
+ * hb-view.c - a voter's view: wanted exclusions and pins become view
+ * changes whose transitions outlast the losers' leases; prefs for failed
+ * members; who is active under a view. */
 #include <stdlib.h>
 #include <string.h>
 #include "hb-view.h"
@@ -22,6 +23,9 @@ struct hb_voter {
 	uint64_t included;		/* bit m: included in a view of ours once */
 	uint64_t returning;		/* bit m: failed since; held until stable */
 	uint64_t fine_since[HB_VIEW_MAX];	/* 0: not fine now */
+	/* pins in force in the voter's table, sorted by hash */
+	struct hb_pin_force pins[HB_PINS_MAX];
+	size_t n_pins;
 };
 
 static bool excluded(uint64_t excl, unsigned int m)
@@ -72,12 +76,60 @@ int hb_view_active(const struct hb_placement_list *l, uint64_t excl,
 	return (int)c[0];
 }
 
-bool hb_view_endorses(const struct hb_endorsement *e, const struct hb_placement_list *l,
-		      unsigned int s)
+int hb_view_active_pinned(const struct hb_placement_list *l, uint64_t excl,
+			  const struct hb_pref *prefs, size_t n_prefs, int pin)
 {
-	return e->lease &&
-	       hb_view_active(l, e->excl, e->prefs, e->n_prefs) == (int)s &&
-	       hb_view_active(l, e->prev_excl, e->prefs, e->n_prefs) == (int)s;
+	/* only a store that holds the account's data, and only while it is
+	   not excluded (failed, degraded, draining, not ready, returning) */
+	if (pin >= 0 && pin < HB_VIEW_MAX && !excluded(excl, (unsigned int)pin))
+		for (size_t i = 0; i < l->want; i++)
+			if (l->rank[i] == (unsigned int)pin)
+				return pin;
+	return hb_view_active(l, excl, prefs, n_prefs);
+}
+
+static const struct hb_pin_entry *find_pin(const struct hb_endorsement *e, uint64_t hash)
+{
+	size_t lo = 0, hi = e->n_pins;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (e->pins[mid].hash == hash)
+			return &e->pins[mid];
+		if (e->pins[mid].hash < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int hb_view_pin(const struct hb_endorsement *e, uint64_t hash, bool prev)
+{
+	const struct hb_pin_entry *pe = find_pin(e, hash);
+	uint8_t m;
+
+	if (pe == NULL)
+		return -1;
+	m = prev ? pe->prev : pe->cur;
+	return m == HB_WIRE_PIN_NONE ? -1 : m;
+}
+
+int hb_view_active_in(const struct hb_endorsement *e, const struct hb_placement_list *l,
+		      uint64_t hash, bool prev)
+{
+	return hb_view_active_pinned(l, prev ? e->prev_excl : e->excl, e->prefs, e->n_prefs,
+				     hb_view_pin(e, hash, prev));
+}
+
+bool hb_view_endorses(const struct hb_endorsement *e, const struct hb_placement_list *l,
+		      uint64_t hash, bool collides, unsigned int s)
+{
+	if (!e->lease || (collides && find_pin(e, hash) != NULL))
+		return false;
+	return hb_view_active_in(e, l, hash, false) == (int)s &&
+	       hb_view_active_in(e, l, hash, true) == (int)s;
 }
 
 struct hb_voter *hb_voter_new(const struct hb_voter_settings *set, uint64_t now_us)
@@ -105,6 +157,84 @@ void hb_voter_free(struct hb_voter **vp)
 	free(v->applied);
 	free(v);
 	*vp = NULL;
+}
+
+void hb_voter_pins(struct hb_voter *v, const struct hb_pin_force *pins, size_t n)
+{
+	mm_assert(n <= HB_PINS_MAX);
+	for (size_t i = 0; i < n; i++)
+		mm_assert(pins[i].member < v->set.n_members &&
+			  (i == 0 || pins[i].hash > pins[i - 1].hash));
+	memcpy(v->pins, pins, n * sizeof(*pins));
+	v->n_pins = n;
+}
+
+/* Whether the table's pins differ from the view's current ones. */
+static bool pins_differ(const struct hb_voter *v)
+{
+	const struct hb_endorsement *w = &v->view;
+	size_t k = 0;
+
+	for (size_t i = 0; i < w->n_pins; i++) {
+		if (w->pins[i].cur == HB_WIRE_PIN_NONE)
+			continue;
+		if (k >= v->n_pins || v->pins[k].hash != w->pins[i].hash ||
+		    v->pins[k].member != w->pins[i].cur)
+			return true;
+		k++;
+	}
+	return k != v->n_pins;
+}
+
+/* The view's pins after a change: prev = the current ones, cur = the
+   table's; entries pinned in neither go. Both lists are sorted by hash. */
+static void change_pins(struct hb_voter *v)
+{
+	struct hb_endorsement *w = &v->view;
+	struct hb_pin_entry out[HB_WIRE_PINS_MAX];
+	size_t i = 0, k = 0, n = 0;
+
+	while (i < w->n_pins || k < v->n_pins) {
+		struct hb_pin_entry pe = { .cur = HB_WIRE_PIN_NONE, .prev = HB_WIRE_PIN_NONE };
+
+		if (k >= v->n_pins || (i < w->n_pins && w->pins[i].hash < v->pins[k].hash)) {
+			pe.hash = w->pins[i].hash;
+			pe.prev = w->pins[i++].cur;
+		} else if (i >= w->n_pins || v->pins[k].hash < w->pins[i].hash) {
+			pe.hash = v->pins[k].hash;
+			pe.cur = v->pins[k++].member;
+		} else {
+			pe.hash = v->pins[k].hash;
+			pe.prev = w->pins[i++].cur;
+			pe.cur = v->pins[k++].member;
+		}
+		if (pe.cur != HB_WIRE_PIN_NONE || pe.prev != HB_WIRE_PIN_NONE) {
+			mm_assert(n < HB_WIRE_PINS_MAX);
+			out[n++] = pe;
+		}
+	}
+	memcpy(w->pins, out, n * sizeof(*out));
+	w->n_pins = (uint8_t)n;
+}
+
+/* The end of a transition: the previous view is the current one. Returns
+   true when that changed anything. */
+static bool end_transition(struct hb_endorsement *w)
+{
+	bool changed = w->prev_excl != w->excl;
+	size_t k = 0;
+
+	w->prev_excl = w->excl;
+	for (size_t i = 0; i < w->n_pins; i++) {
+		if (w->pins[i].prev != w->pins[i].cur)
+			changed = true;
+		if (w->pins[i].cur == HB_WIRE_PIN_NONE)
+			continue;
+		w->pins[k] = w->pins[i];
+		w->pins[k++].prev = w->pins[i].cur;
+	}
+	w->n_pins = (uint8_t)k;
+	return changed;
 }
 
 void hb_voter_applied(struct hb_voter *v, size_t m, size_t p, uint64_t lsn)
@@ -175,9 +305,11 @@ static void change_view(struct hb_voter *v, uint64_t failed, uint64_t now_us)
 	}
 	w->n_prefs = (uint8_t)k;
 	/* prefs for a member already excluded move accounts between members
-	   that are not excluded: everyone is a loser */
-	if (removed != 0 || late != 0)
+	   that are not excluded: everyone is a loser; so does a pin (set,
+	   moved or cleared: the account moves between members up) */
+	if (removed != 0 || late != 0 || pins_differ(v))
 		losers = v->all;
+	change_pins(v);
 	for (unsigned int p = 0; p < v->set.n_members; p++)
 		if (excluded((added | late) & failed, p) && w->n_prefs < HB_WIRE_PREFS_MAX)
 			make_pref(v, p, &w->prefs[w->n_prefs++]);
@@ -196,7 +328,8 @@ bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
 		   const bool *ready, uint64_t now_us)
 {
 	struct hb_endorsement *w = &v->view;
-	uint64_t failed = 0, wanted = 0, heard = 0, id = w->view_id, prev = w->prev_excl;
+	uint64_t failed = 0, wanted = 0, heard = 0, id = w->view_id;
+	bool ended = false;
 
 	for (unsigned int m = 0; m < v->set.n_members; m++) {
 		bool f = state[m] == HB_MEMBER_FAILED || state[m] == HB_MEMBER_UNKNOWN;
@@ -225,15 +358,15 @@ bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
 	v->wanted = wanted;
 	v->heard = heard;
 	if (now_us >= v->transition_end)
-		w->prev_excl = w->excl;
-	if ((wanted != w->excl || (late_failed(v, failed) != 0 &&
-				   w->n_prefs < HB_WIRE_PREFS_MAX)) &&
+		ended = end_transition(w);
+	if ((wanted != w->excl || pins_differ(v) ||
+	     (late_failed(v, failed) != 0 && w->n_prefs < HB_WIRE_PREFS_MAX)) &&
 	    now_us >= v->transition_end) {
 		change_view(v, failed, now_us);
 		if (now_us >= v->transition_end)
-			w->prev_excl = w->excl;
+			end_transition(w);
 	}
-	return w->view_id != id || w->prev_excl != prev;
+	return w->view_id != id || ended;
 }
 
 void hb_voter_endorse(struct hb_voter *v, size_t s, uint64_t now_us,

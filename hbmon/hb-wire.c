@@ -45,6 +45,33 @@ static void encode_v2(const struct hb_msg *msg, struct mm_buf *out)
 	}
 }
 
+/* The version 3 fields: pins in the endorsement, then the pin gossip. */
+static void encode_v3(const struct hb_msg *msg, struct mm_buf *out)
+{
+	const struct hb_endorsement *e = &msg->endorse;
+
+	mm_assert(e->n_pins <= HB_WIRE_PINS_MAX && msg->pins_count <= HB_WIRE_PINS_MAX);
+	mm_buf_put_u8(out, e->n_pins);
+	for (size_t i = 0; i < e->n_pins; i++) {
+		mm_assert(i == 0 || e->pins[i].hash > e->pins[i - 1].hash);
+		mm_buf_put_u64(out, e->pins[i].hash);
+		mm_buf_put_u8(out, e->pins[i].cur);
+		mm_buf_put_u8(out, e->pins[i].prev);
+	}
+	mm_buf_put_u64(out, msg->pins_hash);
+	mm_buf_put_u8(out, msg->pins_count);
+	mm_buf_put_u8(out, msg->has_pin ? 1 : 0);
+	if (msg->has_pin) {
+		size_t n = strlen(msg->pin.account);
+
+		mm_assert(n >= 1 && n <= HB_WIRE_ACCOUNT_MAX);
+		mm_buf_put_u8(out, (uint8_t)n);
+		mm_buf_append(out, msg->pin.account, n);
+		mm_buf_put_u8(out, msg->pin.member);
+		mm_buf_put_u64(out, msg->pin.seq);
+	}
+}
+
 void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 		    struct mm_buf *out)
 {
@@ -74,6 +101,7 @@ void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
 	mm_buf_put_u8(out, (uint8_t)rlen);
 	mm_buf_append(out, msg->reason, rlen);
 	encode_v2(msg, out);
+	encode_v3(msg, out);
 	mac(key, out->data + start, out->len - start, m);
 	mm_buf_append(out, m, sizeof(m));
 }
@@ -133,6 +161,49 @@ static int decode_v2(struct mm_rbuf *r, struct hb_msg *msg)
 	return r->bad ? -1 : 0;
 }
 
+static bool member_or_none(uint8_t m)
+{
+	return m < HB_WIRE_MEMBERS_MAX || m == HB_WIRE_PIN_NONE;
+}
+
+/* The version 3 fields: 0, or -1 when they are cut short or out of range. */
+static int decode_v3(struct mm_rbuf *r, struct hb_msg *msg)
+{
+	struct hb_endorsement *e = &msg->endorse;
+	const unsigned char *p;
+	uint8_t has, len;
+
+	if (!mm_rbuf_u8(r, &e->n_pins) || e->n_pins > HB_WIRE_PINS_MAX)
+		return -1;
+	for (size_t i = 0; i < e->n_pins; i++) {
+		struct hb_pin_entry *pe = &e->pins[i];
+
+		mm_rbuf_u64(r, &pe->hash);
+		mm_rbuf_u8(r, &pe->cur);
+		if (!mm_rbuf_u8(r, &pe->prev) || !member_or_none(pe->cur) ||
+		    !member_or_none(pe->prev) ||
+		    (pe->cur == HB_WIRE_PIN_NONE && pe->prev == HB_WIRE_PIN_NONE) ||
+		    (i > 0 && pe->hash <= e->pins[i - 1].hash))
+			return -1;
+	}
+	mm_rbuf_u64(r, &msg->pins_hash);
+	mm_rbuf_u8(r, &msg->pins_count);
+	if (!mm_rbuf_u8(r, &has) || msg->pins_count > HB_WIRE_PINS_MAX || has > 1)
+		return -1;
+	msg->has_pin = has == 1;
+	if (!msg->has_pin)
+		return r->bad ? -1 : 0;
+	if (!mm_rbuf_u8(r, &len) || len == 0 || !mm_rbuf_bytes(r, len, &p) ||
+	    !printable(p, len))
+		return -1;
+	memcpy(msg->pin.account, p, len);
+	mm_rbuf_u8(r, &msg->pin.member);
+	if (!mm_rbuf_u64(r, &msg->pin.seq) || !member_or_none(msg->pin.member) ||
+	    msg->pin.seq == 0)
+		return -1;
+	return 0;
+}
+
 int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *key,
 		   struct hb_msg *msg_r)
 {
@@ -182,7 +253,7 @@ int hb_wire_decode(const unsigned char *data, size_t size, const unsigned char *
 	    !printable(p, rlen))
 		return MM_ERR_FORMAT;
 	memcpy(msg.reason, p, rlen);
-	if (decode_v2(&r, &msg) < 0)
+	if (decode_v2(&r, &msg) < 0 || decode_v3(&r, &msg) < 0)
 		return MM_ERR_FORMAT;
 	if (r.p != r.end || (flags & ~7u) != 0 || msg.seq == 0 ||
 	    msg.pressure_io > 10000 || msg.pressure_cpu > 10000 || msg.pressure_mem > 10000)

@@ -12,6 +12,7 @@
 #include "hb-health.h"
 #include "hb-lease.h"
 #include "hb-members.h"
+#include "hb-pins.h"
 #include "hb-placement.h"
 #include "hb-probe.h"
 #include "hb-store.h"
@@ -71,6 +72,13 @@ struct hb_daemon {
 	size_t n_accounts;
 	bool ready;
 	struct event *chld_ev;		/* reaps on_role_change scripts */
+
+	/* pins (hb-promote.c) */
+	struct hb_pins *pins;
+	char *pins_path;		/* STATE/hbmon.pins */
+	uint64_t pins_hash;		/* hb_pins_table_hash(pins) */
+	bool has_gossip;		/* this tick's definition */
+	struct hb_pin_def gossip;
 };
 
 uint64_t hb_now_us(void);
@@ -114,5 +122,32 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 struct json_t;
 void hb_roles_json(struct hb_daemon *d, struct json_t *status);
 void hb_ctl_stop(struct hb_daemon *d);
+
+/* hb-promote.c: pins (mailmeshctl promote). All on the loop. */
+/* Reads STATE/hbmon.pins (a bad file is logged and set aside). */
+void hb_promote_start(struct hb_daemon *d);
+void hb_promote_stop(struct hb_daemon *d);
+/* Every tick, before the voter's: the pins in force to the voter, and
+   this tick's pin definition to gossip. */
+void hb_promote_tick(struct hb_daemon *d);
+/* The pin fields of a heartbeat (the endorsement's come with the view). */
+void hb_promote_fill(struct hb_daemon *d, struct hb_msg *msg);
+/* The pin gossip of an accepted heartbeat from hb_members index i. */
+void hb_promote_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg);
+/* "promote ACCOUNT STORE" / "promote ACCOUNT --clear" (args: what follows
+   "promote "): "ok" once recorded in STATE/hbmon.pins, or "error ...". */
+void hb_promote_cmd(struct hb_daemon *d, const char *args, struct mm_buf *out);
+/* "active ACCOUNT": "ok CUR PREV PIN", the active store under this
+   voter's view and its previous one, and the store the view pins it to
+   ("-": none), or "error ...". */
+void hb_promote_active(struct hb_daemon *d, const char *account, struct mm_buf *out);
+/* The store account is pinned to in this voter's table, or NULL. */
+const char *hb_promote_pinned(const struct hb_daemon *d, const char *account);
+/* What a role change of account owes to a pin, for its reason: "; promoted
+   by operator to S", "; pin to S cleared by operator", or "". */
+void hb_promote_note(const struct hb_daemon *d, const char *account, char *buf,
+		     size_t size);
+/* "pins" into status, pins_hash and pins_in_sync into leases. */
+void hb_promote_json(struct hb_daemon *d, struct json_t *status, struct json_t *leases);
 
 #endif

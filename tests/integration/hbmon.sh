@@ -148,11 +148,13 @@ out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 out.sendto(captured, ("127.0.0.1", a))
 # a well-formed heartbeat from "b" under the wrong key (docs/hbmon.md)
 name = b"b"
-body = (b"MMHB" + bytes([2, 0, len(name)]) + name +
+body = (b"MMHB" + bytes([3, 0, len(name)]) + name +
         struct.pack("<QQQIHHHQQIB", 7, 1 << 40, int(time.time() * 1000), 1000, 0, 0, 0,
                     1 << 40, 0, 0, 0) +
         # version 2: members_hash, head, no applied, lease 0, view, no prefs
-        struct.pack("<QQBBQQQB", 0, 0, 0, 0, 0, 0, 0, 0))
+        struct.pack("<QQBBQQQB", 0, 0, 0, 0, 0, 0, 0, 0) +
+        # version 3: no pin entry, pins_hash, pins_count, no pin definition
+        struct.pack("<BQBB", 0, 0, 0, 0))
 key = hashlib.sha256(b"not the cluster CA").digest()
 # from another socket: a logs one line per source address per 10 s
 out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hb-lease.h"
+#include "hb-pins.h"
 #include "hb-placement.h"
 #include "hb-test.h"
 #include "hb-view.h"
@@ -201,6 +202,75 @@ Test(hb_lease, sync_catch_up_waits_for_whoever_has_more)
 	hb_lease_free(&h);
 }
 
+static struct hb_endorsement pinned(uint64_t hash, uint8_t cur, uint8_t prev)
+{
+	struct hb_endorsement e = view(0, 0, true);
+
+	e.n_pins = 1;
+	e.pins[0].hash = hash;
+	e.pins[0].cur = cur;
+	e.pins[0].prev = prev;
+	return e;
+}
+
+/* A promote to b of an account active on a (sync mode): a loses it as
+   soon as a quorum's views pin it elsewhere; b is pending until it has
+   a's head (the store it moves from: last_other, a), with no deadline. */
+Test(hb_lease, promote_catches_up_from_the_old_active)
+{
+	struct hb_lease *a = holder(0), *b = holder(1);
+	const char *acct = account_ranked(0, 1);
+	uint64_t h = hb_pins_hash(acct);
+	struct hb_endorsement up = view(0, 0, true), moving = pinned(h, 1, HB_WIRE_PIN_NONE),
+			      moved = pinned(h, 1, 1);
+	const struct hb_lease_acct *x;
+	bool changed;
+
+	for (size_t m = 0; m < 3; m++) {
+		hb_lease_member(a, m, true);
+		hb_lease_member(b, m, true);
+		hb_lease_endorsement(a, m, &up, true, T0);
+		hb_lease_endorsement(b, m, &up, true, T0);
+	}
+	hb_lease_set_sync(b, acct, true);
+	x = hb_lease_account(a, acct, &l, T0, 1, &changed);
+	cr_expect_eq(x->role, HB_ROLE_ACTIVE);
+	x = hb_lease_account(b, acct, &l, T0, 1, &changed);
+	cr_expect_eq(x->role, HB_ROLE_REPLICA);
+	cr_expect_eq(x->last_other, 0);
+	/* b and c took the pin (in transition): a has its own vote only */
+	hb_lease_endorsement(a, 1, &moving, true, T0 + 100 * MS);
+	hb_lease_endorsement(a, 2, &moving, true, T0 + 100 * MS);
+	x = hb_lease_account(a, acct, &l, T0 + 100 * MS, 2, &changed);
+	cr_expect(changed);
+	cr_expect_eq(x->role, HB_ROLE_REPLICA);
+	hb_lease_endorsement(b, 1, &moving, true, T0 + 100 * MS);
+	hb_lease_endorsement(b, 2, &moving, true, T0 + 100 * MS);
+	x = hb_lease_account(b, acct, &l, T0 + 100 * MS, 2, &changed);
+	cr_expect_eq(x->role, HB_ROLE_REPLICA, "no one during the transition");
+	cr_expect_eq(x->last_other, 0, "b's own view is in transition, a before it");
+	/* after the transitions: b pending, from a, to a's head */
+	hb_lease_head(b, 0, 70, T0 + 900 * MS);
+	hb_lease_applied(b, 0, 60);
+	hb_lease_endorsement(b, 1, &moved, true, T0 + 1000 * MS);
+	hb_lease_endorsement(b, 2, &moved, true, T0 + 1000 * MS);
+	x = hb_lease_account(b, acct, &l, T0 + 1000 * MS, 3, &changed);
+	cr_expect(changed);
+	cr_expect_eq(x->role, HB_ROLE_PENDING);
+	cr_expect_eq(x->from, 0);
+	cr_expect_eq(x->target, 70);
+	/* sync: past the catch-up deadline, still pending while a is heard */
+	hb_lease_endorsement(b, 1, &moved, true, T0 + 4000 * MS);
+	hb_lease_endorsement(b, 2, &moved, true, T0 + 4000 * MS);
+	x = hb_lease_account(b, acct, &l, T0 + 4000 * MS, 4, &changed);
+	cr_expect_eq(x->role, HB_ROLE_PENDING);
+	hb_lease_applied(b, 0, 70);
+	x = hb_lease_account(b, acct, &l, T0 + 4100 * MS, 5, &changed);
+	cr_expect_eq(x->role, HB_ROLE_ACTIVE, "%s", x->reason);
+	hb_lease_free(&a);
+	hb_lease_free(&b);
+}
+
 Test(hb_lease, ready_needs_quorum_for_timeout_and_catch_up)
 {
 	struct hb_lease *h = holder(0);
@@ -218,6 +288,10 @@ Test(hb_lease, ready_needs_quorum_for_timeout_and_catch_up)
 }
 
 /* ---- a simulated cluster ---- */
+/* Five (or three) voters and holders, links that flap, stores that freeze
+   and restart, and (with pins) operators that promote and clear pins at
+   random voters, gossiped one definition per heartbeat as the daemon
+   does. At no time may two stores write one account. */
 
 #define N 5
 #define ACCTS 12
@@ -229,11 +303,15 @@ struct pkt {
 	uint64_t arrive;
 	uint64_t seq, echo;
 	struct hb_endorsement e;
+	bool has_pin;
+	struct hb_pin_def pin;
 };
 
 struct node {
 	struct hb_voter *v;
 	struct hb_lease *h;
+	struct hb_pins *pins;
+	int64_t skew_ns;		/* of its wall clock */
 	bool frozen;
 	uint64_t next_tick, seq;
 	uint64_t sent_at[64];		/* by seq % 64 */
@@ -245,6 +323,9 @@ static struct node nodes[N];
 static struct pkt pkts[4096];
 static char names[ACCTS][16];
 static size_t n_sim;
+static bool sim_pins;
+static size_t pinned_active;	/* ticks an account was active at its pin */
+static size_t pinned_here;	/* ticks a node had an account pinned to itself */
 
 static void node_start(size_t i, uint64_t now)
 {
@@ -267,8 +348,12 @@ static void node_tick(size_t i, uint64_t now)
 	enum hb_member_state st[N];
 	bool rd[N];
 	struct hb_endorsement own;
-	bool changed;
+	bool changed, has_pin = false;
+	struct hb_pin_force snap[HB_PINS_MAX];
+	struct hb_pin_def pin;
 
+	hb_voter_pins(nd->v, snap, hb_pins_snapshot(nd->pins, snap));
+	has_pin = hb_pins_next(nd->pins, &pin);
 	for (size_t m = 0; m < n_sim; m++) {
 		rd[m] = true;
 		if (m == i)
@@ -304,10 +389,18 @@ static void node_tick(size_t i, uint64_t now)
 		p->seq = nd->seq;
 		p->echo = nd->last_seq[j];
 		hb_voter_endorse(nd->v, j, now, &p->e);
+		p->has_pin = has_pin;
+		p->pin = pin;
 	}
 	for (size_t a = 0; a < ACCTS; a++) {
+		const struct hb_lease_acct *e;
+
 		hb_placement_get(pl, names[a], &l);
-		hb_lease_account(nd->h, names[a], &l, now, now, &changed);
+		e = hb_lease_account(nd->h, names[a], &l, now, now, &changed);
+		if (hb_pins_get(nd->pins, names[a], NULL) == (int)i) {
+			pinned_here++;
+			pinned_active += e->role == HB_ROLE_ACTIVE;
+		}
 	}
 }
 
@@ -321,6 +414,8 @@ static void deliver(struct pkt *p, uint64_t now)
 		return;
 	nd->heard[p->from] = now;
 	nd->last_seq[p->from] = p->seq;
+	if (p->has_pin)
+		hb_pins_merge(nd->pins, &p->pin);
 	/* the echo is known while it is in the ring and not older */
 	hb_lease_endorsement(nd->h, p->from, &p->e, p->echo != 0 && nd->seq - p->echo < 64,
 			     sent);
@@ -345,6 +440,22 @@ static void check(uint64_t now, unsigned int seed)
 	}
 }
 
+/* An operator at node i pins a random account to one of its holders, or
+   clears its pin (the daemon refuses other stores). */
+static void operator(size_t i, uint64_t now)
+{
+	const char *error;
+	size_t a = (size_t)rand() % ACCTS;
+	uint8_t m = HB_WIRE_PIN_NONE;
+
+	if (rand() % 3 != 0) {
+		hb_placement_get(pl, names[a], &l);
+		m = (uint8_t)l.rank[(size_t)rand() % l.want];
+	}
+	hb_pins_set(nodes[i].pins, names[a], m,
+		    (uint64_t)((int64_t)now * 1000 + nodes[i].skew_ns), &error);
+}
+
 static void simulate(unsigned int seed, size_t n, uint64_t steps)
 {
 	uint64_t now = T0;
@@ -367,6 +478,8 @@ static void simulate(unsigned int seed, size_t n, uint64_t steps)
 		snprintf(names[a], sizeof(names[a]), "acct%zu", a);
 	for (size_t i = 0; i < n; i++) {
 		memset(&nodes[i], 0, sizeof(nodes[i]));
+		nodes[i].pins = hb_pins_new();
+		nodes[i].skew_ns = ((int64_t)(rand() % 2001) - 1000) * 1000000;
 		node_start(i, now);
 		nodes[i].next_tick = now + (uint64_t)rand() % (INTERVAL * MS);
 		for (size_t j = 0; j < n; j++)
@@ -389,8 +502,11 @@ static void simulate(unsigned int seed, size_t n, uint64_t steps)
 		if (rand() % 6000 == 0) {
 			size_t i = (size_t)rand() % n;
 
+			/* its pins survive (STATE/hbmon.pins) */
 			node_start(i, now);
 		}
+		if (sim_pins && rand() % 1000 == 0)
+			operator((size_t)rand() % n, now);
 		if (rand() % 3000 == 0)
 			for (size_t i = 0; i < n; i++)
 				for (size_t j = 0; j < n; j++)
@@ -418,6 +534,7 @@ static void simulate(unsigned int seed, size_t n, uint64_t steps)
 	for (size_t i = 0; i < n; i++) {
 		hb_voter_free(&nodes[i].v);
 		hb_lease_free(&nodes[i].h);
+		hb_pins_free(&nodes[i].pins);
 	}
 }
 
@@ -431,4 +548,30 @@ Test(hb_lease, random_views_never_two_writers_5, .timeout = 120)
 {
 	for (unsigned int seed = 1; seed <= 4; seed++)
 		simulate(seed, 5, 60000);
+}
+
+/* The same with operators promoting and clearing pins all the time (one
+   every second somewhere, clocks up to 1 s apart): the pins take effect
+   (an account pinned to a store is active there half of the time, in
+   spite of the faults and transitions), and never two writers. */
+Test(hb_lease, random_promotes_never_two_writers_3, .timeout = 120)
+{
+	sim_pins = true;
+	pinned_active = pinned_here = 0;
+	for (unsigned int seed = 1; seed <= 6; seed++)
+		simulate(seed, 3, 60000);
+	cr_expect_gt(pinned_active, pinned_here / 3, "active at its pin %zu times of %zu",
+		     pinned_active, pinned_here);
+	sim_pins = false;
+}
+
+Test(hb_lease, random_promotes_never_two_writers_5, .timeout = 120)
+{
+	sim_pins = true;
+	pinned_active = pinned_here = 0;
+	for (unsigned int seed = 1; seed <= 4; seed++)
+		simulate(seed, 5, 60000);
+	cr_expect_gt(pinned_active, pinned_here / 3, "active at its pin %zu times of %zu",
+		     pinned_active, pinned_here);
+	sim_pins = false;
 }

@@ -120,7 +120,7 @@ Test(hb_view, dead_store_accounts_wait_for_its_lease)
 		if (e.lease)
 			last_b = t;
 	}
-	cr_assert(hb_view_endorses(&e, &l, 1), "%s endorsed to b", acct);
+	cr_assert(hb_view_endorses(&e, &l, hb_pins_hash(acct), false, 1), "%s endorsed to b", acct);
 	/* b is failed from now on: no lease to it, and the view changes */
 	st[1] = HB_MEMBER_FAILED;
 	dead = t;
@@ -131,7 +131,7 @@ Test(hb_view, dead_store_accounts_wait_for_its_lease)
 		hb_voter_tick(v, st, rd, t);
 		for (size_t s = 0; s < 4; s++) {
 			hb_voter_endorse(v, s, t, &e);
-			cr_assert(!hb_view_endorses(&e, &l, (unsigned int)s),
+			cr_assert(!hb_view_endorses(&e, &l, hb_pins_hash(acct), false, (unsigned int)s),
 				  "%s endorsed to %zu %llu ms after b's last renewal", acct, s,
 				  (unsigned long long)(t - last_b) / MS);
 		}
@@ -141,7 +141,7 @@ Test(hb_view, dead_store_accounts_wait_for_its_lease)
 			      hb_voter_view(v)->n_prefs);
 	cr_assert(next >= 0 && next != 1);
 	hb_voter_endorse(v, (size_t)next, t, &e);
-	cr_expect(hb_view_endorses(&e, &l, (unsigned int)next));
+	cr_expect(hb_view_endorses(&e, &l, hb_pins_hash(acct), false, (unsigned int)next));
 	/* prefs were made for b, the failed one */
 	cr_expect_eq(hb_voter_view(v)->n_prefs, 1);
 	cr_expect_eq(hb_voter_view(v)->prefs[0].member, 1);
@@ -299,11 +299,11 @@ Test(hb_view, prefs_newcomer_waits_for_the_current_active)
 	enum hb_member_state s7[7];
 	bool r7[7];
 	unsigned int p, z, w, u;
-	uint64_t t = T0 + LEASE * MS, renewed;
+	uint64_t t = T0 + LEASE * MS, renewed, h7;
 	const struct hb_endorsement *view;
 
 	pl7 = hb_test_placement(names, 7, &l7);
-	hb_test_account(pl7, &l7, 0, -1);
+	h7 = hb_pins_hash(hb_test_account(pl7, &l7, 0, -1));
 	p = l7.rank[0];
 	z = l7.rank[3];
 	w = l7.rank[4];
@@ -352,11 +352,202 @@ Test(hb_view, prefs_newcomer_waits_for_the_current_active)
 	t = renewed - 100 * MS + LEASE * MS + 10 * MS;
 	hb_voter_tick(v, s7, r7, t);
 	hb_voter_endorse(v, u, t, &e);
-	cr_expect(!hb_view_endorses(&e, &l7, u), "u endorsed during w's lease");
+	cr_expect(!hb_view_endorses(&e, &l7, h7, false, u), "u endorsed during w's lease");
 	t = renewed + LEASE * MS;
 	hb_voter_tick(v, s7, r7, t);
 	hb_voter_endorse(v, u, t, &e);
-	cr_expect(hb_view_endorses(&e, &l7, u), "u not endorsed after w's lease");
+	cr_expect(hb_view_endorses(&e, &l7, h7, false, u), "u not endorsed after w's lease");
 	hb_voter_free(&v);
 	hb_test_placement_free(&pl7, &l7);
+}
+
+/* ---- pins (mailmeshctl promote) ---- */
+
+static struct hb_endorsement pinned_view(uint64_t excl, uint64_t prev_excl, uint64_t hash,
+					 uint8_t cur, uint8_t prev)
+{
+	struct hb_endorsement e = { .lease = true, .view_id = 1, .excl = excl,
+				    .prev_excl = prev_excl, .n_pins = 1 };
+
+	e.pins[0].hash = hash;
+	e.pins[0].cur = cur;
+	e.pins[0].prev = prev;
+	return e;
+}
+
+/* A pin wins while its store is a holder and not excluded; otherwise the
+   placement decides. */
+Test(hb_view, pin_rule)
+{
+	const char *acct = account_led_by(1);
+	unsigned int second = l.rank[1], outsider = l.rank[3];
+
+	cr_expect_eq(hb_view_active_pinned(&l, 0, NULL, 0, -1), 1);
+	cr_expect_eq(hb_view_active_pinned(&l, 0, NULL, 0, (int)second), (int)second);
+	cr_expect_eq(hb_view_active_pinned(&l, 1ULL << second, NULL, 0, (int)second), 1,
+		     "the pinned store is excluded: no effect");
+	cr_expect_eq(hb_view_active_pinned(&l, 0, NULL, 0, (int)outsider), 1,
+		     "a store that does not hold the account is never pinned");
+	(void)acct;
+}
+
+/* The holder reads a voter's pin entries for its account's hash: the
+   current pin with excl, the previous with prev_excl, both must name s. */
+Test(hb_view, holder_reads_pin_entries)
+{
+	const char *acct = account_led_by(1);
+	uint64_t h = hb_pins_hash(acct), other = h + 1;
+	unsigned int s = l.rank[1];
+	struct hb_endorsement e;
+
+	e = pinned_view(0, 0, h, (uint8_t)s, (uint8_t)s);
+	cr_expect(hb_view_endorses(&e, &l, h, false, s));
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	cr_expect_eq(hb_view_active_in(&e, &l, h, false), (int)s);
+	/* another account's entry: the plain rule */
+	cr_expect(hb_view_endorses(&e, &l, other, false, 1));
+	cr_expect(!hb_view_endorses(&e, &l, other, false, s));
+	/* in transition (just pinned): no one */
+	e = pinned_view(0, 0, h, (uint8_t)s, HB_WIRE_PIN_NONE);
+	cr_expect(!hb_view_endorses(&e, &l, h, false, s));
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	/* just cleared: no one either */
+	e = pinned_view(0, 0, h, HB_WIRE_PIN_NONE, (uint8_t)s);
+	cr_expect(!hb_view_endorses(&e, &l, h, false, s));
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	/* pinned to s, s excluded in the current view: the placement's
+	   active, but only once s is excluded in both views */
+	e = pinned_view(1ULL << s, 0, h, (uint8_t)s, (uint8_t)s);
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	e = pinned_view(1ULL << s, 1ULL << s, h, (uint8_t)s, (uint8_t)s);
+	cr_expect(hb_view_endorses(&e, &l, h, false, 1));
+	/* a collision among the holder's accounts: an entry for the hash
+	   endorses neither; without an entry, the plain rule */
+	e = pinned_view(0, 0, h, (uint8_t)s, (uint8_t)s);
+	cr_expect(!hb_view_endorses(&e, &l, h, true, s));
+	cr_expect(!hb_view_endorses(&e, &l, h, true, 1));
+	e.n_pins = 0;
+	cr_expect(hb_view_endorses(&e, &l, h, true, 1));
+}
+
+static void endorse_all(struct hb_voter *v, uint64_t t)
+{
+	struct hb_endorsement e;
+
+	for (size_t s = 0; s < 4; s++)
+		hb_voter_endorse(v, s, t, &e);
+}
+
+/* A pin is a view change: view_id++, prev = the view before, and the
+   transition waits for every member's lease (the account moves between
+   stores that stay up). During it the account is endorsed to no one;
+   after it, to the pinned store. A clear goes back the same way. */
+Test(hb_view, pin_change_is_a_conservative_view_change)
+{
+	struct hb_voter *v = voter(0, T0);
+	const char *acct = account_led_by(1);
+	uint64_t h = hb_pins_hash(acct), t = T0 + LEASE * MS, last = 0, id;
+	unsigned int s = l.rank[1];
+	struct hb_pin_force pin = { .hash = h, .member = (uint8_t)s };
+	struct hb_endorsement e;
+
+	all_up();
+	for (; t < T0 + 3000 * MS; t += 200 * MS) {
+		hb_voter_tick(v, st, rd, t);
+		endorse_all(v, t);
+		last = t;
+	}
+	hb_voter_endorse(v, 1, t, &e);	/* b's last renewal, the latest */
+	last = t;
+	cr_assert(hb_view_endorses(&e, &l, h, false, 1), "%s at b before the pin", acct);
+	id = hb_voter_view(v)->view_id;
+	hb_voter_pins(v, &pin, 1);
+	cr_expect(hb_voter_tick(v, st, rd, t));
+	cr_expect_eq(hb_voter_view(v)->view_id, id + 1);
+	cr_expect_eq(hb_voter_view(v)->excl, 0);
+	cr_expect_eq(hb_voter_transition_end(v), last + LEASE * MS,
+		     "every member's last renewal + lease");
+	cr_assert_eq(hb_voter_view(v)->n_pins, 1);
+	cr_expect_eq(hb_voter_view(v)->pins[0].cur, s);
+	cr_expect_eq(hb_voter_view(v)->pins[0].prev, HB_WIRE_PIN_NONE);
+	/* a change during the transition waits for its end */
+	st[3] = HB_MEMBER_DEGRADED;
+	for (; t < last + LEASE * MS; t += 50 * MS) {
+		hb_voter_tick(v, st, rd, t);
+		cr_expect_eq(hb_voter_view(v)->excl, 0);
+		for (size_t m = 0; m < 4; m++) {
+			hb_voter_endorse(v, m, t, &e);
+			cr_assert(!hb_view_endorses(&e, &l, h, false, (unsigned int)m),
+				  "%s endorsed to %zu during the pin's transition", acct, m);
+		}
+	}
+	hb_voter_tick(v, st, rd, t);
+	hb_voter_endorse(v, s, t, &e);
+	cr_expect_eq(e.excl, 1ULL << 3, "the waiting change came after it");
+	cr_expect_eq(e.pins[0].prev, s, "the pin is in both views");
+	/* d's exclusion only adds one: not conservative, and it does not
+	   touch a pin to another store */
+	t = hb_voter_transition_end(v);
+	hb_voter_tick(v, st, rd, t);
+	hb_voter_endorse(v, s, t, &e);
+	cr_expect(hb_view_endorses(&e, &l, h, false, s), "%s at the pinned store", acct);
+	hb_voter_endorse(v, 1, t, &e);
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	/* the same pin again: no view change */
+	id = hb_voter_view(v)->view_id;
+	hb_voter_tick(v, st, rd, t + 100 * MS);
+	cr_expect_eq(hb_voter_view(v)->view_id, id);
+	/* cleared: back to b after a transition */
+	endorse_all(v, t + 100 * MS);
+	hb_voter_pins(v, NULL, 0);
+	hb_voter_tick(v, st, rd, t + 200 * MS);
+	cr_expect_eq(hb_voter_view(v)->view_id, id + 1);
+	cr_assert_eq(hb_voter_view(v)->n_pins, 1);
+	cr_expect_eq(hb_voter_view(v)->pins[0].cur, HB_WIRE_PIN_NONE);
+	cr_expect_eq(hb_voter_view(v)->pins[0].prev, s);
+	cr_expect_eq(hb_voter_transition_end(v), t + 100 * MS + LEASE * MS);
+	hb_voter_endorse(v, 1, t + 300 * MS, &e);
+	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	hb_voter_tick(v, st, rd, t + 100 * MS + LEASE * MS);
+	cr_expect_eq(hb_voter_view(v)->n_pins, 0, "the entry goes with the transition");
+	hb_voter_endorse(v, 1, t + 100 * MS + LEASE * MS, &e);
+	cr_expect(hb_view_endorses(&e, &l, h, false, 1));
+	hb_voter_free(&v);
+}
+
+/* A pin to a store that fails has no effect while it is excluded; when it
+   returns, after failback_after, the pin applies again. drain (degraded)
+   beats a pin. */
+Test(hb_view, pin_to_an_excluded_store_waits_for_its_return)
+{
+	struct hb_voter_settings set = { .n_members = 4, .self = 0, .lease_ms = LEASE,
+					 .failback_ms = 5000 };
+	struct hb_voter *v = hb_voter_new(&set, T0);
+	const char *acct = account_led_by(1);
+	uint64_t h = hb_pins_hash(acct), t = T0 + LEASE * MS;
+	unsigned int s = l.rank[1];
+	struct hb_pin_force pin = { .hash = h, .member = (uint8_t)s };
+	const struct hb_endorsement *w;
+
+	all_up();
+	hb_voter_pins(v, &pin, 1);
+	hb_voter_tick(v, st, rd, t);
+	w = hb_voter_view(v);
+	cr_expect_eq(hb_view_active_in(w, &l, h, false), (int)s);
+	st[s] = HB_MEMBER_DEGRADED;	/* drained */
+	t += 2000 * MS;
+	hb_voter_tick(v, st, rd, t);
+	cr_expect_eq(hb_view_active_in(w, &l, h, false), 1, "drain beats the pin");
+	st[s] = HB_MEMBER_FAILED;
+	t += 2000 * MS;
+	hb_voter_tick(v, st, rd, t);
+	cr_expect_eq(hb_view_active_in(w, &l, h, false), 1);
+	st[s] = HB_MEMBER_HEALTHY;
+	t += 2000 * MS;
+	hb_voter_tick(v, st, rd, t);
+	cr_expect_eq(hb_view_active_in(w, &l, h, false), 1, "returning: not yet stable");
+	t += 5000 * MS;
+	hb_voter_tick(v, st, rd, t);
+	cr_expect_eq(hb_view_active_in(w, &l, h, false), (int)s, "after failback_after");
+	hb_voter_free(&v);
 }

@@ -48,6 +48,19 @@ static void setup(void)
 	msg.endorse.prefs[0].n = 2;
 	msg.endorse.prefs[0].order[0] = 2;
 	msg.endorse.prefs[0].order[1] = 0;
+	msg.endorse.n_pins = 2;
+	msg.endorse.pins[0].hash = 0x10;
+	msg.endorse.pins[0].cur = 2;
+	msg.endorse.pins[0].prev = HB_WIRE_PIN_NONE;
+	msg.endorse.pins[1].hash = 0xff00000000000000ULL;
+	msg.endorse.pins[1].cur = HB_WIRE_PIN_NONE;
+	msg.endorse.pins[1].prev = 0;
+	msg.pins_hash = 0x0123456789abcdefULL;
+	msg.pins_count = 3;
+	msg.has_pin = true;
+	strcpy(msg.pin.account, "example.org/alice");
+	msg.pin.member = 1;
+	msg.pin.seq = 1764000000123456789ULL;
 }
 
 /* Offsets of the version 2 fields in out, for the setup() message. */
@@ -80,7 +93,7 @@ Test(hb_wire, round_trip)
 
 	hb_wire_encode(&msg, key, &out);
 	cr_assert_eq(out.len, HB_WIRE_MIN + strlen("mx1") + strlen(msg.reason) + 2 * 9 +
-		     2 + 2);
+		     2 + 2 + 2 * 10 + 1 + strlen(msg.pin.account) + 1 + 8);
 	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
 	cr_expect_eq(memcmp(&got, &msg, sizeof(msg)), 0);
 }
@@ -144,6 +157,40 @@ Test(hb_wire, authentic_but_bad_fields)
 	msg.pressure_io = 10001;
 	hb_wire_encode(&msg, key, &out);
 	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT);
+	mm_buf_reset(&out);
+	msg.pressure_io = 1;
+	msg.pin.seq = 0;
+	hb_wire_encode(&msg, key, &out);
+	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT, "pin seq 0");
+	mm_buf_reset(&out);
+	msg.pin.seq = 1;
+	strcpy(msg.pin.account, "example.org/a\tb");
+	hb_wire_encode(&msg, key, &out);
+	cr_expect_eq(hb_wire_decode(out.data, out.len, key, &got), MM_ERR_FORMAT,
+		     "a control byte in a pinned account");
+}
+
+/* A cleared pin, no pin definition, no pin entry: all round-trip. */
+Test(hb_wire, pins_round_trip)
+{
+	struct hb_msg got;
+
+	msg.pin.member = HB_WIRE_PIN_NONE;
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+	cr_expect_eq(got.pin.member, HB_WIRE_PIN_NONE);
+	cr_expect_str_eq(got.pin.account, "example.org/alice");
+	cr_expect_eq(got.pin.seq, msg.pin.seq);
+	cr_expect_eq(got.endorse.n_pins, 2);
+	cr_expect_eq(got.endorse.pins[1].prev, 0);
+	mm_buf_reset(&out);
+	msg.has_pin = false;
+	memset(&msg.pin, 0, sizeof(msg.pin));
+	msg.endorse.n_pins = 0;
+	memset(msg.endorse.pins, 0, sizeof(msg.endorse.pins));
+	hb_wire_encode(&msg, key, &out);
+	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
+	cr_expect_eq(memcmp(&got, &msg, sizeof(msg)), 0);
 }
 
 /* Random bytes, and random bytes behind a valid header: never accepted,
@@ -187,8 +234,17 @@ Test(hb_wire, longest_fits)
 			if (j != i)
 				pf->order[k++] = (uint8_t)j;
 	}
+	/* 16 pins and 16 other accounts pinned in the previous view */
+	msg.endorse.n_pins = HB_WIRE_PINS_MAX;
+	for (unsigned int i = 0; i < HB_WIRE_PINS_MAX; i++) {
+		msg.endorse.pins[i].hash = 1000 + i;
+		msg.endorse.pins[i].cur = i < 16 ? (uint8_t)i : HB_WIRE_PIN_NONE;
+		msg.endorse.pins[i].prev = i < 16 ? HB_WIRE_PIN_NONE : (uint8_t)i;
+	}
+	msg.pins_count = HB_WIRE_PINS_MAX;
+	memset(msg.pin.account, 'a', HB_WIRE_ACCOUNT_MAX);
 	hb_wire_encode(&msg, key, &out);
-	cr_assert_eq(out.len, 1407);
+	cr_assert_eq(out.len, 2003);
 	cr_assert_leq(out.len, HB_WIRE_MAX);
 	cr_assert_eq(hb_wire_decode(out.data, out.len, key, &got), 0);
 	cr_expect_eq(memcmp(&got, &msg, sizeof(msg)), 0);
@@ -227,8 +283,11 @@ struct hostile { const char *what; size_t off; uint8_t value; };
 Test(hb_wire, hostile_counts)
 {
 	/* layout after v2_off(): hash 8, head 8, n_applied 1, 2 x (1 + 8),
-	   lease 1, view 8, excl 8, prev 8, n_prefs 1, p 1, k 1, order 2 */
-	const size_t a = 16, pr = a + 1 + 18 + 1 + 24;
+	   lease 1, view 8, excl 8, prev 8, n_prefs 1, p 1, k 1, order 2;
+	   version 3: n_pins 1, 2 x (hash 8, cur 1, prev 1), pins_hash 8,
+	   pins_count 1, has_pin 1, account length 1, account 17, member 1,
+	   seq 8 */
+	const size_t a = 16, pr = a + 1 + 18 + 1 + 24, v3 = pr + 5, g = v3 + 1 + 20 + 8;
 	const struct hostile cases[] = {
 		{ "n_applied 64", a, 64 },
 		{ "n_applied 255", a, 255 },
@@ -247,11 +306,28 @@ Test(hb_wire, hostile_counts)
 		{ "prefs names p", pr + 3, 1 },
 		{ "prefs names a member twice", pr + 4, 2 },
 		{ "prefs entry 200", pr + 3, 200 },
+		{ "n_pins 33", v3, 33 },
+		{ "n_pins 255", v3, 255 },
+		{ "n_pins one too many", v3, 3 },
+		{ "n_pins one too few", v3, 1 },
+		{ "pin cur 64", v3 + 1 + 8, 64 },
+		{ "pin prev 200", v3 + 1 + 9, 200 },
+		{ "pin in neither view", v3 + 1 + 8, HB_WIRE_PIN_NONE },
+		{ "pin hashes not increasing", v3 + 11 + 7, 0 },
+		{ "pins_count 33", g, 33 },
+		{ "has_pin 2", g + 1, 2 },
+		{ "pinned account of 0 bytes", g + 2, 0 },
+		{ "pinned account one byte too long", g + 2, 18 },
+		{ "pinned account one byte too short", g + 2, 16 },
+		{ "pinned account with a newline", g + 3, '\n' },
+		{ "pinned account with a NUL", g + 3, 0 },
+		{ "pin definition member 64", g + 3 + 17, 64 },
+		{ "pin definition member 254", g + 3 + 17, 254 },
 	};
 	struct hb_msg got;
 
 	hb_wire_encode(&msg, key, &out);
-	cr_assert_eq(out.len, v2_off() + pr + 5 + HB_WIRE_MAC_LEN);
+	cr_assert_eq(out.len, v2_off() + g + 3 + 17 + 1 + 8 + HB_WIRE_MAC_LEN);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		unsigned char *b = out.data + v2_off() + cases[i].off, save = *b;
 
