@@ -32,6 +32,8 @@
 	"[--hold SECONDS] [--timeout SECONDS] [--dry-run] [--json]\n"
 /* --dry-run asks each holder this often and shows its quickest answer */
 #define DRILL_DRY_TRIES 5
+/* a failed drill waits this long at least for the account to settle */
+#define DRILL_SETTLE_MS 10000
 /* a holder's answer to one ROLE question, or to the connection */
 #define DRILL_ASK_TIMEOUT_MS 2000
 
@@ -414,20 +416,28 @@ static enum move_result move(struct drill *d, size_t from, size_t to, const char
 	return MOVE_DONE;
 }
 
-/* What the account looks like now, for a failed drill: waits (up to the
-   timeout) for exactly one holder to have it active, then describes that
-   and its pin. The caller frees the text. */
+/* What the account looks like once things settle, for a failed drill:
+   polls the holders until the same single holder has had it active with
+   the same epoch for a stable period (two leases and two intervals: a
+   promote and its undoing can each take the account off its store for
+   about a lease), or DRILL_SETTLE_MS (the timeout, when longer) passed;
+   then describes that and its pin. The caller frees the text. */
 static char *settle(struct drill *d)
 {
 	struct mm_buf why = { 0 }, out = { 0 };
 	int *state = mm_calloc(d->n + 1, sizeof(*state));
 	uint64_t *epoch = mm_calloc(d->n + 1, sizeof(*epoch));
-	uint64_t t0 = now_ms();
+	uint64_t t0 = now_ms(), since = 0, last_epoch = 0;
+	uint64_t stable_ms = 2 * ((uint64_t)d->cfg->hb_lease_ms + d->cfg->hb_interval_ms);
+	uint64_t budget = d->timeout_ms > DRILL_SETTLE_MS ? d->timeout_ms : DRILL_SETTLE_MS;
 	const char *error, *pin;
 	json_t *st = NULL;
-	int x;
+	int x, last = -2;
+	bool stable = false;
 
 	for (;;) {
+		uint64_t now;
+
 		for (size_t i = 0; i < d->n; i++) {
 			struct repl_role r;
 
@@ -437,16 +447,28 @@ static char *settle(struct drill *d)
 				repl_role_free(&r);
 		}
 		mm_buf_reset(&why);
-		if ((x = hb_drill_find_active(d->names, state, d->n, &why)) >= 0 ||
-		    now_ms() - t0 >= d->timeout_ms)
+		x = hb_drill_find_active(d->names, state, d->n, &why);
+		now = now_ms();
+		if (x != last || (x >= 0 && epoch[x] != last_epoch)) {
+			last = x;
+			last_epoch = x >= 0 ? epoch[x] : 0;
+			since = now;
+		}
+		if (x >= 0 && now - since >= stable_ms) {
+			stable = true;
 			break;
-		sleep_until(now_ms() + 100);
+		}
+		if (now - t0 >= budget)
+			break;
+		sleep_until(now + 100);
 	}
 	if (x >= 0)
 		mm_buf_printf(&out, "%s is active on %s (epoch %" PRIu64 ")", d->account,
 			      d->names[x], epoch[x]);
 	else
 		mm_buf_printf(&out, "%s: %s", d->account, mm_buf_str(&why));
+	if (!stable)
+		mm_buf_printf(&out, " (still changing after %.1f s)", (now_ms() - t0) / 1000.0);
 	if (hb_cmd_status_get(d->cfg, &st, &error) == 0) {
 		pin = status_pin(st, d->account);
 		mm_buf_printf(&out, "; %s%s", pin != NULL ? "pinned to " : "not pinned",
