@@ -205,6 +205,26 @@ n_before=$(wc -l <"$OK")
 mm_wait_for 20 eval "[ \$(wc -l <$OK) -ge $((n_before + 3)) ]" ||
 	mm_fail "deliveries do not go on after the drill"
 
+mm_log "(3b) alice pinned to $X before: the drill goes back with a promote, the pin stays"
+"$MM_CTL" -c "$MM_T/$D.ini" promote $A "$X" >/dev/null || mm_fail "promote $A $X failed"
+mm_wait_for 10 eval "st $D | jq -e --arg a $A --arg x $X '.accounts[] | select(.account == \$a) | .pinned == \$x' >/dev/null" ||
+	mm_fail "$D's status does not show alice pinned to $X"
+rc=0
+"$MM_CTL" -c "$MM_T/$D.ini" drill $A >"$MM_T/pinned.out" 2>&1 || rc=$?
+mm_log "pinned drill: $(tr '\n' '|' <"$MM_T/pinned.out")"
+mm_assert_eq "$rc" 0 "exit status of the drill of pinned alice"
+grep -q "pinned to $X; moving it to .*, then back with 'promote $A $X'" "$MM_T/pinned.out" ||
+	mm_fail "it does not go back with a promote to $X"
+grep -q "^drill $A: $X -> [a-c]: unwritable [0-9.]* s (switch [0-9.]* s), 0 records behind; back [a-c] -> $X: unwritable" \
+	"$MM_T/pinned.out" || mm_fail "no report line"
+mm_wait_for 10 eval '[ "$(one_writer $A a b c)" = "$X" ]' || mm_fail "alice is not back on $X"
+st $D | jq -e --arg a $A --arg x $X '.accounts[] | select(.account == $a) | .pinned == $x' >/dev/null ||
+	mm_fail "the pin to $X did not stay"
+"$MM_CTL" -c "$MM_T/$D.ini" promote $A --clear >/dev/null || mm_fail "promote --clear failed"
+mm_wait_for 10 eval "st $D | jq -e --arg a $A '.accounts[] | select(.account == \$a) | .pinned == null' >/dev/null" ||
+	mm_fail "alice is still pinned after --clear"
+mm_wait_for 10 eval '[ "$(one_writer $A a b c)" = "$X" ]' || mm_fail "alice is not on $X after --clear"
+
 mm_log "(4) a drill that cannot finish within its timeout puts alice back"
 rc=0
 "$MM_CTL" -c "$MM_T/$D.ini" drill $A --timeout 0.1 >"$MM_T/short.out" 2>&1 || rc=$?
