@@ -432,6 +432,7 @@ static char *settle(struct drill *d)
 	uint64_t budget = d->timeout_ms > DRILL_SETTLE_MS ? d->timeout_ms : DRILL_SETTLE_MS;
 	const char *error, *pin;
 	json_t *st = NULL;
+	char *text;
 	int x, last = -2;
 	bool stable = false;
 
@@ -480,7 +481,9 @@ static char *settle(struct drill *d)
 	free(state);
 	free(epoch);
 	mm_buf_free(&why);
-	return mm_strdup(mm_buf_str(&out));
+	text = mm_strdup(mm_buf_str(&out));
+	mm_buf_free(&out);
+	return text;
 }
 
 /* Appends the drill's line to STATE/events (mailmeshctl events). */
