@@ -34,7 +34,7 @@ static uint64_t now_ms(void)
 static int view_active(const char *sock, const char *account, char *cur, char *prev,
 		       char *pin, size_t size)
 {
-	char *line = mm_strdup_printf("active %s", account), out[512];
+	char *line = mm_strdup_printf("active %s", account), out[512] = "";
 	const char *error;
 	int ret = mm_ctl_call(sock, line, out, sizeof(out), &error);
 	char fmt[32];
@@ -87,7 +87,7 @@ static int status_of(const struct mm_cfg *cfg, const char *store, const char *ac
 
 int hb_cmd_promote(const struct mm_cfg *cfg, int argc, char **argv)
 {
-	char *sock, *line, out[512], from[128], cur[128], prev[128], pin[128], state[256];
+	char *sock, *line, out[512] = "", from[128], cur[128], prev[128], pin[128], state[256];
 	char role[32];
 	const char *account = NULL, *store = NULL, *error;
 	unsigned long timeout_s = 30;

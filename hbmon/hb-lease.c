@@ -219,11 +219,6 @@ static bool collides(const struct hb_lease *h, uint64_t hash)
 	return h->cap_hashes > 0 && h->hashes[hash_slot(h, hash)].count > 1;
 }
 
-bool hb_lease_collides(const struct hb_lease *h, const char *account)
-{
-	return collides(h, hb_pins_hash(account));
-}
-
 static struct hb_lease_acct *get(struct hb_lease *h, const char *account)
 {
 	size_t pos;

@@ -79,8 +79,9 @@ void hb_lease_set_sync(struct hb_lease *h, const char *account, bool sync);
 /* The epoch this store last knew for account (e.g. from STATE/roles). */
 void hb_lease_set_epoch(struct hb_lease *h, const char *account, uint64_t epoch);
 /* Evaluates account (placement l, member indices) at now_us, with each
-   voter's pins (hb_view_endorses); wall_ns is the wall clock for a new
-   epoch. Returns the entry (borrowed from h
+   voter's pins (hb_view_endorses; when another account known here has the
+   same hash, no voter's pin entry for it counts); wall_ns is the wall
+   clock for a new epoch. Returns the entry (borrowed from h
    until hb_lease_free) and sets *changed_r when its role changed; the
    entry's reason then says why. */
 const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *account,
@@ -89,9 +90,6 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 					     bool *changed_r);
 /* The entry of account, or NULL. */
 const struct hb_lease_acct *hb_lease_find(const struct hb_lease *h, const char *account);
-/* Whether another account this holder knows has the same hash as account
-   (then no voter's pin entry for that hash is counted for either). */
-bool hb_lease_collides(const struct hb_lease *h, const char *account);
 
 const char *hb_role_str(enum hb_role r);
 

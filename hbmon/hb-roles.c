@@ -494,10 +494,9 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 		unsigned int hold[HB_VIEW_MAX];
 		bool down[HB_VIEW_MAX] = { false };
 		json_t *reps = json_array();
+		const char *pinned = hb_promote_pinned(d, d->accounts[i]);
 		size_t nh;
 		int act;
-
-		const char *pinned = hb_promote_pinned(d, d->accounts[i]);
 
 		hb_placement_get(d->pl, d->accounts[i], &d->pll);
 		act = hb_view_active_in(v, &d->pll, hb_pins_hash(d->accounts[i]), false);
@@ -516,7 +515,8 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 			      "replicas", reps,
 			      "role", a != NULL ? hb_role_str(a->role) : "replica",
 			      "votes", (json_int_t)(a != NULL ? a->votes : 0));
-		json_object_set_new(o, "pinned", pinned != NULL ? json_string(pinned) : json_null());
+		json_object_set_new(o, "pinned", pinned != NULL ? json_string(pinned) :
+				    json_null());
 		json_object_set_new(o, "deadline_ms", a != NULL && a->role != HB_ROLE_REPLICA &&
 				    a->deadline_us > now ?
 				    json_integer((json_int_t)((a->deadline_us - now) / 1000)) :

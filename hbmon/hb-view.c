@@ -165,7 +165,8 @@ void hb_voter_pins(struct hb_voter *v, const struct hb_pin_force *pins, size_t n
 	for (size_t i = 0; i < n; i++)
 		mm_assert(pins[i].member < v->set.n_members &&
 			  (i == 0 || pins[i].hash > pins[i - 1].hash));
-	memcpy(v->pins, pins, n * sizeof(*pins));
+	if (n > 0)
+		memcpy(v->pins, pins, n * sizeof(*pins));
 	v->n_pins = n;
 }
 

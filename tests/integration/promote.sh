@@ -140,7 +140,9 @@ grep -q "gave up" "$OK" && mm_fail "the loop gave up: $(grep gave "$OK")"
 [ -s "$BOTH" ] && mm_fail "two writable stores for $A: $(head -3 "$BOTH")"
 first=$(awk -v t="$T" -v t0="$t0" '$2 == t && $3 >= t0 { print $3; exit }' "$OK")
 [ -n "$first" ] || mm_fail "no delivery on $T after the promote: $(tail -5 "$OK")"
-mm_log "promote -> first delivery acknowledged on $T: $((first - t0)) ms"
+last=$(awk -v x="$X" '$2 == x { l = $3 } END { print l }' "$OK")
+mm_log "promote -> first delivery acknowledged on $T: $((first - t0)) ms" \
+	"(the last one on $X: $((last - t0)) ms)"
 W=$(one_writer "$A" a b c) || mm_fail "not one writer of $A after the promote"
 mm_assert_eq "$W" "$T" "alice's writer after the promote"
 for n in a b c; do
@@ -219,6 +221,13 @@ all_one_writer a b c || mm_fail "not one writer per account after the clear"
 for n in a b c; do mm_dovecot_stop "$MM_T/dovecot-$n"; done
 mm_cluster_stop
 for n in a b c; do mm_node_stop_hbmon $n; done
+no_sanitizer_reports() {
+	if grep -q -E "Sanitizer|runtime error:" "$MM_T"/*/hbmon.log; then
+		grep -E -A5 "Sanitizer|runtime error:" "$MM_T"/*/hbmon.log | head -30 >&2
+		mm_fail "sanitizer reports in the hbmon logs"
+	fi
+}
+no_sanitizer_reports
 rm -rf "$MM_T"
 
 mm_log "(f) two stores and a witness: the witness keeps the pins too, and is no target"
@@ -255,4 +264,5 @@ mm_wait_for 5 grep -q " - $A\$" "$MM_T/w/state/hbmon.pins" ||
 	mm_fail "the witness did not record the clear: $(cat "$MM_T/w/state/hbmon.pins")"
 mm_cluster_stop
 for n in p q w; do mm_node_stop_hbmon $n; done
+no_sanitizer_reports
 mm_finish
