@@ -258,8 +258,10 @@ static int ask(struct drill *d, size_t i, struct repl_role *r, const char **erro
 		*error_r = d->err;
 		return -1;
 	}
-	if (repl_role_parse(m.blob, m.blob_len, r, error_r) < 0)
+	if (repl_role_parse(m.blob, m.blob_len, r, error_r) < 0) {
+		repl_role_free(r);
 		return -1;
+	}
 	if (strcmp(r->store, h->name) != 0) {
 		drill_err(d, "the answer comes from %s", r->store);
 		repl_role_free(r);
@@ -292,23 +294,18 @@ static int sample(struct drill *d, size_t i, size_t other, uint64_t t0,
 }
 
 /* The store an account is pinned to by the status of mailmesh-hbmon, or
-   NULL: its "pins" ({account, store}), as top-level or in "leases", or the
-   account's "pinned". */
+   NULL: its "pins" ({account, store}: the pins in force), or the
+   account's "pinned" (when this store holds it). Borrowed from st. */
 static const char *status_pin(const json_t *st, const char *account)
 {
-	const json_t *lists[2] = { json_object_get(st, "pins"),
-				   json_object_get(json_object_get(st, "leases"), "pins") };
 	const json_t *p, *a;
 	size_t i;
 
-	for (int k = 0; k < 2; k++) {
-		json_array_foreach(lists[k], i, p) {
-			const char *acc = json_string_value(json_object_get(p, "account"));
-			const char *store = json_string_value(json_object_get(p, "store"));
+	json_array_foreach(json_object_get(st, "pins"), i, p) {
+		const char *acc = json_string_value(json_object_get(p, "account"));
 
-			if (acc != NULL && strcmp(acc, account) == 0)
-				return store;	/* NULL: a cleared pin */
-		}
+		if (acc != NULL && strcmp(acc, account) == 0)
+			return json_string_value(json_object_get(p, "store"));
 	}
 	json_array_foreach(json_object_get(st, "accounts"), i, a) {
 		const char *acc = json_string_value(json_object_get(a, "account"));
@@ -589,6 +586,7 @@ static int plan_make(struct drill *d, struct plan *p, unsigned int tries)
 			clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (ask(d, i, &p->roles[i], &error) < 0) {
 				fprintf(stderr, "mailmeshctl: drill: %s: %s\n", d->names[i], error);
+				state[i] = -1;
 				break;
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -56,8 +56,7 @@ state_of() {
 		st "$n" | python3 -c 'import json, sys
 s = json.load(sys.stdin)
 acc = [x for x in s["accounts"] if x["account"] == sys.argv[1]]
-hb = s.get("hbmon", {})
-pins = hb.get("pins", hb.get("leases", {}).get("pins", []))
+pins = s["hbmon"]["pins"]
 print(sys.argv[2], [(x["role"], x["epoch"], x.get("pinned")) for x in acc], pins)' "$a" "$n"
 	done
 }
@@ -132,6 +131,8 @@ mm_assert_eq "$(echo "$out" | jq -r .to)" \
 
 mm_log "(2) --to a store that does not hold the account: refused, nothing changes"
 before=$(state_of $B a b c)
+[ "$(echo "$before" | grep -c "'active', [0-9]*, None)\] \[\]\$")" = 1 ] ||
+	mm_fail "not one store with bob active, unpinned, no pins: $before"
 ev_before=$(cat "$MM_T"/{a,b,c}/state/events 2>/dev/null | wc -l)
 rc=0
 "$MM_CTL" -c "$MM_T/a.ini" drill $B --to c >"$MM_T/to-c.out" 2>&1 || rc=$?
