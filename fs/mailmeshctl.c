@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ctl-json.h"
 #include "hb-cmd.h"
+#include "hb-drill.h"
 #include "journal-file.h"
 #include "log.h"
 #include "maildir.h"
@@ -48,6 +49,9 @@ static void usage(FILE *f)
 		"  promote ACCOUNT STORE | promote ACCOUNT --clear [--no-wait]\n"
 		"                      planned switch of an account's active store to\n"
 		"                      another of its holders (a pin), or back\n"
+		"  drill ACCOUNT [--to STORE] [--hold S] [--timeout S] [--dry-run] [--json]\n"
+		"                      a timed planned failover of the account and back:\n"
+		"                      the time it was unwritable, records behind\n"
 		"  metrics [--textfile PATH]\n"
 		"                      every daemon's figures in Prometheus text format,\n"
 		"                      or written atomically to PATH (node_exporter's\n"
@@ -518,6 +522,8 @@ int main(int argc, char **argv)
 		ret = hb_cmd_promote(cfg, argc, argv);
 	else if (strcmp(argv[0], "events") == 0)
 		ret = hb_cmd_events(cfg, argc, argv);
+	else if (strcmp(argv[0], "drill") == 0)
+		ret = hb_cmd_drill(cfg, argc, argv);
 	else {
 		usage(stderr);
 		ret = 2;

@@ -77,7 +77,9 @@ enum mm_wire_query {
 				   MM_WIRE_QF_FOLDER, expunged at or after since_ns */
 	MM_WIRE_Q_FETCH_RETAINED, /* args: one mm_wire_qretained (size, mtime 0).
 				   Answer: as FETCH */
-	MM_WIRE_Q_LAST = MM_WIRE_Q_FETCH_RETAINED,
+	MM_WIRE_Q_ROLE,		/* no args. Answer: the account's role here, epoch,
+				   journal head, receive cursors (repl-role.h) */
+	MM_WIRE_Q_LAST = MM_WIRE_Q_ROLE,
 };
 #define MM_WIRE_QF_CONTENT 0x1	/* digests and lists with content hashes */
 #define MM_WIRE_QF_FOLDER 0x2	/* RETAINED: of one folder only */

@@ -23,6 +23,7 @@
 #include "mem.h"
 #include "repl-expunged.h"
 #include "repl-query.h"
+#include "repl-role.h"
 #include "repl.h"
 
 /* questions queued at most: the asker waits for each answer */
@@ -298,6 +299,26 @@ static void answer_fetch_retained(struct repl_query *q, const struct question *q
 	free(name);
 }
 
+/* ROLE: the account's role here, read afresh (mailmeshctl drill polls it). */
+static void answer_role(struct repl_query *q, const struct question *qu)
+{
+	struct repl_role r;
+	const char *error;
+
+	if (qu->args_len != 0) {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup("malformed ROLE question");
+		return;
+	}
+	if (repl_role_read(q->d->cfg, qu->account, &r, &error) < 0) {
+		q->a_code = MM_WIRE_A_FAILED;
+		q->a_text = mm_strdup(error);
+		return;
+	}
+	repl_role_format(&r, &q->a_body);
+	repl_role_free(&r);
+}
+
 static void *worker(void *arg)
 {
 	struct repl_query *q = arg;
@@ -315,6 +336,8 @@ static void *worker(void *arg)
 		answer_retained(q, qu);
 	} else if (qu->code == MM_WIRE_Q_FETCH_RETAINED) {
 		answer_fetch_retained(q, qu);
+	} else if (qu->code == MM_WIRE_Q_ROLE) {
+		answer_role(q, qu);
 	} else {
 		answer_fetch(q, qu);
 	}

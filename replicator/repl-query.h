@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * repl-query.h - answers a peer's mailmesh-fsck (QUERY frames on an
  * inbound session that opened with QUERY OPEN instead of HELLO): folder
- * digests, a folder's entries, a file's content. The walking and hashing
+ * digests, a folder's entries, a file's content; and an account's role
+ * (mailmeshctl drill; repl-role.c). The walking and hashing
  * run in a worker thread so replication goes on meanwhile; the session
  * (repl-session.c) owns the connection. */
 #ifndef REPL_QUERY_H

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -52,8 +53,14 @@ int pq_recv(struct pq_conn *c, struct mm_wire_msg *m_r, const char **error_r)
 		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 		int n;
 
-		if (SSL_pending(c->ssl) == 0 && poll(&pfd, 1, PQ_TIMEOUT_MS) == 0) {
-			*error_r = "no answer in 10 minutes";
+		if (SSL_pending(c->ssl) == 0 &&
+		    poll(&pfd, 1, c->timeout_ms > 0 ? (int)c->timeout_ms : PQ_TIMEOUT_MS) == 0) {
+			if (c->timeout_ms > 0) {
+				snprintf(err, sizeof(err), "no answer in %u ms", c->timeout_ms);
+				*error_r = err;
+			} else {
+				*error_r = "no answer in 10 minutes";
+			}
 			return -1;
 		}
 		n = SSL_read(c->ssl, buf, sizeof(buf));
@@ -106,6 +113,14 @@ int pq_connect(struct pq_conn *c, SSL_CTX *ctx, const struct mm_peer_cfg *peer,
 		return -1;
 	}
 	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd >= 0 && c->timeout_ms > 0) {
+		/* bounds connect() and the blocking TLS handshake too */
+		struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
+				      .tv_usec = (c->timeout_ms % 1000) * 1000 };
+
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (c->fd < 0 || connect(c->fd, res->ai_addr, res->ai_addrlen) < 0) {
 		snprintf(err, sizeof(err), "connect(%s) failed: %s", peer->address,
 			 strerror(errno));
@@ -154,6 +169,7 @@ int pq_ask(struct pq_conn *c, uint32_t code, const char *text, const struct mm_b
 void pq_close(struct pq_conn *c, bool polite)
 {
 	uint64_t bytes = c->bytes;
+	unsigned int timeout_ms = c->timeout_ms;
 
 	if (!c->used)
 		return;
@@ -167,4 +183,5 @@ void pq_close(struct pq_conn *c, bool polite)
 	mm_wire_decoder_free(&c->dec);
 	memset(c, 0, sizeof(*c));
 	c->bytes = bytes;
+	c->timeout_ms = timeout_ms;
 }

@@ -22,6 +22,9 @@ struct pq_conn {
 	struct mm_wire_decoder *dec;
 	uint64_t bytes;		/* sent and received */
 	bool used;		/* pq_connect() was called */
+	unsigned int timeout_ms; /* set before pq_connect(): its connect and TLS
+				   handshake and every answer wait this long at
+				   most; 0: PQ_TIMEOUT_MS (pq_close keeps it) */
 };
 
 /* Connects to peer (TLS with ctx, its certificate checked for its name)
