@@ -359,10 +359,8 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 		}
 	}
 	if (a->role == HB_ROLE_PENDING) {
-		uint64_t have = h->applied[a->from];
-
+		uint64_t have = h->applied[a->from], more = 0;
 		int who;
-		uint64_t more;
 
 		if (have >= a->target) {
 			snprintf(a->reason, sizeof(a->reason),
