@@ -503,7 +503,7 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 	}
 	o = json_pack("{s:b, s:I, s:o, s:b, s:I, s:I, s:I}", "ready", d->ready,
 		      "view_id", (json_int_t)v->view_id, "excluded", excl,
-		      "in_transition", v->excl != v->prev_excl,
+		      "in_transition", hb_view_in_transition(v),
 		      "lease_ms", (json_int_t)d->cfg->hb_lease_ms,
 		      "quorum", (json_int_t)(d->lease != NULL ? hb_lease_quorum(d->lease) :
 					     (d->n_lm + 1) / 2 + 1),

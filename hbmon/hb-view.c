@@ -385,6 +385,16 @@ const struct hb_endorsement *hb_voter_view(const struct hb_voter *v)
 	return &v->view;
 }
 
+bool hb_view_in_transition(const struct hb_endorsement *e)
+{
+	if (e->excl != e->prev_excl)
+		return true;
+	for (size_t i = 0; i < e->n_pins; i++)
+		if (e->pins[i].cur != e->pins[i].prev)
+			return true;
+	return false;
+}
+
 uint64_t hb_voter_transition_end(const struct hb_voter *v)
 {
 	return v->transition_end;

@@ -78,6 +78,9 @@ void hb_voter_endorse(struct hb_voter *v, size_t s, uint64_t now_us,
    prev_excl, prefs, pins (lease is false). */
 const struct hb_endorsement *hb_voter_view(const struct hb_voter *v);
 uint64_t hb_voter_transition_end(const struct hb_voter *v);
+/* Whether view e is in a transition: exclusions or pins differ between
+   its current and previous parts. */
+bool hb_view_in_transition(const struct hb_endorsement *e);
 /* The exclusions wanted at the last tick. */
 uint64_t hb_voter_wanted(const struct hb_voter *v);
 

@@ -470,6 +470,7 @@ Test(hb_view, pin_change_is_a_conservative_view_change)
 	cr_assert_eq(hb_voter_view(v)->n_pins, 1);
 	cr_expect_eq(hb_voter_view(v)->pins[0].cur, s);
 	cr_expect_eq(hb_voter_view(v)->pins[0].prev, HB_WIRE_PIN_NONE);
+	cr_expect(hb_view_in_transition(hb_voter_view(v)), "a pin's transition is one");
 	/* a change during the transition waits for its end */
 	st[3] = HB_MEMBER_DEGRADED;
 	for (; t < last + LEASE * MS; t += 50 * MS) {
@@ -510,6 +511,7 @@ Test(hb_view, pin_change_is_a_conservative_view_change)
 	cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
 	hb_voter_tick(v, st, rd, t + 100 * MS + LEASE * MS);
 	cr_expect_eq(hb_voter_view(v)->n_pins, 0, "the entry goes with the transition");
+	cr_expect(!hb_view_in_transition(hb_voter_view(v)));
 	hb_voter_endorse(v, 1, t + 100 * MS + LEASE * MS, &e);
 	cr_expect(hb_view_endorses(&e, &l, h, false, 1));
 	hb_voter_free(&v);
