@@ -87,6 +87,25 @@ void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsem
 		sent_us + h->lease_us * (100 - LEASE_MARGIN) / 100 : 0;
 }
 
+int hb_lease_quorum_active(const struct hb_lease *h, const struct hb_placement_list *l,
+			   uint64_t hash, uint64_t now_us)
+{
+	unsigned int votes[HB_VIEW_MAX] = { 0 };
+
+	for (size_t v = 0; v < h->n_voters; v++) {
+		bool recent = v < h->set.n_members ? v == h->set.self || h->heard[v] :
+			      h->valid_until[v] > now_us;
+		int a;
+
+		if (!recent || h->e[v].view_id == 0)
+			continue;
+		a = hb_view_active_in(&h->e[v], l, hash, false);
+		if (a >= 0 && ++votes[a] >= h->quorum)
+			return a;
+	}
+	return -1;
+}
+
 void hb_lease_member(struct hb_lease *h, size_t m, bool heard)
 {
 	mm_assert(m < h->set.n_members);

@@ -55,6 +55,13 @@ size_t hb_lease_quorum(const struct hb_lease *h);
    one and its validity. */
 void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsement *e,
 			  bool have_sent, uint64_t sent_us);
+/* The store a quorum of voters' last views (of voters heard; the witness
+   while its endorsement is valid) make the active of l's account, or -1
+   when no quorum agrees (during a transition, or too few voters heard).
+   For the status: this store's own view may still name itself while the
+   others hold it out (a returning store during failback_after). */
+int hb_lease_quorum_active(const struct hb_lease *h, const struct hb_placement_list *l,
+			   uint64_t hash, uint64_t now_us);
 /* Whether member m is heard (not failed or unknown); every tick. */
 void hb_lease_member(struct hb_lease *h, size_t m, bool heard);
 /* A heartbeat from member m saying head (its journal's last LSN) arrived

@@ -522,9 +522,8 @@ void hb_roles_json(struct hb_daemon *d, json_t *status)
 		int act;
 
 		hb_placement_get(d->pl, d->accounts[i], &d->pll);
-		act = hb_view_active_in(v, &d->pll, hb_pins_hash(d->accounts[i]), false);
-		if (a != NULL && a->role == HB_ROLE_ACTIVE)
-			act = d->lm_self;
+		act = a != NULL && a->role == HB_ROLE_ACTIVE ? d->lm_self :
+		      hb_lease_quorum_active(d->lease, &d->pll, hb_pins_hash(d->accounts[i]), now);
 		for (size_t k = 0; k < d->pll.n; k++)
 			down[d->pll.rank[k]] = (v->excl & (1ULL << d->pll.rank[k])) != 0;
 		nh = hb_placement_hold(&d->pll, down, hold);

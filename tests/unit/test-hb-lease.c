@@ -90,6 +90,33 @@ Test(hb_lease, lapsed_endorsements_lose_the_account_at_the_deadline)
 	hb_lease_free(&h);
 }
 
+/* The status's active: what a quorum of the views heard names, not this
+   store's own view (a returning store whose own view names itself while
+   the others still hold it out). */
+Test(hb_lease, quorum_active_is_what_most_views_name)
+{
+	struct hb_lease *h = holder(0);
+	struct hb_endorsement in = view(0, 0, false), out = view(1, 1, true);
+	const char *acct = account_ranked(0, 1);
+	uint64_t hash = hb_pins_hash(acct);
+
+	hb_placement_get(pl, acct, &l);
+	for (size_t m = 0; m < 3; m++)
+		hb_lease_member(h, m, true);
+	cr_expect_eq(hb_lease_quorum_active(h, &l, hash, T0), -1, "no view yet");
+	hb_lease_endorsement(h, 0, &in, true, T0);	/* our own view: a is back */
+	hb_lease_endorsement(h, 1, &out, true, T0);	/* b and c: a still out */
+	hb_lease_endorsement(h, 2, &out, true, T0);
+	cr_expect_eq(hb_view_active_in(&in, &l, hash, false), 0);
+	cr_expect_eq(hb_lease_quorum_active(h, &l, hash, T0), 1);
+	hb_lease_member(h, 2, false);	/* c not heard: 1 of 2, no quorum */
+	cr_expect_eq(hb_lease_quorum_active(h, &l, hash, T0), -1);
+	hb_lease_member(h, 2, true);
+	hb_lease_endorsement(h, 1, &in, true, T0);	/* b takes a back */
+	cr_expect_eq(hb_lease_quorum_active(h, &l, hash, T0), 0);
+	hb_lease_free(&h);
+}
+
 /* Lease 0, an unknown echo, or a view in transition count for nothing. */
 Test(hb_lease, what_does_not_count)
 {
