@@ -242,6 +242,10 @@ static char *content_path(struct repl_daemon *d, const uint8_t hash[16])
 	return mm_strdup_printf("%s/%s", d->content_dir, hex);
 }
 
+/* Copies size bytes from the start of in to out. copy_file_range() does
+   not cross filesystems: a late delivery's file is in the mount (FUSE),
+   the kept content in STATE, and the kernel refuses that with EXDEV;
+   then it is read and written. */
 static int copy_fd(int in, int out, uint64_t size)
 {
 	loff_t ioff = 0, ooff = 0;
@@ -249,10 +253,33 @@ static int copy_fd(int in, int out, uint64_t size)
 	while ((uint64_t)ioff < size) {
 		ssize_t n = copy_file_range(in, &ioff, out, &ooff, (size_t)(size - (uint64_t)ioff), 0);
 
+		if (n < 0 && ioff == 0 && (errno == EXDEV || errno == EINVAL ||
+					   errno == EOPNOTSUPP || errno == ENOSYS))
+			break;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO;	/* shorter than the record says */
+	}
+	while ((uint64_t)ioff < size) {
+		char buf[65536];
+		size_t want = size - (uint64_t)ioff < sizeof(buf) ? (size_t)(size - (uint64_t)ioff) :
+			sizeof(buf);
+		ssize_t n = pread(in, buf, want, ioff);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = pwrite(out, buf + off, (size_t)(n - off), ooff);
+
+			if (w < 0)
+				return -errno;
+			off += w;
+			ooff += w;
+		}
+		ioff += n;
 	}
 	return 0;
 }
