@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(&d, 0, sizeof(d));
+	d.epochs_fd = -1;
 	mm_log_init("mailmesh-replicator", true);
 	if (mm_cfg_load(cfg_path, &d.cfg, &error) < 0 || check_cfg(d.cfg, &error) < 0) {
 		mm_log_error("%s", error);
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 		mm_log_error("%s", error);
 		goto out;
 	}
+	repl_fence_start(&d);
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground) {
 		if (daemon(0, 0) < 0) {
@@ -132,6 +134,7 @@ out:
 	repl_links_stop(&d);
 	repl_trips_stop(&d);
 	repl_sessions_stop(&d);
+	repl_fence_stop(&d);
 	repl_ctl_stop(&d);
 	if (d.prune_ev != NULL)
 		event_free(d.prune_ev);
@@ -145,6 +148,7 @@ out:
 		SSL_CTX_free(d.ssl_ctx);
 	mm_acct_list_free(&d.ro, d.n_ro);
 	mm_acct_list_free(&d.active, d.n_active);
+	free(d.active_epochs);
 	free(d.fs_ctl_path);
 	free(d.ctl_path);
 	free(d.cursor_dir);
