@@ -107,6 +107,8 @@ static const struct field peer_fields[] = {
 	  "Contents the peer already had: sent by hash", 1 },
 	{ "mailmesh_replication_needs_resync", "gauge", "needs_resync",
 	  "1 when retention removed records the peer had not acknowledged", 1 },
+	{ "mailmesh_replication_refused_by_peer_total", "counter", "refused_stale",
+	  "Records of this store the peer refused for a stale epoch (split brain?)", 1 },
 };
 
 static const struct field store_fields[] = {
@@ -122,6 +124,9 @@ static const struct field store_fields[] = {
 	  "Late records of a former source merged here", 1 },
 	{ "mailmesh_replication_refused_total", "counter", "refused",
 	  "Peers' records refused (bad, or for an account not held here)", 1 },
+	{ "mailmesh_replication_stale_epoch_refused_total", "counter", "stale_epoch",
+	  "Peers' records refused for a stale epoch: written after a newer epoch of "
+	  "their account began (split brain?)", 1 },
 	{ "mailmesh_replication_by_hash_total", "counter", "by_hash",
 	  "Deliveries applied from content this store kept by hash", 1 },
 	{ "mailmesh_expunged_retained_total", "counter", "retained",

@@ -261,6 +261,47 @@ static int acct_mode(struct fs *fs, const char *account, size_t len)
 	return c != NULL && now < c->until_ns ? 0 : 2;
 }
 
+/* The epoch records for account are stamped with: 0 when the mount is
+   not fenced, else the account's epoch from STATE/roles or from
+   mailmesh-hbmon's answer when the mount asked (a new account), the
+   higher of the two. 0 with
+   *epoch_r, or -EROFS when it has none: not active here (any more), so
+   nothing may be journaled for it. */
+static int acct_epoch(struct fs *fs, const char *account, uint64_t *epoch_r)
+{
+	size_t lo = 0, hi, len = strlen(account);
+	const struct fs_claim *c;
+	int ret = -EROFS;
+
+	*epoch_r = 0;
+	if (!fs->fenced || len == 0)
+		return 0;
+	pthread_rwlock_rdlock(&fs->acct_lock);
+	hi = fs->n_active;
+	while (lo < hi && ret < 0) {
+		size_t mid = (lo + hi) / 2;
+		int cmp = strcmp(account, fs->active[mid]);
+
+		if (cmp == 0) {
+			*epoch_r = fs->active_epochs[mid];
+			ret = 0;
+		} else if (cmp < 0) {
+			hi = mid;
+		} else {
+			lo = mid + 1;
+		}
+	}
+	/* the newer of the two: hbmon gives an account a higher epoch at
+	   every activation here, and STATE/roles may still name the one
+	   before a claim's until the next round */
+	if ((c = claim_find(fs, account, len)) != NULL && c->epoch > *epoch_r) {
+		*epoch_r = c->epoch;
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&fs->acct_lock);
+	return ret;
+}
+
 static bool acct_readonly(struct fs *fs, const char *account, size_t len)
 {
 	int mode;
@@ -286,7 +327,7 @@ static bool fs_claim(struct fs *fs, const char *account, size_t len)
 {
 	char *name = mm_strndup(account, len), *path, line[600], out[256];
 	struct fs_claim *c;
-	unsigned long long deadline;
+	unsigned long long deadline, epoch = 0;
 	const char *error;
 	uint64_t now = mono_ns();
 	size_t keep = 0;
@@ -317,6 +358,7 @@ static bool fs_claim(struct fs *fs, const char *account, size_t len)
 		c = &fs->claims[fs->n_claims++];
 		c->account = mm_strdup(name);
 		c->until_ns = 0;
+		c->epoch = 0;
 	}
 	c->asked_ns = now;
 	pthread_rwlock_unlock(&fs->acct_lock);
@@ -325,10 +367,12 @@ static bool fs_claim(struct fs *fs, const char *account, size_t len)
 	snprintf(line, sizeof(line), "account %s", name);
 	if (mm_ctl_call_timeout(path, line, out, sizeof(out), CLAIM_TIMEOUT_MS, &error) != 0) {
 		mm_log_debug("fs: asking mailmesh-hbmon about %s: %s", name, error);
-	} else if (sscanf(out, "ok active %llu", &deadline) == 1) {
+	} else if (sscanf(out, "ok active %llu %llu", &deadline, &epoch) >= 1) {
 		pthread_rwlock_wrlock(&fs->acct_lock);
-		if ((c = claim_find(fs, account, len)) != NULL)
+		if ((c = claim_find(fs, account, len)) != NULL) {
 			c->until_ns = deadline;
+			c->epoch = epoch;
+		}
 		mode = acct_mode(fs, account, len);
 		pthread_rwlock_unlock(&fs->acct_lock);
 		if (mode == 0)
@@ -642,7 +686,11 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 		rec.name = name;
 		rec.new_folder = nfolder != NULL ? nfolder : "";
 		rec.new_name = nname != NULL ? nname : "";
-		if ((p->op == MM_OP_FOLDER_CREATE) && content_fd >= 0) {
+		ret = acct_epoch(fs, account, &rec.epoch);
+		if (ret < 0) {
+			/* the account stopped being active here since the call
+			   was let in: it journals nothing */
+		} else if ((p->op == MM_OP_FOLDER_CREATE) && content_fd >= 0) {
 			struct stat sb;
 
 			/* the folder directory's owner and mode: a replica makes
@@ -704,9 +752,16 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 	}
 	if (ret == 0 && sync_lsn > 0)
 		ret = mm_journal_sync(fs->journal, sync_lsn);
-	if (ret < 0) {
+	if (ret == -EROFS) {
+		mm_log_info("fs: an account of the call stopped being active here while it "
+			    "was let in; the call is refused");
+		__atomic_add_fetch(&fs->n_refused_ro, 1, __ATOMIC_RELAXED);
+	} else if (ret < 0) {
 		mm_log_error("fs: journal append failed: %s; the call is refused",
 			     strerror(-ret));
+		__atomic_add_fetch(&fs->n_errors, 1, __ATOMIC_RELAXED);
+	}
+	if (ret < 0) {
 		for (unsigned int i = 0; i < txn->n; i++) {
 			if (txn->linked[i])
 				mm_journal_content_unlink(fs->journal, &txn->refs[i]);
@@ -716,7 +771,6 @@ static int txn_begin(struct fs *fs, struct fs_txn *txn, const struct fs_plan *pl
 		if (txn->meta_lock != NULL)
 			pthread_mutex_unlock(txn->meta_lock);
 		txn->meta_lock = NULL;
-		__atomic_add_fetch(&fs->n_errors, 1, __ATOMIC_RELAXED);
 	}
 	return ret;
 }
@@ -1984,6 +2038,7 @@ void fs_deinit(struct fs *fs)
 	}
 	mm_acct_list_free(&fs->ro_accounts, fs->n_ro_accounts);
 	mm_acct_list_free(&fs->active, fs->n_active);
+	mm_free(&fs->active_epochs);
 	for (size_t i = 0; i < fs->n_claims; i++)
 		free(fs->claims[i].account);
 	free(fs->claims);
@@ -2013,6 +2068,7 @@ int fs_accounts_reload(struct fs *fs, const char **error_r)
 int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **error_r)
 {
 	char **list = NULL, **old = NULL;
+	uint64_t *epochs = NULL, *old_epochs = NULL;
 	size_t n = 0, old_n = 0;
 	uint64_t got = 0;
 	bool reload;
@@ -2020,10 +2076,11 @@ int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **err
 	pthread_rwlock_rdlock(&fs->acct_lock);
 	reload = gen != fs->roles_gen;
 	pthread_rwlock_unlock(&fs->acct_lock);
-	if (reload && (mm_roles_load(fs->cfg->state, &got, &list, NULL, &n, error_r) < 0 ||
+	if (reload && (mm_roles_load(fs->cfg->state, &got, &list, &epochs, &n, error_r) < 0 ||
 		       got != gen)) {
 		if (list != NULL && got != gen) {
 			mm_acct_list_free(&list, n);
+			free(epochs);
 			*error_r = "STATE/roles is not the generation announced";
 		}
 		pthread_rwlock_wrlock(&fs->acct_lock);
@@ -2034,14 +2091,17 @@ int fs_roles(struct fs *fs, uint64_t gen, uint64_t deadline_ns, const char **err
 	pthread_rwlock_wrlock(&fs->acct_lock);
 	if (reload) {
 		old = fs->active;
+		old_epochs = fs->active_epochs;
 		old_n = fs->n_active;
 		fs->active = list;
+		fs->active_epochs = epochs;
 		fs->n_active = n;
 		fs->roles_gen = gen;
 	}
 	fs->lease_deadline_ns = deadline_ns;
 	pthread_rwlock_unlock(&fs->acct_lock);
 	mm_acct_list_free(&old, old_n);
+	free(old_epochs);
 	return 0;
 }
 
@@ -2143,7 +2203,9 @@ int fs_reassert(struct fs *fs, const char *relpath, const char **error_r)
 		rec.name = name;
 		rec.new_name = loc.cls == MM_CLASS_MESSAGE ? name : "";
 		rec.new_folder = loc.cls == MM_CLASS_MESSAGE ? folder : "";
-		ret = mm_journal_append(fs->journal, &rec, &ref);
+		ret = acct_epoch(fs, account, &rec.epoch);
+		if (ret == 0)
+			ret = mm_journal_append(fs->journal, &rec, &ref);
 	}
 	if (ret == 0) {
 		if (mm_journal_must_sync(fs->journal, rec.op))

@@ -58,6 +58,8 @@ struct fs {
 	   lease_deadline_ns (CLOCK_MONOTONIC). Under acct_lock. */
 	bool fenced;
 	char **active;
+	uint64_t *active_epochs;	/* parallel to active: each one's epoch,
+					   stamped on the records written for it */
 	size_t n_active;
 	uint64_t roles_gen, lease_deadline_ns;
 	/* Accounts mailmesh-hbmon said are active here when asked (a new
@@ -82,6 +84,7 @@ struct fs {
 struct fs_claim {
 	char *account;
 	uint64_t until_ns;	/* CLOCK_MONOTONIC; 0: not active here */
+	uint64_t epoch;		/* its epoch when hbmon said active; 0 until then */
 	uint64_t asked_ns;	/* asked at most once a second per account */
 };
 

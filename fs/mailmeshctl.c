@@ -25,6 +25,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mem.h"
+#include "refused.h"
 #include "repl-cmd.h"
 #include "undelete.h"
 #include "ctl-metrics.h"
@@ -37,6 +38,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  journal [--from LSN] [--json] [--follow]\n"
 		"                      print journal records, one per line\n"
+		"  journal --refused [--json]\n"
+		"                      the peers' records refused for a stale epoch\n"
 		"  account ACCOUNT readonly|readwrite\n"
 		"                      switch one account's mode on this store\n"
 		"  status [--json]     the running mailmesh-fs's counters and\n"
@@ -107,15 +110,22 @@ static const char *flags_of(const char *name)
 	return mn.flags;
 }
 
-static void print_json(const struct mm_journal_rec *r)
+/* peer: a refused record's sender (journal --refused), else NULL;
+   content: whether a refused delivery's content is kept */
+static void print_json(const struct mm_journal_rec *r, const char *peer, bool content)
 {
 	json_t *o = json_object();
 	char hex[33], *s;
 	bool msg = r->sub == MM_SUB_NEW || r->sub == MM_SUB_CUR;
 
+	if (peer != NULL)
+		json_object_set_new(o, "peer", json_string(peer));
 	json_object_set_new(o, "lsn", json_integer((json_int_t)r->lsn));
 	json_object_set_new(o, "op", json_string(mm_op_str(r->op)));
 	json_object_set_new(o, "time", json_real((double)r->time_ns / 1e9));
+	/* exact: an epoch has more digits than a double keeps */
+	json_object_set_new(o, "time_ns", json_integer((json_int_t)r->time_ns));
+	json_object_set_new(o, "epoch", json_integer((json_int_t)r->epoch));
 	ctl_json_set_str(o, "account", r->account);
 	ctl_json_set_str(o, "folder", r->folder);
 	if (r->sub != MM_SUB_NONE)
@@ -140,6 +150,8 @@ static void print_json(const struct mm_journal_rec *r)
 		mm_hash_hex(r->hash, hex);
 		json_object_set_new(o, "hash", json_string(hex));
 	}
+	if (peer != NULL && r->op == MM_OP_DELIVER)
+		json_object_set_new(o, "content_kept", json_boolean(content));
 	if (r->op == MM_OP_META) {
 		json_object_set_new(o, "deleted", json_boolean(r->rflags & MM_RECF_DELETED));
 		json_object_set_new(o, "data_len", json_integer(r->data_len));
@@ -156,10 +168,12 @@ static void print_path(const char *folder, uint8_t sub, const char *name)
 	       sub ? mm_sub_str(sub) : "", sub && *name ? "/" : "", name);
 }
 
-static void print_text(const struct mm_journal_rec *r)
+static void print_text(const struct mm_journal_rec *r, const char *peer, bool content)
 {
 	char hex[33];
 
+	if (peer != NULL)
+		printf("%s ", peer);
 	printf("%" PRIu64 " %s %s ", r->lsn, mm_op_str(r->op), r->account);
 	print_path(r->folder, r->sub, r->name);
 	if (r->new_name[0] != '\0' || r->op == MM_OP_FOLDER_RENAME) {
@@ -172,7 +186,43 @@ static void print_text(const struct mm_journal_rec *r)
 	}
 	if (r->op == MM_OP_META)
 		printf(" %s", (r->rflags & MM_RECF_DELETED) ? "deleted" : "");
+	if (r->epoch != 0)
+		printf(" epoch=%" PRIu64, r->epoch);
+	if (peer != NULL)
+		printf(" time=%" PRIu64 "%s", r->time_ns, r->op != MM_OP_DELIVER ? "" :
+		       content ? " content=kept" : " content=missing");
 	putchar('\n');
+}
+
+/* journal --refused: every record kept in STATE/replication/refused,
+   with its sender. 0, or 1 when something could not be read. */
+static int refused_list(const struct mm_cfg *cfg, bool json)
+{
+	struct mm_refused_iter *it;
+	struct mm_journal_rec rec;
+	const char *peer, *error;
+	int ret, bad = 0;
+
+	if (mm_refused_iter_init(cfg->state, &it, &error) < 0) {
+		fprintf(stderr, "mailmeshctl: journal --refused: %s\n", error);
+		return 1;
+	}
+	while ((ret = mm_refused_iter_next(it, &peer, &rec, &error)) != 0) {
+		if (ret < 0) {
+			fprintf(stderr, "mailmeshctl: journal --refused: %s\n", error);
+			bad = 1;
+			continue;
+		}
+		bool content = rec.op == MM_OP_DELIVER &&
+			(rec.size == 0 || mm_refused_content_has(cfg->state, rec.hash));
+
+		if (json)
+			print_json(&rec, peer, content);
+		else
+			print_text(&rec, peer, content);
+	}
+	mm_refused_iter_deinit(&it);
+	return bad;
 }
 
 static int cmd_journal(const struct mm_cfg *cfg, int argc, char **argv)
@@ -181,13 +231,14 @@ static int cmd_journal(const struct mm_cfg *cfg, int argc, char **argv)
 		{ "from", required_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "follow", no_argument, NULL, 'w' },
+		{ "refused", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mm_journal_reader *r;
 	struct mm_journal_rec rec;
 	const char *error;
 	uint64_t from = 1;
-	bool json = false, follow = false;
+	bool json = false, follow = false, refused = false;
 	int c, ret, bad = 0;
 
 	optind = 1;
@@ -205,9 +256,16 @@ static int cmd_journal(const struct mm_cfg *cfg, int argc, char **argv)
 		}
 		case 'j': json = true; break;
 		case 'w': follow = true; break;
+		case 'r': refused = true; break;
 		default: return 2;
 		}
 	}
+	if (refused && (follow || from != 1)) {
+		fprintf(stderr, "mailmeshctl: journal --refused takes --json only\n");
+		return 2;
+	}
+	if (refused)
+		return refused_list(cfg, json);
 	if (mm_journal_reader_open(cfg->state, from, &r, &error) < 0) {
 		fprintf(stderr, "mailmeshctl: journal: %s\n", error);
 		return 1;
@@ -216,9 +274,9 @@ static int cmd_journal(const struct mm_cfg *cfg, int argc, char **argv)
 		ret = mm_journal_reader_next(r, &rec, &error);
 		if (ret > 0) {
 			if (json)
-				print_json(&rec);
+				print_json(&rec, NULL, false);
 			else
-				print_text(&rec);
+				print_text(&rec, NULL, false);
 			continue;
 		}
 		if (ret < 0) {

@@ -19,6 +19,7 @@
 #include "hb.h"
 #include "log.h"
 #include "mem.h"
+#include "repl-epoch.h"
 
 extern char **environ;
 
@@ -166,6 +167,7 @@ int hb_roles_start(struct hb_daemon *d, const char **error_r)
 void hb_roles_stop(struct hb_daemon *d)
 {
 	hb_store_stop(&d->store);
+	repl_epochs_free(&d->known_epochs);
 	if (d->chld_ev != NULL)
 		event_free(d->chld_ev);
 	d->chld_ev = NULL;
@@ -396,12 +398,31 @@ void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 		char **list;
 		size_t n;
 
+		struct repl_epochs *known = hb_store_take_epochs(d->store);
+		bool fresh = false;
+
 		if (hb_store_get(d->store, &d->sf, &list, &n) > 0) {
 			keep_asked(d, &list, &n);
 			mm_acct_list_free(&d->accounts, d->n_accounts);
 			d->accounts = list;
 			d->n_accounts = n;
+			fresh = true;
 		}
+		if (known != NULL) {
+			repl_epochs_free(&d->known_epochs);
+			d->known_epochs = known;
+			fresh = true;
+		}
+		if (fresh && d->known_epochs != NULL && d->lease != NULL)
+			for (size_t i = 0; i < d->n_accounts; i++) {
+				size_t k;
+				const uint64_t *e = repl_epochs_get(d->known_epochs,
+								    d->accounts[i], &k);
+
+				/* a new epoch here goes above every one known */
+				if (k > 0)
+					hb_lease_set_epoch(d->lease, d->accounts[i], e[k - 1]);
+			}
 	}
 	for (size_t m = 0; m < d->n_lm; m++) {
 		const struct hb_member *p = d->lm_hbm[m] >= 0 ?

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "acct.h"
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "mem.h"
 #include "repl-cursor.h"
+#include "repl-epoch.h"
 
 #define ACCOUNTS_EVERY 5	/* list the accounts every 5th round */
 
@@ -40,6 +42,10 @@ struct hb_store {
 	char **accounts;
 	size_t n_accounts;
 	bool accounts_new;
+	struct repl_epochs *epochs;	/* read anew, not yet taken */
+	/* the thread's own: the epochs file as last read */
+	off_t epochs_size;
+	struct timespec epochs_mtime;
 };
 
 static int write_roles(struct hb_store *s, uint64_t gen, const struct mm_buf *body)
@@ -87,6 +93,43 @@ static bool owes_resync(const struct hb_store *s, const char *peer)
 	return owes;
 }
 
+/* STATE/replication/epochs, the epochs the replicator learnt from every
+   store's records, when it changed since the last read (else NULL): a new
+   epoch here must be above them, whatever this host's clock says. */
+static struct repl_epochs *read_epochs(struct hb_store *s)
+{
+	char *path = mm_strdup_printf("%s/replication/epochs", s->set.state);
+	struct repl_epochs *t = NULL;
+	struct repl_epochs_parsed res;
+	struct mm_buf data = { 0 };
+	struct stat st;
+	char buf[65536];
+	size_t n;
+	FILE *f;
+
+	if (stat(path, &st) < 0 || (st.st_size == s->epochs_size &&
+				    st.st_mtim.tv_sec == s->epochs_mtime.tv_sec &&
+				    st.st_mtim.tv_nsec == s->epochs_mtime.tv_nsec) ||
+	    (f = fopen(path, "r")) == NULL) {
+		free(path);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		mm_buf_append(&data, buf, n);
+	if (ferror(f))
+		mm_log_error("epochs: reading %s failed: %m", path);
+	else {
+		t = repl_epochs_new();
+		repl_epochs_parse(t, (const char *)data.data, data.len, &res);
+		s->epochs_size = st.st_size;
+		s->epochs_mtime = st.st_mtim;
+	}
+	fclose(f);
+	mm_buf_free(&data);
+	free(path);
+	return t;
+}
+
 static void *store_thread(void *arg)
 {
 	struct hb_store *s = arg;
@@ -132,6 +175,10 @@ static void *store_thread(void *arg)
 				f.applied[m] = read_cursor(s, s->members[m]);
 				f.owes[m] = owes_resync(s, s->members[m]);
 			}
+		struct repl_epochs *epochs = NULL;
+
+		if (round % ACCOUNTS_EVERY == 0)
+			epochs = read_epochs(s);
 		if (round++ % ACCOUNTS_EVERY == 0 &&
 		    mm_acct_list(s->set.store, s->set.depth, &list, &n, &error) < 0) {
 			mm_log_error("accounts: %s", error);
@@ -149,6 +196,10 @@ static void *store_thread(void *arg)
 			s->accounts = list;
 			s->n_accounts = n;
 			s->accounts_new = true;
+		}
+		if (epochs != NULL) {
+			repl_epochs_free(&s->epochs);
+			s->epochs = epochs;
 		}
 		if (!s->stop && !s->kick) {
 			hb_mono_in(s->set.interval_ms, &ts);
@@ -214,6 +265,7 @@ void hb_store_stop(struct hb_store **store_r)
 	mm_buf_free(&s->roles);
 	mm_buf_free(&s->events);
 	mm_acct_list_free(&s->accounts, s->n_accounts);
+	repl_epochs_free(&s->epochs);
 	free(s);
 	*store_r = NULL;
 }
@@ -265,4 +317,15 @@ int hb_store_get(struct hb_store *s, struct hb_store_figures *f_r, char ***accou
 	}
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+struct repl_epochs *hb_store_take_epochs(struct hb_store *s)
+{
+	struct repl_epochs *t;
+
+	pthread_mutex_lock(&s->lock);
+	t = s->epochs;
+	s->epochs = NULL;
+	pthread_mutex_unlock(&s->lock);
+	return t;
 }

@@ -50,4 +50,10 @@ void hb_store_post_event(struct hb_store *s, const char *line);
 int hb_store_get(struct hb_store *s, struct hb_store_figures *f_r, char ***accounts_r,
 		 size_t *n_r);
 
+struct repl_epochs;
+/* The epochs of STATE/replication/epochs when the file changed since the
+   last call (read every fifth round), else NULL; the caller frees it
+   (repl_epochs_free). */
+struct repl_epochs *hb_store_take_epochs(struct hb_store *s);
+
 #endif

@@ -29,6 +29,8 @@ struct hb_dest {
 #define HB_LOGRATE_SLOTS 32
 #define HB_LOGRATE_US (10ULL * 1000000)	/* one line per source per 10 s */
 
+struct repl_epochs;
+
 struct hb_daemon {
 	struct mm_cfg *cfg;
 	struct event_base *base;
@@ -72,6 +74,7 @@ struct hb_daemon {
 	size_t n_accounts;
 	bool ready;
 	uint64_t owed_mask;		/* bit m: member m owes us a resync (logged) */
+	struct repl_epochs *known_epochs;	/* STATE/replication/epochs, last read */
 	struct event *chld_ev;		/* reaps on_role_change scripts */
 
 	/* pins (hb-promote.c) */

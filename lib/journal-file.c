@@ -163,7 +163,7 @@ static void seg_header(uint64_t first_lsn, unsigned char hdr[MM_JSEG_HDR_SIZE])
 {
 	memset(hdr, 0, MM_JSEG_HDR_SIZE);
 	memcpy(hdr, MM_JSEG_MAGIC, 8);
-	mm_set_u32(hdr + 8, MM_JOURNAL_VERSION);
+	mm_set_u32(hdr + 8, MM_JSEG_VERSION);
 	mm_set_u64(hdr + 16, first_lsn);
 	mm_set_u64(hdr + 24, now_ns());
 }
@@ -171,7 +171,7 @@ static void seg_header(uint64_t first_lsn, unsigned char hdr[MM_JSEG_HDR_SIZE])
 static bool seg_header_ok(const unsigned char *hdr, uint64_t first_lsn)
 {
 	return memcmp(hdr, MM_JSEG_MAGIC, 8) == 0 &&
-		mm_get_u32(hdr + 8) == MM_JOURNAL_VERSION &&
+		mm_get_u32(hdr + 8) == MM_JSEG_VERSION &&
 		mm_get_u64(hdr + 16) == first_lsn;
 }
 
@@ -1369,20 +1369,30 @@ bool mm_journal_reader_bad(const struct mm_journal_reader *r, uint64_t *seg_firs
 }
 
 /* A filler record of exactly len bytes (its data pads it), or -1 when
-   len is shorter than the smallest record. */
+   len is shorter than the smallest record. A range too short for the
+   current version (an old segment's small record) gets a version 1
+   filler, which is 8 bytes shorter. */
 static int filler_encode(uint64_t len, struct mm_buf *out)
 {
 	struct mm_journal_rec rec = {
 		.status = MM_REC_ABORTED, .op = MM_OP_META, .rflags = MM_RECF_FILLER,
 		.account = "", .folder = "", .name = "", .new_folder = "", .new_name = "",
 	};
+	unsigned int version = MM_JOURNAL_VERSION;
 	unsigned char *pad;
 	size_t base;
 
 	mm_buf_reset(out);
-	if (mm_journal_encode(&rec, out) < 0)
+	if (mm_journal_encode_as(&rec, version, out) < 0)
 		return -1;
 	base = out->len;
+	if (len < base) {
+		version = MM_JOURNAL_VERSION_MIN;
+		mm_buf_reset(out);
+		if (mm_journal_encode_as(&rec, version, out) < 0)
+			return -1;
+		base = out->len;
+	}
 	if (len < base || len > MM_JOURNAL_REC_MAX)
 		return -1;
 	pad = mm_calloc(1, len - base + 1);
@@ -1390,7 +1400,7 @@ static int filler_encode(uint64_t len, struct mm_buf *out)
 	rec.data_len = (uint32_t)(len - base);
 	rec.size = rec.data_len;
 	mm_buf_reset(out);
-	if (mm_journal_encode(&rec, out) < 0 || out->len != len) {
+	if (mm_journal_encode_as(&rec, version, out) < 0 || out->len != len) {
 		free(pad);
 		return -1;
 	}

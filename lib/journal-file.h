@@ -12,6 +12,10 @@
 
 #define MM_JSEG_MAGIC "MMJSEG01"
 #define MM_JSEG_HDR_SIZE 32
+/* The segment framing's version: 1 still. Each record carries its own
+   format version (journal.h), so a segment begun before an upgrade goes
+   on with newer records. */
+#define MM_JSEG_VERSION 1
 /* Bytes of journal held back on disk for expunges when the disk is full. */
 #define MM_JOURNAL_RESERVE (256 * 1024)
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * journal.c - record framing: a 24-byte header (magic, length, version,
- * status, op, checksum) and a body of fixed fields and counted strings. */
+ * status, op, checksum) and a body of fixed fields and counted strings.
+ * Writes version 2; reads 1 (no epoch) and 2. */
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -9,8 +10,11 @@
 /* header:  0 magic u32 | 4 length u32 | 8 version u8 | 9 status u8 |
  *         10 op u8 | 11 sub u4 new_sub u4 | 12 rflags u32 | 16 xxh3-64 u64
  * The checksum covers every byte but itself and the status byte, so the
- * status can be set in place after the record is written. */
-#define BODY_FIXED 64
+ * status can be set in place after the record is written.
+ * body: lsn, time, size, mtime u64 | mode, uid, gid, 0 u32 | hash 16 bytes
+ *       | (version 2) epoch u64 | 5 strings | data */
+#define BODY_FIXED_V1 64
+#define BODY_FIXED 72
 
 static uint64_t rec_checksum(const unsigned char *p, size_t len)
 {
@@ -73,10 +77,18 @@ static void put_str(struct mm_buf *b, const char *s)
 
 int mm_journal_encode(const struct mm_journal_rec *rec, struct mm_buf *out)
 {
+	return mm_journal_encode_as(rec, MM_JOURNAL_VERSION, out);
+}
+
+int mm_journal_encode_as(const struct mm_journal_rec *rec, unsigned int version,
+			 struct mm_buf *out)
+{
 	const char *strs[5] = { rec->account, rec->folder, rec->name,
 				rec->new_folder, rec->new_name };
 	size_t start = out->len, len;
 
+	if (version < MM_JOURNAL_VERSION_MIN || version > MM_JOURNAL_VERSION)
+		return MM_ERR_VERSION;
 	for (int i = 0; i < 5; i++)
 		if (strs[i] != NULL && strlen(strs[i]) > 4095)
 			return MM_ERR_TOOBIG;
@@ -84,7 +96,7 @@ int mm_journal_encode(const struct mm_journal_rec *rec, struct mm_buf *out)
 		return MM_ERR_TOOBIG;
 	mm_buf_put_u32(out, MM_JOURNAL_REC_MAGIC);
 	mm_buf_put_u32(out, 0);		/* length, below */
-	mm_buf_put_u8(out, MM_JOURNAL_VERSION);
+	mm_buf_put_u8(out, (uint8_t)version);
 	mm_buf_put_u8(out, rec->status != 0 ? rec->status : MM_REC_PENDING);
 	mm_buf_put_u8(out, (uint8_t)rec->op);
 	mm_buf_put_u8(out, (uint8_t)((rec->sub & 0xf) | (rec->new_sub & 0xf) << 4));
@@ -99,6 +111,8 @@ int mm_journal_encode(const struct mm_journal_rec *rec, struct mm_buf *out)
 	mm_buf_put_u32(out, rec->gid);
 	mm_buf_put_u32(out, 0);
 	mm_buf_append(out, rec->hash, 16);
+	if (version >= 2)
+		mm_buf_put_u64(out, rec->epoch);
 	for (int i = 0; i < 5; i++)
 		put_str(out, strs[i]);
 	mm_buf_put_u32(out, rec->data_len);
@@ -131,6 +145,7 @@ int mm_journal_decode(const unsigned char *data, size_t size,
 	const unsigned char *p;
 	uint32_t len, pad;
 	uint64_t mtime;
+	uint8_t version;
 
 	if (size < MM_JOURNAL_HDR_SIZE)
 		return MM_ERR_TRUNCATED;
@@ -139,13 +154,14 @@ int mm_journal_decode(const unsigned char *data, size_t size,
 	len = mm_get_u32(data + 4);
 	if (len > MM_JOURNAL_REC_MAX)
 		return MM_ERR_TOOBIG;
-	if (len < MM_JOURNAL_HDR_SIZE + BODY_FIXED)
+	if (len < MM_JOURNAL_HDR_SIZE + BODY_FIXED_V1)
 		return MM_ERR_FORMAT;
 	if (size < len)
 		return MM_ERR_TRUNCATED;
 	if (mm_get_u64(data + 16) != rec_checksum(data, len))
 		return MM_ERR_CHECKSUM;
-	if (data[8] != MM_JOURNAL_VERSION)
+	version = data[8];
+	if (version < MM_JOURNAL_VERSION_MIN || version > MM_JOURNAL_VERSION)
 		return MM_ERR_VERSION;
 	/* validate before touching rec: never a partial result */
 	if (data[10] < MM_OP_DELIVER || data[10] > MM_OP_LAST ||
@@ -172,6 +188,8 @@ int mm_journal_decode(const unsigned char *data, size_t size,
 	mm_rbuf_u32(&r, &pad);
 	if (mm_rbuf_bytes(&r, 16, &p))
 		memcpy(rec->hash, p, 16);
+	if (version >= 2)
+		mm_rbuf_u64(&r, &rec->epoch);
 	get_str(&r, &rec->account);
 	get_str(&r, &rec->folder);
 	get_str(&r, &rec->name);

@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include "buf.h"
 
-#define MM_JOURNAL_VERSION 1
+/* Records are written in version 2 (epoch after the content hash);
+   version 1 records (no epoch: 0) are still read. */
+#define MM_JOURNAL_VERSION 2
+#define MM_JOURNAL_VERSION_MIN 1
 #define MM_JOURNAL_REC_MAGIC 0x524a4d4dU	/* "MMJR" little-endian */
 #define MM_JOURNAL_HDR_SIZE 24
 #define MM_JOURNAL_STATUS_OFF 9		/* the one byte updated in place */
@@ -59,6 +62,8 @@ enum mm_rec_status {
 struct mm_journal_rec {
 	uint64_t lsn;
 	uint64_t time_ns;	/* when journaled: wall clock, above the record before */
+	uint64_t epoch;		/* the account's epoch (mailmesh-hbmon) under which
+				   the mount wrote it; 0: unfenced, or version 1 */
 	enum mm_op op;
 	uint8_t status;
 	uint8_t sub, new_sub;	/* enum mm_sub */
@@ -86,8 +91,14 @@ const char *mm_op_str(enum mm_op op);
 /* Returns the op for a name, or 0. */
 enum mm_op mm_op_parse(const char *s);
 
-/* Appends rec's framed encoding to out. Returns 0, or MM_ERR_TOOBIG. */
+/* Appends rec's framed encoding (MM_JOURNAL_VERSION) to out. Returns 0,
+   or MM_ERR_TOOBIG. */
 int mm_journal_encode(const struct mm_journal_rec *rec, struct mm_buf *out);
+/* The same in an older version (MM_JOURNAL_VERSION_MIN..): version 1 has
+   no epoch and is 8 bytes shorter (mailmesh-fsck's filler over a short
+   corrupt range of an old segment). MM_ERR_VERSION for another version. */
+int mm_journal_encode_as(const struct mm_journal_rec *rec, unsigned int version,
+			 struct mm_buf *out);
 /* Decodes one record at data. Returns 0 with *rec_r and *used_r set
    (rec_r borrows from data), MM_ERR_TRUNCATED when more bytes are needed,
    another MM_ERR_* when the bytes are corrupt. Never a partial result. */

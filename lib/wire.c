@@ -53,7 +53,7 @@ static const char *const type_names[] = {
 	[MM_WIRE_PONG] = "pong", [MM_WIRE_ERROR] = "error",
 	[MM_WIRE_DIGEST] = "digest", [MM_WIRE_INVENTORY] = "inventory",
 	[MM_WIRE_RESYNCED] = "resynced", [MM_WIRE_QUERY] = "query",
-	[MM_WIRE_ANSWER] = "answer",
+	[MM_WIRE_ANSWER] = "answer", [MM_WIRE_REFUSED] = "refused",
 };
 
 const char *mm_wire_type_str(enum mm_wire_type type)
@@ -118,6 +118,11 @@ static int check_msg(const struct mm_wire_msg *m)
 			check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
 	case MM_WIRE_RESYNCED:
 		return check_str(m->text, m->text_len, 1, MM_WIRE_TEXT_MAX);
+	case MM_WIRE_REFUSED:
+		if (m->lsn == 0 || m->code < MM_WIRE_REFUSED_STALE ||
+		    m->code > MM_WIRE_REFUSED_LAST)
+			return MM_WIRE_ERR_MALFORMED;
+		return check_str(m->text, m->text_len, 0, MM_WIRE_TEXT_MAX);
 	case MM_WIRE_QUERY:
 	case MM_WIRE_ANSWER:
 		mm_assert(m->blob != NULL || m->blob_len == 0);
@@ -184,6 +189,12 @@ static void put_payload(struct mm_buf *b, const struct mm_wire_msg *m)
 	case MM_WIRE_RESYNCED:
 		mm_buf_put_u32(b, m->code);
 		mm_buf_put_u64(b, m->content_len);
+		mm_buf_put_u16(b, (uint16_t)m->text_len);
+		mm_buf_append(b, m->text, m->text_len);
+		break;
+	case MM_WIRE_REFUSED:
+		mm_buf_put_u64(b, m->lsn);
+		mm_buf_put_u32(b, m->code);
 		mm_buf_put_u16(b, (uint16_t)m->text_len);
 		mm_buf_append(b, m->text, m->text_len);
 		break;
@@ -640,6 +651,14 @@ static int parse_payload(struct mm_wire_decoder *d, enum mm_wire_type type,
 		mm_rbuf_u32(&r, &m->code);
 		mm_rbuf_u64(&r, &m->content_len);
 		get_str(&r, &d->str, 1, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
+		break;
+	case MM_WIRE_REFUSED:
+		mm_rbuf_u64(&r, &m->lsn);
+		mm_rbuf_u32(&r, &m->code);
+		if (!r.bad && (m->lsn == 0 || m->code < MM_WIRE_REFUSED_STALE ||
+			       m->code > MM_WIRE_REFUSED_LAST))
+			r.bad = true;
+		get_str(&r, &d->str, 0, MM_WIRE_TEXT_MAX, &m->text, &m->text_len);
 		break;
 	}
 	return r.bad || r.p != r.end ? MM_WIRE_ERR_MALFORMED : 0;

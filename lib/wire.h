@@ -36,7 +36,17 @@ enum mm_wire_type {
 	MM_WIRE_RESYNCED,	/* u32 code, u64 count, str text (account) */
 	MM_WIRE_QUERY,		/* u32 code, str text, blob0 args: mailmesh-fsck asks */
 	MM_WIRE_ANSWER,		/* u32 code, str text, blob0 body: the store answers */
-	MM_WIRE_TYPE_LAST = MM_WIRE_ANSWER,
+	MM_WIRE_REFUSED,	/* u64 lsn, u32 code, str text: the record at lsn
+				   was not applied (code: enum mm_wire_refused);
+				   the ACKs that cover it still follow */
+	MM_WIRE_TYPE_LAST = MM_WIRE_REFUSED,
+};
+
+/* REFUSED codes. */
+enum mm_wire_refused {
+	MM_WIRE_REFUSED_STALE = 1,	/* a stale epoch: written after a newer epoch
+					   of its account began (split brain) */
+	MM_WIRE_REFUSED_LAST = MM_WIRE_REFUSED_STALE,
 };
 
 enum mm_wire_err {
@@ -106,7 +116,8 @@ enum mm_wire_answer {
    1..MM_WIRE_TEXT_MAX).
    content_len: DIGEST (entries in the folder), RESYNCED (records applied).
    code: ERROR, INVENTORY (enum mm_wire_inv), RESYNCED (0 complete,
-   1 incomplete: nothing was removed).
+   1 incomplete: nothing was removed), REFUSED (enum mm_wire_refused).
+   REFUSED: lsn (1..), code, text (why, 0..MM_WIRE_TEXT_MAX).
    digest: DIGEST. blob: INVENTORY (0..MM_WIRE_INVENTORY_MAX bytes of
    entries, see mm_wire_inventory_put()).
    QUERY: code (enum mm_wire_query), text (0..MM_WIRE_TEXT_MAX), blob (args,

@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	memset(&d, 0, sizeof(d));
+	d.epochs_fd = -1;
 	mm_log_init("mailmesh-replicator", true);
 	if (mm_cfg_load(cfg_path, &d.cfg, &error) < 0 || check_cfg(d.cfg, &error) < 0) {
 		mm_log_error("%s", error);
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 		mm_log_error("%s", error);
 		goto out;
 	}
+	repl_fence_start(&d);
 	if (mm_daemon_detach("mailmesh-replicator", foreground) < 0) {
 		mm_log_error("daemon failed: %m");
 		goto out;
@@ -111,6 +113,7 @@ out:
 	repl_links_stop(&d);
 	repl_trips_stop(&d);
 	repl_sessions_stop(&d);
+	repl_fence_stop(&d);
 	repl_ctl_stop(&d);
 	if (d.prune_ev != NULL)
 		event_free(d.prune_ev);
@@ -122,6 +125,7 @@ out:
 		SSL_CTX_free(d.ssl_ctx);
 	mm_acct_list_free(&d.ro, d.n_ro);
 	mm_acct_list_free(&d.active, d.n_active);
+	free(d.active_epochs);
 	free(d.fs_ctl_path);
 	free(d.ctl_path);
 	free(d.cursor_dir);

@@ -98,7 +98,7 @@ static void print_table(const char *body)
 			       json_integer_value(json_object_get(o, "held")), guarded);
 		} else if (peer == NULL) {
 			printf("store %s: applied %lld, already there %lld, missing %lld, "
-			       "late merged %lld, conflicts %lld, refused %lld\n",
+			       "late merged %lld, conflicts %lld, refused %lld, stale epoch %lld\n",
 			       json_string_value(json_object_get(o, "store")),
 			       json_integer_value(json_object_get(o, "applied")),
 			       json_integer_value(json_object_get(o, "already")),
@@ -106,7 +106,8 @@ static void print_table(const char *body)
 			       json_integer_value(json_object_get(o, "merged")) +
 			       json_integer_value(json_object_get(o, "late_merged")),
 			       json_integer_value(json_object_get(o, "conflicts")),
-			       json_integer_value(json_object_get(o, "refused")));
+			       json_integer_value(json_object_get(o, "refused")),
+			       json_integer_value(json_object_get(o, "stale_epoch")));
 		} else if (dir != NULL && strcmp(dir, "out") == 0) {
 			printf("%-12s %-4s %-11s %12lld %12lld %8lld %8lld  %s\n", peer, "out",
 			       json_string_value(json_object_get(o, "state")),
@@ -127,6 +128,11 @@ static void print_table(const char *body)
 				       json_integer_value(json_object_get(v, "from_lsn")),
 				       json_is_true(json_object_get(v, "replaying")) ?
 				       ", resumed, sending what was held" : "");
+			if (json_integer_value(json_object_get(o, "refused_stale")) > 0)
+				printf("%-12s      REFUSED %lld record(s) for a stale epoch: this store "
+				       "wrote accounts it was no longer the active of (split "
+				       "brain?)\n", peer,
+				       json_integer_value(json_object_get(o, "refused_stale")));
 			if (json_is_true(json_object_get(o, "seeding")))
 				printf("%-12s      BEING SEEDED: a new peer gets every account this "
 				       "store serves by resync\n", peer);
@@ -139,6 +145,10 @@ static void print_table(const char *body)
 			printf("%-12s %-4s %-11s %12lld %12lld\n", peer, "in", "applying",
 			       json_integer_value(json_object_get(o, "applied_lsn")),
 			       json_integer_value(json_object_get(o, "durable_lsn")));
+			if (json_integer_value(json_object_get(o, "stale_epoch")) > 0)
+				printf("%-12s      STALE EPOCH: %lld of its records refused (kept: "
+				       "mailmeshctl journal --refused)\n", peer,
+				       json_integer_value(json_object_get(o, "stale_epoch")));
 		}
 		json_decref(o);
 	}

@@ -55,7 +55,7 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 				"guard", l->pauses[k].guard,
 				"held", (json_int_t)l->pauses[k].held));
 		put_line(out, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
-					"s:b, s:b, s:I, s:I, s:I, s:I, s:o}",
+					"s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"peer", l->peer->name, "direction", "out",
 			"address", l->peer->address, "state", link_states[l->state],
 			"sent_lsn", (json_int_t)l->sent_lsn,
@@ -71,15 +71,17 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 			"lost_to", (json_int_t)l->lost_to,
 			"content_bytes", (json_int_t)l->content_bytes,
 			"content_deduped", (json_int_t)l->content_deduped,
+			"refused_stale", (json_int_t)l->refused_stale,
 			"paused", paused));
 	}
 	for (const struct repl_session *s = d->sessions; s != NULL; s = s->next) {
 		if (!s->welcomed)
 			continue;
-		put_line(out, json_pack("{s:s, s:s, s:I, s:I}",
+		put_line(out, json_pack("{s:s, s:s, s:I, s:I, s:I}",
 			"peer", s->peer, "direction", "in",
 			"applied_lsn", (json_int_t)s->applied_lsn,
-			"durable_lsn", (json_int_t)s->durable_lsn));
+			"durable_lsn", (json_int_t)s->durable_lsn,
+			"stale_epoch", (json_int_t)s->n_stale));
 	}
 	for (size_t i = 0; i < d->n_trips; i++) {
 		const struct repl_trip *t = &d->trips[i];
@@ -103,26 +105,48 @@ void repl_status_json(struct repl_daemon *d, struct mm_buf *out)
 
 	if (d->store != NULL)
 		repl_store_retained(d->store, &kept, &kept_failed);
-	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	put_line(out, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"store", d->cfg->node_name, "by_hash", (json_int_t)d->n_by_hash,
 		"merged", (json_int_t)d->n_merged, "late_merged", (json_int_t)d->n_late_merged,
 		"applied", (json_int_t)d->n_applied, "already", (json_int_t)d->n_already,
 		"missing", (json_int_t)d->n_missing, "conflicts", (json_int_t)d->n_conflicts,
 		"refused", (json_int_t)d->n_refused,
+		"stale_epoch", (json_int_t)d->n_stale,
 		"retained", (json_int_t)kept,
 		"retain_failed", (json_int_t)kept_failed));
 }
 
 /* ---- sync mode: "wait LSN ACKS TIMEOUT_MS" ---- */
 
+/* The peers that acknowledged lsn: not those that refused it (a stale
+   epoch), though their later ACKs cover it. */
 static unsigned int acked_by(struct repl_daemon *d, uint64_t lsn)
 {
 	unsigned int n = 0;
 
 	for (size_t i = 0; i < d->n_links; i++)
-		if (d->links[i].acked_lsn >= lsn)
+		if (d->links[i].acked_lsn >= lsn && !repl_link_refused(&d->links[i], lsn))
 			n++;
 	return n;
+}
+
+static unsigned int refused_by(struct repl_daemon *d, uint64_t lsn)
+{
+	unsigned int n = 0;
+
+	for (size_t i = 0; i < d->n_links; i++)
+		if (repl_link_refused(&d->links[i], lsn))
+			n++;
+	return n;
+}
+
+/* Enough peers refused w's record that the others cannot make up its
+   acknowledgements: it fails now rather than at its timeout. */
+static bool too_many_refused(struct repl_daemon *d, const struct repl_waiter *w)
+{
+	unsigned int refused = refused_by(d, w->lsn);
+
+	return refused > 0 && d->n_links - refused < w->acks;
 }
 
 static void reply_and_close(struct bufferevent *bev, const char *text)
@@ -130,10 +154,16 @@ static void reply_and_close(struct bufferevent *bev, const char *text)
 	mm_evctl_reply(bev, text, strlen(text));
 }
 
-static void waiter_done(struct repl_waiter *w, bool ok)
+enum waiter_end { WAIT_OK, WAIT_TIMEOUT, WAIT_REFUSED };
+
+static void waiter_done(struct repl_waiter *w, enum waiter_end how)
 {
+	static const char *const words[] = {
+		[WAIT_OK] = "ok", [WAIT_TIMEOUT] = "error timeout",
+		[WAIT_REFUSED] = "error refused",
+	};
 	struct repl_waiter **pp;
-	char text[96];
+	char text[128];
 
 	for (pp = &w->d->waiters; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == w) {
@@ -141,8 +171,8 @@ static void waiter_done(struct repl_waiter *w, bool ok)
 			break;
 		}
 	}
-	snprintf(text, sizeof(text), "%s acked=%u of %u\n", ok ? "ok" : "error timeout",
-		 acked_by(w->d, w->lsn), w->acks);
+	snprintf(text, sizeof(text), "%s acked=%u of %u refused=%u\n", words[how],
+		 acked_by(w->d, w->lsn), w->acks, refused_by(w->d, w->lsn));
 	if (w->bev != NULL)
 		reply_and_close(w->bev, text);
 	event_free(w->timer);
@@ -153,7 +183,7 @@ static void on_waiter_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	waiter_done(arg, false);
+	waiter_done(arg, WAIT_TIMEOUT);
 }
 
 void repl_waiters_check(struct repl_daemon *d)
@@ -163,7 +193,9 @@ void repl_waiters_check(struct repl_daemon *d)
 	for (; w != NULL; w = next) {
 		next = w->next;
 		if (acked_by(d, w->lsn) >= w->acks)
-			waiter_done(w, true);
+			waiter_done(w, WAIT_OK);
+		else if (too_many_refused(d, w))
+			waiter_done(w, WAIT_REFUSED);
 	}
 }
 
@@ -196,8 +228,8 @@ static void wait_start(struct repl_daemon *d, struct bufferevent *bev, const cha
 	w->next = d->waiters;
 	d->waiters = w;
 	bufferevent_setcb(bev, NULL, NULL, c_on_waiter_event, w);
-	if (acked_by(d, w->lsn) >= w->acks) {
-		waiter_done(w, true);
+	if (acked_by(d, w->lsn) >= w->acks || too_many_refused(d, w)) {
+		waiter_done(w, too_many_refused(d, w) ? WAIT_REFUSED : WAIT_OK);
 		return;
 	}
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -256,7 +288,7 @@ void repl_ctl_stop(struct repl_daemon *d)
 		if (d->waiters->bev != NULL)
 			bufferevent_free(d->waiters->bev);
 		d->waiters->bev = NULL;
-		waiter_done(d->waiters, false);
+		waiter_done(d->waiters, WAIT_TIMEOUT);
 	}
 	mm_evctl_close(&d->ctl);
 }

@@ -302,6 +302,7 @@ static void link_down(struct repl_link *l, const char *why)
 		repl_resync_free(&l->resync);
 	}
 	l->n_inflight = l->inflight_head = 0;
+	l->refused_logged = false;
 	l->state = REPL_LINK_DOWN;
 	if (l->backoff_ms == 0)
 		l->backoff_ms = BACKOFF_MIN_MS;
@@ -311,6 +312,34 @@ static void link_down(struct repl_link *l, const char *why)
 	struct timeval tv = { .tv_sec = l->backoff_ms / 1000,
 			      .tv_usec = (l->backoff_ms % 1000) * 1000 };
 	evtimer_add(l->retry_ev, &tv);
+}
+
+bool repl_link_refused(const struct repl_link *l, uint64_t lsn)
+{
+	for (unsigned int i = 0; i < REPL_REFUSED_RING; i++)
+		if (l->refused_ring[i] == lsn)
+			return lsn != 0;
+	return false;
+}
+
+/* The peer refused a record for a stale epoch: this store wrote it under
+   an epoch the peer knows a newer one of (it was deposed, and its fencing
+   failed). Remembered so that a sync-mode wait does not count the peer. */
+static void link_refused(struct repl_link *l, const struct mm_wire_msg *m)
+{
+	l->refused_ring[l->refused_head] = m->lsn;
+	l->refused_head = (l->refused_head + 1) % REPL_REFUSED_RING;
+	l->refused_stale++;
+	if (!l->refused_logged)
+		mm_log_error("replication to %s: the peer refused record LSN %" PRIu64 ": %.*s; "
+			     "this store may be writing an account it is no longer the active "
+			     "of (further refusals are counted: mailmeshctl replication)",
+			     l->peer->name, m->lsn, (int)m->text_len, m->text);
+	else
+		mm_log_debug("replication to %s: the peer refused record LSN %" PRIu64 ": %.*s",
+			     l->peer->name, m->lsn, (int)m->text_len, m->text);
+	l->refused_logged = true;
+	repl_waiters_check(l->d);
 }
 
 static void inflight_push(struct repl_link *l, uint64_t lsn, uint64_t time_ns)
@@ -412,9 +441,11 @@ static void sent_note(struct repl_link *l, const struct mm_journal_rec *rec)
 static int send_resync_item(struct repl_link *l, struct repl_resync_item *it)
 {
 	const char *account = repl_resync_account(l->resync);
+	/* stamped with this store's epoch of the account, as the mount stamps
+	   its records: a deposed store's resync is stale at its peers */
 	struct mm_journal_rec rec = {
-		.lsn = 0, .time_ns = repl_now_ns(), .op = it->op,
-		.status = MM_REC_COMMITTED, .rflags = MM_RECF_RESYNC,
+		.lsn = 0, .time_ns = repl_now_ns(), .epoch = repl_acct_epoch(l->d, account),
+		.op = it->op, .status = MM_REC_COMMITTED, .rflags = MM_RECF_RESYNC,
 		.account = account, .folder = it->folder, .name = "",
 		.new_folder = "", .new_name = "",
 		.size = (uint64_t)it->st.st_size,
@@ -646,8 +677,8 @@ static void send_resync_mark(struct repl_link *l, const char *account, bool end,
 			     uint64_t sent)
 {
 	struct mm_journal_rec rec = {
-		.lsn = 0, .time_ns = repl_now_ns(), .op = MM_OP_FOLDER_CREATE,
-		.status = MM_REC_COMMITTED,
+		.lsn = 0, .time_ns = repl_now_ns(), .epoch = repl_acct_epoch(l->d, account),
+		.op = MM_OP_FOLDER_CREATE, .status = MM_REC_COMMITTED,
 		.rflags = MM_RECF_RESYNC | (end ? MM_RECF_RESYNC_END : MM_RECF_RESYNC_BEGIN),
 		.account = account, .folder = "", .name = "", .new_folder = "", .new_name = "",
 		.size = sent, .mode = 0700,
@@ -935,6 +966,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 				if (l->state != REPL_LINK_STREAMING)
 					return;
 			}
+		} else if (m.type == MM_WIRE_REFUSED && l->state == REPL_LINK_STREAMING) {
+			if (m.lsn > l->sent_lsn) {
+				snprintf(why, sizeof(why), "refused LSN %" PRIu64 " was never sent "
+					 "(last %" PRIu64 ")", m.lsn, l->sent_lsn);
+				mm_log_error("replication to %s: %s", l->peer->name, why);
+				link_down(l, why);
+				return;
+			}
+			link_refused(l, &m);
 		} else if (m.type == MM_WIRE_PONG) {
 			/* alive: the read timeout has been reset */
 		} else if (m.type == MM_WIRE_PING) {

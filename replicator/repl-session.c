@@ -33,6 +33,7 @@
 #include "repl-late.h"
 #include "repl-query.h"
 #include "repl-expunged.h"
+#include "refused.h"
 #include "repl.h"
 #include "wire.h"
 
@@ -159,12 +160,39 @@ static void ro_refresh(struct repl_daemon *d)
 	if (d->cfg->hb_listen != NULL &&
 	    state_changed(d, "roles", &d->active_ino, &d->active_mtime)) {
 		mm_acct_list_free(&d->active, d->n_active);
+		mm_free(&d->active_epochs);
 		d->n_active = 0;
 		/* no file yet: nothing is active here */
-		if (mm_roles_load(d->cfg->state, &gen, &d->active, NULL, &d->n_active,
-				  &error) < 0 && d->active_ino != 0)
+		if (mm_roles_load(d->cfg->state, &gen, &d->active, &d->active_epochs,
+				  &d->n_active, &error) < 0 && d->active_ino != 0)
 			mm_log_error("replication: %s", error);
+		/* this store's own epochs are known epochs of their accounts,
+		   also once the accounts have moved on */
+		for (size_t i = 0; i < d->n_active; i++)
+			repl_fence_learn(d, d->active[i], d->active_epochs[i]);
 	}
+}
+
+uint64_t repl_acct_epoch(struct repl_daemon *d, const char *account)
+{
+	size_t lo = 0, hi;
+
+	if (d->cfg->hb_listen == NULL)
+		return 0;
+	ro_refresh(d);
+	hi = d->n_active;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int cmp = strcmp(account, d->active[mid]);
+
+		if (cmp == 0)
+			return d->active_epochs[mid];
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
 }
 
 bool repl_acct_replica(struct repl_daemon *d, const char *account)
@@ -242,6 +270,10 @@ static char *content_path(struct repl_daemon *d, const uint8_t hash[16])
 	return mm_strdup_printf("%s/%s", d->content_dir, hex);
 }
 
+/* Copies size bytes from the start of in to out. copy_file_range() does
+   not cross filesystems: a late delivery's file is in the mount (FUSE),
+   the kept content in STATE, and the kernel refuses that with EXDEV;
+   then it is read and written. */
 static int copy_fd(int in, int out, uint64_t size)
 {
 	loff_t ioff = 0, ooff = 0;
@@ -249,10 +281,33 @@ static int copy_fd(int in, int out, uint64_t size)
 	while ((uint64_t)ioff < size) {
 		ssize_t n = copy_file_range(in, &ioff, out, &ooff, (size_t)(size - (uint64_t)ioff), 0);
 
+		if (n < 0 && ioff == 0 && (errno == EXDEV || errno == EINVAL ||
+					   errno == EOPNOTSUPP || errno == ENOSYS))
+			break;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
 			return -EIO;	/* shorter than the record says */
+	}
+	while ((uint64_t)ioff < size) {
+		char buf[65536];
+		size_t want = size - (uint64_t)ioff < sizeof(buf) ? (size_t)(size - (uint64_t)ioff) :
+			sizeof(buf);
+		ssize_t n = pread(in, buf, want, ioff);
+
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = pwrite(out, buf + off, (size_t)(n - off), ooff);
+
+			if (w < 0)
+				return -errno;
+			off += w;
+			ooff += w;
+		}
+		ioff += n;
 	}
 	return 0;
 }
@@ -399,6 +454,18 @@ static void late_drop(struct repl_session *s)
 		return;
 	unlink(s->late_tmp);
 	mm_free(&s->late_tmp);
+	if (s->stage_fd >= 0)
+		close(s->stage_fd);
+	s->stage_fd = -1;
+}
+
+/* Abandons a refused record's content file in progress. */
+static void refused_drop(struct repl_session *s)
+{
+	if (s->refused_tmp == NULL)
+		return;
+	unlink(s->refused_tmp);
+	mm_free(&s->refused_tmp);
 	if (s->stage_fd >= 0)
 		close(s->stage_fd);
 	s->stage_fd = -1;
@@ -769,6 +836,7 @@ static void session_free(struct repl_session *s)
 		repl_stage_abort(s->d->store, &s->stage);
 	repl_query_free(&s->q);
 	late_drop(s);
+	refused_drop(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	mm_wire_decoder_free(&s->dec);
@@ -918,6 +986,11 @@ static int session_commit(struct repl_session *s)
 		session_send(s, &m);
 		return 0;
 	}
+	/* the epochs learnt from the batch last as long as the cursor past it */
+	if (repl_fence_sync(s->d, &error) < 0) {
+		mm_log_error("replication from %s: %s", s->peer, error);
+		return -1;
+	}
 	if (cursor_save(s->d, s->peer, s->applied_lsn, &error) < 0) {
 		mm_log_error("replication from %s: %s", s->peer, error);
 		return -1;
@@ -926,6 +999,75 @@ static int session_commit(struct repl_session *s)
 	struct mm_wire_msg m = { .type = MM_WIRE_ACK, .lsn = s->durable_lsn };
 
 	session_send(s, &m);
+	return 0;
+}
+
+/* Tells the sender its record at rec's LSN was refused for a stale
+   epoch: its sync-mode wait must not count this store, though the ACKs
+   that follow cover the LSN (the stream goes on past it). */
+static void send_refused(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	char why[256];
+
+	if (rec->lsn == 0)
+		return;		/* a resync's: nobody waits for it */
+	snprintf(why, sizeof(why), "%s of %s written under epoch %" PRIu64 " after epoch %"
+		 PRIu64 " began (a stale epoch: split brain?)", mm_op_str(rec->op),
+		 rec->account, rec->epoch, s->rec_newer);
+	struct mm_wire_msg m = { .type = MM_WIRE_REFUSED, .lsn = rec->lsn,
+				 .code = MM_WIRE_REFUSED_STALE, .text = why,
+				 .text_len = strlen(why) };
+
+	session_send(s, &m);
+}
+
+/* A stale record of an account this store holds as a replica, its
+   content (if any) complete: not applied, but kept whole in STATE/
+   replication/refused (record, and content checked against it) so that
+   nothing is lost; the sender hears it was refused, and the stream goes
+   on past it. A resync's stale record is neither applied nor kept (it is
+   a picture of the sender's store, which still has the files). */
+static int refused_finish(struct repl_session *s, const struct mm_journal_rec *rec)
+{
+	const char *state = s->d->cfg->state, *error;
+
+	s->rec_open = false;
+	if (rec->rflags & MM_RECF_RESYNC)
+		return 0;
+	if (s->refused_tmp != NULL) {
+		uint8_t hash[16];
+		uint64_t size;
+
+		if (mm_content_hash(s->stage_fd, &size, hash) < 0 || size != rec->size ||
+		    memcmp(hash, rec->hash, 16) != 0) {
+			refused_drop(s);
+			session_refuse(s, "record %" PRIu64 " (%s/%s/%s): content does not match "
+				       "its record", rec->lsn, rec->account, rec->folder, rec->name);
+			return -1;
+		}
+		if (mm_refused_content_commit(state, s->stage_fd, s->refused_tmp, hash,
+					      &error) < 0)
+			mm_log_error("replication from %s: record %" PRIu64 " refused for a stale "
+				     "epoch: its content is not kept: %s", s->peer, rec->lsn,
+				     error);
+		s->stage_fd = -1;
+		mm_free(&s->refused_tmp);
+	}
+	/* sent again after a reconnect before the cursor was durable: kept
+	   already */
+	if (!moves_cursor(rec) || rec->lsn > s->kept_lsn) {
+		if (mm_refused_append(state, s->peer, s->rec_bytes.data, s->rec_bytes.len,
+				      &error) < 0) {
+			/* not lost: the cursor stays, and it comes again */
+			session_refuse(s, "record %" PRIu64 " refused for a stale epoch cannot be "
+				       "kept: %s", rec->lsn, error);
+			return -1;
+		}
+		if (moves_cursor(rec))
+			s->kept_lsn = rec->lsn;
+	}
+	send_refused(s, rec);
+	note_applied(s, rec);
 	return 0;
 }
 
@@ -940,6 +1082,8 @@ static int apply_open_record(struct repl_session *s)
 	s->rec_open = false;
 	if (mm_journal_decode(s->rec_bytes.data, s->rec_bytes.len, &rec, &used) < 0)
 		mm_panic("replication: a checked record no longer decodes");
+	if (s->rec_refused)
+		return refused_finish(s, &rec);
 	if (s->late_tmp != NULL)
 		return late_finish(s, &rec);
 	if (s->stage == NULL && s->content_len > 0) {
@@ -1030,8 +1174,20 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 			       "([account] replicas or replicate = no here)", rec.lsn, rec.account);
 		return -1;
 	}
+	bool dup = moves_cursor(&rec) && rec.lsn <= s->applied_lsn;
+	uint64_t newer = 0;
+	bool stale = !dup && repl_fence_stale(s->d, &rec, &newer);
+
 	if (resync && (rec.rflags & (MM_RECF_RESYNC_BEGIN | MM_RECF_RESYNC_END))) {
-		if (rec.rflags & MM_RECF_RESYNC_END) {
+		if ((rec.rflags & MM_RECF_RESYNC_END) && stale) {
+			/* a deposed store's resync removes nothing here */
+			repl_fence_refused(s->d, s->peer, &rec, newer, "the end of a resync: "
+					   "nothing removed");
+			s->n_stale++;
+			if (s->rs_account != NULL && strcmp(s->rs_account, rec.account) == 0)
+				rs_confirm(s, rec.account, 1, s->rs_items);
+			rs_reset(s);
+		} else if (rec.rflags & MM_RECF_RESYNC_END) {
 			rs_end(s, &rec);
 		} else {
 			rs_reset(s);
@@ -1041,7 +1197,28 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		}
 		return 0;
 	}
-	if (resync && s->rs_account != NULL && strcmp(s->rs_account, rec.account) == 0)
+	/* whether the account is read-write here (the record is late), asked
+	   once: on a fenced store that is a question to the mount */
+	bool late = !dup && !hold_replica(s, rec.account);
+	bool refuse = stale && !late;
+
+	if (stale) {
+		char how[200];
+
+		if (!refuse)
+			snprintf(how, sizeof(how), "this store is the account's active: merged "
+				 "by the late-record rules");
+		else if (resync)
+			snprintf(how, sizeof(how), "a resync's record: not applied");
+		else
+			snprintf(how, sizeof(how), "not applied, kept in STATE/%s/%s.mmj",
+				 MM_REFUSED_DIR, s->peer);
+		repl_fence_refused(s->d, s->peer, &rec, newer, how);
+		s->n_stale++;
+	} else if (!dup) {
+		repl_fence_learn(s->d, rec.account, rec.epoch);
+	}
+	if (resync && !refuse && s->rs_account != NULL && strcmp(s->rs_account, rec.account) == 0)
 		s->rs_items++;
 	mm_buf_reset(&s->rec_bytes);
 	mm_buf_append(&s->rec_bytes, m->blob, m->blob_len);
@@ -1054,12 +1231,46 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 	s->stage = NULL;
 	s->stage_fd = -1;
 	s->rec_late = false;
-	if (moves_cursor(&rec) && rec.lsn <= s->applied_lsn) {
+	s->rec_refused = refuse;
+	s->rec_newer = newer;
+	if (dup) {
 		/* sent again after a reconnect: applied already; its content
 		   is skipped (a resumed account's records come flagged
 		   MM_RECF_REPLAY: held back, so never applied) */
-	} else if ((s->rec_late = !hold_replica(s, rec.account))) {
+	} else if (refuse) {
+		if (resync) {
+			/* its content, if any, is skipped */
+		} else if (m->content_len > 0 || (rec.op == MM_OP_DELIVER && rec.size > 0)) {
+			fd = mm_refused_content_open(s->d->cfg->state, s->peer, rec.lsn,
+						     &s->refused_tmp, &error);
+			if (fd < 0) {
+				session_refuse(s, "record %" PRIu64 " refused for a stale epoch: "
+					       "its content cannot be kept: %s", rec.lsn, error);
+				return -1;
+			}
+			s->stage_fd = fd;
+			if (m->content_len == 0) {
+				/* sent before: from what this store keeps by hash */
+				char *path = content_path(s->d, rec.hash);
+				int in = open(path, O_RDONLY | O_CLOEXEC), cr = -ENOENT;
+
+				free(path);
+				if (in >= 0) {
+					cr = copy_fd(in, s->stage_fd, rec.size);
+					close(in);
+				}
+				if (cr < 0) {
+					refused_drop(s);
+					session_refuse(s, "record %" PRIu64 ": content is not kept "
+						       "here; send it again", rec.lsn);
+					return -1;
+				}
+			}
+		}
+	} else if ((s->rec_late = late)) {
 		fs_hello(s->d);
+		if (stale)
+			send_refused(s, &rec);
 		if (have) {
 			/* a resync to the account's new source: it has the message */
 			s->d->n_already++;
@@ -1148,9 +1359,9 @@ static int on_record(struct repl_session *s, const struct mm_wire_msg *m)
 		s->stage_fd = fd;
 	}
 	if (m->content_len == 0) {
-		if (s->stage != NULL || s->late_tmp != NULL)
+		if (s->stage != NULL || s->late_tmp != NULL || s->rec_refused)
 			return apply_open_record(s);
-		if ((moves_cursor(&rec) && rec.lsn <= s->applied_lsn) || s->rec_late) {
+		if (dup || s->rec_late) {
 			s->rec_open = false;
 			note_applied(s, &rec);
 			return 0;
@@ -1174,7 +1385,7 @@ static int on_data(struct repl_session *s, const struct mm_wire_msg *m)
 			       s->content_len);
 		return -1;
 	}
-	if (s->stage != NULL || s->late_tmp != NULL) {
+	if (s->stage != NULL || s->late_tmp != NULL || s->refused_tmp != NULL) {
 		size_t off = 0;
 
 		while (off < m->blob_len) {
@@ -1227,9 +1438,10 @@ static int on_query(struct repl_session *s, const struct mm_wire_msg *m)
 				       (int)m->text_len, m->text, s->peer);
 			return -1;
 		}
-		if (!mm_rbuf_u16(&r, &version) || version != REPL_PROTO_VERSION) {
-			session_refuse(s, "fsck protocol %u, this store speaks %u", version,
-				       REPL_PROTO_VERSION);
+		if (!mm_rbuf_u16(&r, &version) || version < REPL_QUERY_VERSION_MIN ||
+		    version > REPL_PROTO_VERSION) {
+			session_refuse(s, "fsck protocol %u, this store speaks %u to %u", version,
+				       REPL_QUERY_VERSION_MIN, REPL_PROTO_VERSION);
 			return -1;
 		}
 		s->q = repl_query_new(s->d, s->bev, s->peer);
@@ -1272,6 +1484,7 @@ static int session_feed(struct repl_session *s, const void *data, size_t len)
 			}
 			s->durable_lsn = s->applied_lsn = cursor_load(s->d, s->peer);
 			s->resume_lsn = s->applied_lsn + 1;
+			s->kept_lsn = mm_refused_last_lsn(s->d->cfg->state, s->peer);
 			struct mm_wire_msg w = { .type = MM_WIRE_WELCOME,
 						 .version = REPL_PROTO_VERSION,
 						 .name = s->d->cfg->node_name,

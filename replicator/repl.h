@@ -25,7 +25,12 @@ struct mm_wire_decoder;
 struct repl_store;
 struct repl_daemon;
 
-#define REPL_PROTO_VERSION 2	/* 2: folder digests in a resync */
+#define REPL_PROTO_VERSION 3	/* 2: folder digests in a resync; 3: records
+				   carry their epoch (journal version 2), and
+				   REFUSED tells a sender its stale records */
+/* QUERY OPEN (mailmesh-fsck, mailmeshctl undelete) is answered from this
+   version on: its questions did not change with version 3 */
+#define REPL_QUERY_VERSION_MIN 2
 /* After WELCOME the dialer's bytes are one zstd stream (level 3, 8 MiB
    window), flushed at the end of every burst: later messages compress
    against earlier ones (headers, common words), which per-message
@@ -59,6 +64,9 @@ struct repl_daemon;
 #define REPL_PING_S 2
 #define REPL_SILENT_S 10
 #define REPL_SESSION_SILENT_S 30
+/* the LSNs a peer refused lately (REFUSED), per link: a sync-mode wait
+   for one of them does not count that peer's acknowledgement */
+#define REPL_REFUSED_RING 64
 
 enum repl_link_state {
 	REPL_LINK_DOWN,		/* waiting to reconnect */
@@ -187,6 +195,12 @@ struct repl_link {
 	uint64_t replay_to, records_replayed;
 	struct repl_inflight *inflight;	/* FIFO of sent, unacknowledged */
 	size_t n_inflight, inflight_head, inflight_cap;
+	/* records the peer refused for a stale epoch (REFUSED): how many,
+	   and the last REPL_REFUSED_RING LSNs */
+	uint64_t refused_stale;
+	uint64_t refused_ring[REPL_REFUSED_RING];
+	unsigned int refused_head;
+	bool refused_logged;	/* this session logged one already */
 	char last_error[256];
 };
 
@@ -214,6 +228,14 @@ struct repl_session {
 	struct repl_stage *stage;
 	int stage_fd;
 	char *late_tmp;		/* a late delivery's file in the mount's tmp/ */
+	/* the open record is stale and this store a replica of its account:
+	   it is kept (STATE/replication/refused), not applied; its content,
+	   if any, goes to refused_tmp */
+	bool rec_refused;
+	uint64_t rec_newer;	/* the epoch it was written after */
+	char *refused_tmp;
+	uint64_t kept_lsn;	/* the highest LSN of this peer kept refused */
+	uint64_t n_stale;	/* this peer's records refused for a stale epoch */
 	/* a resync of one account in progress from this peer: the files its
 	   records (and the live ones since it began) name, and its records */
 	char *rs_account;
@@ -266,6 +288,7 @@ struct repl_daemon {
 	/* fenced ([hbmon] listen): the accounts active here (STATE/roles,
 	   written by mailmesh-hbmon); every other one is a replica here */
 	char **active;
+	uint64_t *active_epochs;	/* each one's epoch, parallel to active */
 	size_t n_active;
 	struct timespec active_mtime;
 	ino_t active_ino;
@@ -273,6 +296,15 @@ struct repl_daemon {
 	uint64_t n_by_hash;	/* deliveries applied from content kept here */
 	uint64_t n_merged;	/* late deliveries merged into a read-write account */
 	uint64_t n_late_merged;	/* other late records that changed something here */
+	/* epochs (repl-fence.c): those known per account, STATE/replication/
+	   epochs open for appends (synced before a cursor moves), records
+	   refused for a stale epoch, and the (peer, account) pairs logged */
+	struct repl_epochs *epochs;
+	int epochs_fd;
+	bool epochs_dirty;
+	uint64_t n_stale;
+	char **stale_logged;
+	size_t n_stale_logged;
 	struct repl_guard *guard;	/* the expunges of the last minute */
 	struct repl_moved *moved;	/* and the copies (moves are not deletes) */
 	uint64_t trip_seen_lsn;		/* the last record the guard looked at */
@@ -325,6 +357,33 @@ void repl_sessions_stop(struct repl_daemon *d);
 /* Starts pruning the contents kept by hash (STATE/replication/content)
    and the expunged messages kept (STATE/expunged), and keeping those. */
 void repl_content_start(struct repl_daemon *d);
+/* Whether l's peer refused the record at lsn lately (REFUSED). */
+bool repl_link_refused(const struct repl_link *l, uint64_t lsn);
+/* repl-fence.c: epochs, the fencing tokens, at the receiving end (the
+   decision is repl-epoch.c's). Event loop only. */
+/* Loads STATE/replication/epochs (rewritten whole when it holds bad,
+   torn or superseded lines) and keeps it open for appends. Never fails:
+   what it cannot read is logged and forgotten (a forgotten epoch misses
+   stale records, it never refuses a good one). */
+void repl_fence_start(struct repl_daemon *d);
+void repl_fence_stop(struct repl_daemon *d);
+/* Notes that account has (had) epoch (0: nothing): this store's own when
+   the account is active here, or a record's it applied; appended to the
+   file when it is new. */
+void repl_fence_learn(struct repl_daemon *d, const char *account, uint64_t epoch);
+/* Makes what repl_fence_learn() appended durable: before a cursor moves
+   past the records it was learnt from. 0, or -1 with *error_r (static). */
+int repl_fence_sync(struct repl_daemon *d, const char **error_r);
+/* Whether rec is stale here (repl_epoch_stale() against the epochs
+   known for its account, this store's own included): *newer_r the epoch
+   it was written after. */
+bool repl_fence_stale(struct repl_daemon *d, const struct mm_journal_rec *rec,
+		      uint64_t *newer_r);
+/* Counts a stale record of peer and logs it, as an error the first time
+   for this (peer, account), then at debug level; outcome says what
+   became of it. */
+void repl_fence_refused(struct repl_daemon *d, const char *peer,
+			const struct mm_journal_rec *rec, uint64_t newer, const char *outcome);
 /* repl-ctl.c: the status socket */
 int repl_ctl_start(struct repl_daemon *d, const char **error_r);
 void repl_ctl_stop(struct repl_daemon *d);
@@ -347,5 +406,9 @@ void repl_nodelay(int fd);
    on a fenced store ([hbmon] listen), not active in STATE/roles. Rereads
    both files when they changed. Event loop only. */
 bool repl_acct_replica(struct repl_daemon *d, const char *account);
+/* This store's epoch of account when it is active here (STATE/roles of a
+   fenced store), else 0. Rereads the file when it changed. Event loop
+   only. */
+uint64_t repl_acct_epoch(struct repl_daemon *d, const char *account);
 
 #endif

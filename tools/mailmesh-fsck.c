@@ -21,6 +21,7 @@
 #include "inventory.h"
 #include "log.h"
 #include "mem.h"
+#include "refused.h"
 
 struct fsck {
 	struct mm_cfg *cfg;
@@ -35,7 +36,34 @@ struct fsck {
 	char run[32];		/* lost+found/RUN of this repair */
 	uint64_t last_tick_ns;
 	const char *account;	/* being checked, for progress */
+	uint64_t refused;	/* peers' records refused for a stale epoch, kept */
 };
+
+/* The records STATE/replication/refused keeps (split brain: see
+   docs/runbook.md), reported for the operator to look at. */
+static void count_refused(struct fsck *fk)
+{
+	struct mm_refused_iter *it;
+	struct mm_journal_rec rec;
+	const char *peer, *error;
+	int ret;
+
+	if (mm_refused_iter_init(fk->cfg->state, &it, &error) < 0) {
+		mm_log_warn("%s", error);
+		return;
+	}
+	while ((ret = mm_refused_iter_next(it, &peer, &rec, &error)) != 0) {
+		if (ret < 0)
+			mm_log_warn("%s", error);
+		else
+			fk->refused++;
+	}
+	mm_refused_iter_deinit(&it);
+	if (fk->refused > 0)
+		mm_log_warn("%" PRIu64 " record(s) of peers refused for a stale epoch are kept "
+			    "in STATE/%s (mailmeshctl journal --refused)", fk->refused,
+			    MM_REFUSED_DIR);
+}
 
 static uint64_t now_ns(clock_t id)
 {
@@ -241,6 +269,9 @@ static void report_text(const struct fsck *fk)
 		       "(see lost+found)", fk->j.filled);
 	if (fk->pp != NULL)
 		printf(", %" PRIu64 " bytes exchanged with peers", fsck_peers_bytes(fk->pp));
+	if (fk->refused > 0)
+		printf(", %" PRIu64 " record(s) of peers refused for a stale epoch (split "
+		       "brain? mailmeshctl journal --refused)", fk->refused);
 	printf("\n");
 }
 
@@ -263,6 +294,7 @@ static void report_json(const struct fsck *fk)
 	json_object_set_new(o, "older_than_journal", json_integer((json_int_t)fk->r.predating));
 	json_object_set_new(o, "complete", json_boolean(!fk->r.operational));
 	json_object_set_new(o, "journal_filled", json_integer((json_int_t)fk->j.filled));
+	json_object_set_new(o, "refused_stale", json_integer((json_int_t)fk->refused));
 	if (fk->pp != NULL)
 		json_object_set_new(o, "peer_bytes",
 				    json_integer((json_int_t)fsck_peers_bytes(fk->pp)));
@@ -340,6 +372,7 @@ int main(int argc, char **argv)
 	} else {
 		fk.have_journal = true;
 	}
+	count_refused(&fk);
 	if (fk.peers && fsck_peers_open(fk.cfg, &fk.pp, &fk.r) < 0)
 		goto out;
 	for (size_t i = 0; i < n_accounts; i++)

@@ -267,6 +267,7 @@ static void encode_one(const uint8_t *data, size_t size, size_t cut)
 	case MM_WIRE_ERROR:
 	case MM_WIRE_DIGEST:
 	case MM_WIRE_RESYNCED:
+	case MM_WIRE_REFUSED:
 		m.text = p;
 		m.text_len = len;
 		if (m.type == MM_WIRE_DIGEST)
@@ -284,7 +285,7 @@ static void encode_one(const uint8_t *data, size_t size, size_t cut)
 	if (m.type != MM_WIRE_HELLO && m.type != MM_WIRE_WELCOME)
 		m.version = 0;
 	if (m.type != MM_WIRE_WELCOME && m.type != MM_WIRE_RECORD &&
-	    m.type != MM_WIRE_DATA && m.type != MM_WIRE_ACK)
+	    m.type != MM_WIRE_DATA && m.type != MM_WIRE_ACK && m.type != MM_WIRE_REFUSED)
 		m.lsn = 0;
 	if (m.type != MM_WIRE_DATA)
 		m.offset = 0;
@@ -294,10 +295,12 @@ static void encode_one(const uint8_t *data, size_t size, size_t cut)
 	if (m.type != MM_WIRE_PING && m.type != MM_WIRE_PONG)
 		m.nonce = 0;
 	if (m.type != MM_WIRE_ERROR && m.type != MM_WIRE_INVENTORY &&
-	    m.type != MM_WIRE_RESYNCED)
+	    m.type != MM_WIRE_RESYNCED && m.type != MM_WIRE_REFUSED)
 		m.code = 0;
 	if (m.type == MM_WIRE_INVENTORY)
 		m.code %= 4;	/* 3 is refused */
+	if (m.type == MM_WIRE_REFUSED)
+		m.code %= 3;	/* 0 and 2 are refused, as is LSN 0 */
 
 	mm_buf_puts(&enc, "x");
 	ret = mm_wire_encode(&enc, &m, level);

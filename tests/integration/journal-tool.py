@@ -18,15 +18,18 @@ def records(path):
         magic, length = struct.unpack_from("<II", data, off)
         if magic != MAGIC or length < HDR + 64 or off + length > len(data):
             break
-        status, op = chr(data[off + 9]), data[off + 10]
-        lsn = struct.unpack_from("<Q", data, off + HDR)[0]
-        p = off + HDR + 64
+        version, status, op = data[off + 8], chr(data[off + 9]), data[off + 10]
+        lsn, time_ns = struct.unpack_from("<QQ", data, off + HDR)
+        # version 2 has the epoch after the content hash; 1 has none
+        epoch = struct.unpack_from("<Q", data, off + HDR + 64)[0] if version >= 2 else 0
+        p = off + HDR + (72 if version >= 2 else 64)
         strs = []
         for _ in range(5):
             n = struct.unpack_from("<H", data, p)[0]
             strs.append(data[p + 2:p + 2 + n].decode("utf-8", "surrogateescape"))
             p += 3 + n
         yield dict(path=path, off=off, len=length, lsn=lsn, status=status, op=op,
+                   version=version, time_ns=time_ns, epoch=epoch,
                    account=strs[0], folder=strs[1], name=strs[2],
                    new_folder=strs[3], new_name=strs[4])
         off += length

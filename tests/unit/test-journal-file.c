@@ -735,7 +735,7 @@ Test(journal_file, mid_segment_corruption_is_skipped)
 	mm_journal_close(&j);
 	seg_path(1, p, sizeof(p));
 	full = file_size(p);
-	flip_byte(p, w[3].off + MM_JOURNAL_HDR_SIZE + 70);	/* in a string */
+	flip_byte(p, w[3].off + MM_JOURNAL_HDR_SIZE + 78);	/* in a string */
 
 	capture_begin();
 	jopen(&set);
@@ -783,7 +783,7 @@ Test(journal_file, corrupt_bytes_are_filled)
 	for (int i = 1; i <= 5; i++)
 		w[i] = append((uint64_t)i);
 	seg_path(1, p, sizeof(p));
-	flip_byte(p, w[3].off + MM_JOURNAL_HDR_SIZE + 70);
+	flip_byte(p, w[3].off + MM_JOURNAL_HDR_SIZE + 78);
 	fd = open(p, O_RDONLY);
 	len = (uint64_t)(w[4].off - w[3].off);
 	cr_assert_leq(len, sizeof(orig));
@@ -929,7 +929,7 @@ Test(journal_file, corrupt_end_of_older_segment_is_skipped)
 		}
 	cr_assert_gt(bad, 1);
 	seg_path(1, p, sizeof(p));
-	flip_byte(p, w[bad].off + MM_JOURNAL_HDR_SIZE + 70);
+	flip_byte(p, w[bad].off + MM_JOURNAL_HDR_SIZE + 78);
 
 	ropen(1);
 	for (int calls = 0; calls < 200; calls++) {
@@ -1158,4 +1158,138 @@ Test(journal_file, prune_keeps_a_segment_with_an_unfinished_record)
 	mm_journal_finish(j, &ref, MM_REC_COMMITTED);
 	mm_journal_prune(j, (uint64_t)time(NULL));
 	cr_expect_eq(count_segments(), 1, "once finished, it may go too");
+}
+
+static void mkdir_journal(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/journal", dir);
+	cr_assert_eq(mkdir(p, 0700), 0);
+}
+
+static int open_saved(void)
+{
+	char p[128];
+
+	snprintf(p, sizeof(p), "%s/saved", dir);
+	return open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+}
+
+/* A store upgraded to journal version 2: the segment the old mailmesh-fs
+   wrote (version 1 records, no epoch) is recovered and read, the new
+   records follow it in the same segment with their epochs, and a short
+   corrupt range of the old records still gets a (version 1) filler. */
+Test(journal_file, version_1_segment_is_read_after_an_upgrade)
+{
+	struct mm_journal_settings set = settings(64 << 20);
+	struct mm_journal_rec rec;
+	const char *error = NULL;
+	struct mm_journal_ref ref;
+	struct mm_buf b = { 0 };
+	unsigned char hdr[MM_JSEG_HDR_SIZE] = "MMJSEG01";
+	off_t offs[4];
+	char p[128];
+	int fd;
+
+	mkdir_journal();
+	seg_path(1, p, sizeof(p));
+	mm_set_u32(hdr + 8, 1);
+	mm_set_u64(hdr + 16, 1);
+	mm_buf_append(&b, hdr, sizeof(hdr));
+	for (uint64_t i = 1; i <= 3; i++) {
+		struct mm_journal_rec old = {
+			.lsn = i, .time_ns = 1700000000000000000ULL + i, .op = MM_OP_DELIVER,
+			.status = MM_REC_COMMITTED, .sub = 1, .account = ACCOUNT,
+			.folder = "Maildir", .name = rec_name(i), .size = 5, .mtime_ns = -1,
+			.epoch = 77,	/* not written in version 1 */
+		};
+
+		offs[i] = (off_t)b.len;
+		cr_assert_eq(mm_journal_encode_as(&old, 1, &b), 0);
+	}
+	offs[0] = (off_t)b.len;
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	close(fd);
+	mm_buf_free(&b);
+
+	jopen(&set);
+	cr_assert_eq(mm_journal_start(j, &error), 0, "%s", error);
+	rec = (struct mm_journal_rec){ .op = MM_OP_DELIVER, .sub = 1, .account = ACCOUNT,
+				       .folder = "Maildir", .name = rec_name(4), .size = 5,
+				       .mtime_ns = -1, .epoch = 1795556559364978166ULL };
+	cr_assert_eq(mm_journal_append(j, &rec, &ref), 0);
+	cr_expect_eq(rec.lsn, 4, "LSNs go on after the old records");
+	cr_expect_gt(rec.time_ns, 1700000000000000003ULL);
+	cr_expect_eq(ref.off, offs[0], "appended to the old segment");
+	mm_journal_finish(j, &ref, MM_REC_COMMITTED);
+
+	ropen(1);
+	for (uint64_t i = 1; i <= 4; i++) {
+		cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1, "LSN %" PRIu64 ": %s",
+			     i, error);
+		cr_expect_eq(rec.lsn, i);
+		expect_name(&rec, i);
+		cr_expect_eq(rec.epoch, i < 4 ? 0 : 1795556559364978166ULL);
+	}
+	cr_expect_eq(mm_journal_reader_next(rd, &rec, &error), 0);
+	mm_journal_reader_close(&rd);
+
+	/* an old record gone corrupt: fsck's filler takes its exact length */
+	flip_byte(p, offs[1] + MM_JOURNAL_HDR_SIZE + 70);
+	fd = open_saved();
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(mm_journal_fill(dir, 1, (uint64_t)offs[1], (uint64_t)(offs[2] - offs[1]),
+				     fd, &error), 0, "%s", error);
+	close(fd);
+	ropen(1);
+	for (uint64_t i = 2; i <= 4; i++) {
+		cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1, "%s", error);
+		cr_expect_eq(rec.lsn, i);
+	}
+}
+
+/* The smallest version 1 record (empty strings) is 8 bytes shorter than
+   the smallest version 2 one: a corrupt range that short is still filled. */
+Test(journal_file, short_old_range_gets_a_version_1_filler)
+{
+	struct mm_journal_rec small = {
+		.lsn = 1, .op = MM_OP_FOLDER_CREATE, .status = MM_REC_COMMITTED,
+		.account = "a", .folder = "", .name = "", .new_folder = "", .new_name = "",
+	}, next = small, rec;
+	unsigned char hdr[MM_JSEG_HDR_SIZE] = "MMJSEG01";
+	struct mm_buf b = { 0 }, v2 = { 0 };
+	const char *error = NULL;
+	size_t first;
+	char p[128];
+	int fd;
+
+	mkdir_journal();
+	seg_path(1, p, sizeof(p));
+	mm_set_u32(hdr + 8, 1);
+	mm_set_u64(hdr + 16, 1);
+	mm_buf_append(&b, hdr, sizeof(hdr));
+	cr_assert_eq(mm_journal_encode_as(&small, 1, &b), 0);
+	first = b.len - sizeof(hdr);
+	next.lsn = 2;
+	cr_assert_eq(mm_journal_encode_as(&next, 1, &b), 0);
+	cr_assert_eq(mm_journal_encode(&small, &v2), 0);
+	cr_assert_lt(first, v2.len, "a version 2 filler would not fit");
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	close(fd);
+	flip_byte(p, MM_JSEG_HDR_SIZE + MM_JOURNAL_HDR_SIZE + 8);
+	fd = open_saved();
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(mm_journal_fill(dir, 1, MM_JSEG_HDR_SIZE, first, fd, &error), 0, "%s",
+		     error);
+	close(fd);
+	ropen(1);
+	cr_assert_eq(mm_journal_reader_next(rd, &rec, &error), 1, "%s", error);
+	cr_expect_eq(rec.lsn, 2, "the filler is skipped");
+	mm_buf_free(&b);
+	mm_buf_free(&v2);
 }

@@ -29,6 +29,7 @@ static void full_rec(struct mm_journal_rec *r)
 	memset(r, 0, sizeof(*r));
 	r->lsn = 0x0102030405060708ULL;
 	r->time_ns = 1700000000123456789ULL;
+	r->epoch = 0x1a2b3c4d5e6f7081ULL;
 	r->op = MM_OP_COPY;
 	r->status = MM_REC_COMMITTED;
 	r->sub = 2;		/* MM_SUB_CUR */
@@ -54,6 +55,7 @@ static void expect_same(const struct mm_journal_rec *a, const struct mm_journal_
 {
 	cr_expect_eq(a->lsn, b->lsn);
 	cr_expect_eq(a->time_ns, b->time_ns);
+	cr_expect_eq(a->epoch, b->epoch);
 	cr_expect_eq(a->op, b->op);
 	cr_expect_eq(a->status, b->status);
 	cr_expect_eq(a->sub, b->sub);
@@ -116,6 +118,100 @@ Test(journal, round_trip_every_field)
 	cr_expect(out.account >= (const char *)buf.data &&
 		  out.account < (const char *)buf.data + buf.len);
 	cr_expect(out.data >= buf.data && out.data < buf.data + buf.len);
+}
+
+/* full_rec() as the version 1 encoder (mailmesh before epochs) wrote it:
+   the bytes of a journal an upgraded store still reads. */
+static const unsigned char v1_full[] = {
+	0x4d, 0x4d, 0x4a, 0x52, 0xe9, 0x00, 0x00, 0x00, 0x01, 0x43, 0x05, 0x12,
+	0x03, 0x00, 0x00, 0x80, 0x64, 0xc2, 0xf5, 0x6e, 0xbb, 0xdc, 0x7e, 0x4f,
+	0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x15, 0xcd, 0x85, 0x3d,
+	0xfe, 0x9c, 0x97, 0x17, 0x10, 0x32, 0x54, 0x76, 0x98, 0xba, 0xdc, 0xfe,
+	0x35, 0xfb, 0x04, 0x8e, 0xe0, 0xfe, 0xff, 0xff, 0xa0, 0x81, 0x00, 0x00,
+	0x88, 0x13, 0x00, 0x00, 0xfe, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+	0xf0, 0xe9, 0xe2, 0xdb, 0xd4, 0xcd, 0xc6, 0xbf, 0xb8, 0xb1, 0xaa, 0xa3,
+	0x9c, 0x95, 0x8e, 0x87, 0x11, 0x00, 0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c,
+	0x65, 0x2e, 0x6f, 0x72, 0x67, 0x2f, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00,
+	0x0d, 0x00, 0x4d, 0x61, 0x69, 0x6c, 0x64, 0x69, 0x72, 0x2f, 0x2e, 0x53,
+	0x65, 0x6e, 0x74, 0x00, 0x12, 0x00, 0x31, 0x2e, 0x4d, 0x32, 0x50, 0x33,
+	0x2e, 0x68, 0xc3, 0xa9, 0x2c, 0x53, 0x3d, 0x35, 0x3a, 0x32, 0x2c, 0x53,
+	0x00, 0x00, 0x00, 0x00, 0x11, 0x00, 0x31, 0x2e, 0x4d, 0x32, 0x50, 0x33,
+	0x2e, 0x68, 0x2c, 0x53, 0x3d, 0x35, 0x3a, 0x32, 0x2c, 0x52, 0x53, 0x00,
+	0x3d, 0x00, 0x00, 0x00, 0x33, 0x20, 0x56, 0x31, 0x37, 0x30, 0x30, 0x30,
+	0x30, 0x30, 0x30, 0x30, 0x30, 0x20, 0x4e, 0x34, 0x32, 0x20, 0x47, 0x31,
+	0x32, 0x33, 0x34, 0x0a, 0x31, 0x20, 0x3a, 0x31, 0x37, 0x30, 0x30, 0x30,
+	0x30, 0x30, 0x30, 0x30, 0x30, 0x2e, 0x4d, 0x31, 0x50, 0x32, 0x2e, 0x68,
+	0x6f, 0x73, 0x74, 0x2c, 0x53, 0x3d, 0x35, 0x0a, 0x00, 0x62, 0x69, 0x6e,
+	0x61, 0x72, 0x79, 0xff, 0x00,
+};
+
+Test(journal, version_1_records_still_decode)
+{
+	struct mm_journal_rec want, out;
+	size_t used = 0;
+
+	full_rec(&want);
+	want.epoch = 0;
+	cr_assert_eq(v1_full[8], 1);
+	cr_assert_eq(mm_journal_decode(v1_full, sizeof(v1_full), &out, &used), 0);
+	cr_expect_eq(used, sizeof(v1_full));
+	expect_same(&out, &want);
+	cr_expect_eq(out.epoch, 0, "a version 1 record has no epoch");
+	/* and the version 1 encoder still writes exactly those bytes */
+	cr_assert_eq(mm_journal_encode_as(&want, 1, &buf), 0);
+	cr_expect_eq(buf.len, sizeof(v1_full));
+	cr_expect_arr_eq(buf.data, v1_full, sizeof(v1_full));
+	mm_buf_reset(&buf);
+	cr_expect_eq(mm_journal_encode_as(&want, 0, &buf), MM_ERR_VERSION);
+	cr_expect_eq(mm_journal_encode_as(&want, MM_JOURNAL_VERSION + 1, &buf), MM_ERR_VERSION);
+	cr_expect_eq(buf.len, 0, "nothing appended for a version it cannot write");
+}
+
+Test(journal, version_2_carries_the_epoch)
+{
+	struct mm_journal_rec in, out;
+	size_t used;
+
+	full_rec(&in);
+	cr_assert_eq(mm_journal_encode(&in, &buf), 0);
+	cr_expect_eq(buf.data[8], 2);
+	cr_expect_eq(buf.len, sizeof(v1_full) + 8, "the epoch is 8 bytes more");
+	/* after the fixed fields and the content hash */
+	cr_expect_eq(mm_get_u64(buf.data + MM_JOURNAL_HDR_SIZE + 64), in.epoch);
+	cr_assert_eq(mm_journal_decode(buf.data, buf.len, &out, &used), 0);
+	cr_expect_eq(out.epoch, 0x1a2b3c4d5e6f7081ULL);
+	/* every value, and 0 (an unfenced mount) */
+	static const uint64_t epochs[] = { 0, 1, 1795556559364978166ULL, UINT64_MAX };
+
+	for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+		in.epoch = epochs[i];
+		mm_buf_reset(&buf);
+		cr_assert_eq(mm_journal_encode(&in, &buf), 0);
+		cr_assert_eq(mm_journal_decode(buf.data, buf.len, &out, &used), 0);
+		cr_expect_eq(out.epoch, epochs[i]);
+	}
+}
+
+Test(journal, flipped_epoch_bytes_fail_the_checksum)
+{
+	struct mm_journal_rec out;
+	size_t used, off = MM_JOURNAL_HDR_SIZE + 64;
+
+	encode_full();
+	for (size_t i = off; i < off + 8; i++) {
+		for (int bit = 0; bit < 8; bit++) {
+			buf.data[i] ^= (unsigned char)(1U << bit);
+			cr_expect_eq(mm_journal_decode(buf.data, buf.len, &out, &used),
+				     MM_ERR_CHECKSUM, "epoch byte %zu bit %d", i - off, bit);
+			buf.data[i] ^= (unsigned char)(1U << bit);
+		}
+	}
+	/* resealed, the changed epoch is what decodes: the checksum is all
+	   that guards it */
+	buf.data[off] ^= 1;
+	reseal(buf.data);
+	cr_assert_eq(mm_journal_decode(buf.data, buf.len, &out, &used), 0);
+	cr_expect_eq(out.epoch, 0x1a2b3c4d5e6f7081ULL ^ 1);
 }
 
 Test(journal, round_trip_minimal_record)
@@ -354,7 +450,7 @@ Test(journal, malformed_body_under_a_valid_checksum)
 	/* a string without its NUL */
 	mm_buf_reset(&buf);
 	cr_assert_eq(mm_journal_encode(&in, &buf), 0);
-	name_off = MM_JOURNAL_HDR_SIZE + 64 + 2 + strlen(in.account) + 1;
+	name_off = MM_JOURNAL_HDR_SIZE + 72 + 2 + strlen(in.account) + 1;
 	cr_assert_eq(mm_get_u16(buf.data + name_off), strlen(in.folder));
 	buf.data[name_off + 2 + strlen(in.folder)] = 'x';
 	reseal(buf.data);

@@ -110,6 +110,12 @@ static void sample(enum mm_wire_type t, bool big, struct mm_wire_msg *m)
 		m->blob = big ? chunk : small_blob;
 		m->blob_len = big ? 65536 : sizeof(small_blob);
 		break;
+	case MM_WIRE_REFUSED:
+		m->lsn = 0x0807060504030201ULL;
+		m->code = MM_WIRE_REFUSED_STALE;
+		m->text = big ? text1024 : "stale epoch";
+		m->text_len = big ? MM_WIRE_TEXT_MAX : 11;
+		break;
 	default:
 		break;
 	}
@@ -805,6 +811,22 @@ Test(wire, malformed_payloads)
 	     mm_buf_put_u32(&p, 0); mm_buf_put_u64(&p, 1); put_str(&p, "", 0));
 	CASE(MM_WIRE_RESYNCED, 1, "good resynced",
 	     mm_buf_put_u32(&p, 0); mm_buf_put_u64(&p, 1); put_str(&p, "a/b", 3));
+	CASE(MM_WIRE_REFUSED, 1, "good refused",
+	     mm_buf_put_u64(&p, 7); mm_buf_put_u32(&p, MM_WIRE_REFUSED_STALE);
+	     put_str(&p, "stale", 5));
+	CASE(MM_WIRE_REFUSED, 1, "refused without a reason",
+	     mm_buf_put_u64(&p, 7); mm_buf_put_u32(&p, MM_WIRE_REFUSED_STALE);
+	     put_str(&p, "", 0));
+	CASE(MM_WIRE_REFUSED, MM_WIRE_ERR_MALFORMED, "refused LSN 0",
+	     mm_buf_put_u64(&p, 0); mm_buf_put_u32(&p, MM_WIRE_REFUSED_STALE);
+	     put_str(&p, "", 0));
+	CASE(MM_WIRE_REFUSED, MM_WIRE_ERR_MALFORMED, "unknown refusal code",
+	     mm_buf_put_u64(&p, 7); mm_buf_put_u32(&p, MM_WIRE_REFUSED_LAST + 1);
+	     put_str(&p, "", 0));
+	CASE(MM_WIRE_REFUSED, MM_WIRE_ERR_MALFORMED, "refused code 0",
+	     mm_buf_put_u64(&p, 7); mm_buf_put_u32(&p, 0); put_str(&p, "", 0));
+	CASE(MM_WIRE_REFUSED, MM_WIRE_ERR_MALFORMED, "refused without its text",
+	     mm_buf_put_u64(&p, 7); mm_buf_put_u32(&p, MM_WIRE_REFUSED_STALE));
 #undef CASE
 	mm_buf_free(&p);
 }
@@ -851,6 +873,9 @@ Test(wire, encoder_refuses_and_appends_nothing)
 		    .text_len = MM_WIRE_TEXT_MAX + 1 }, MM_WIRE_ERR_TOOBIG },
 		{ { .type = MM_WIRE_ERROR, .text = "\0", .text_len = 1 },
 		  MM_WIRE_ERR_MALFORMED },
+		{ { .type = MM_WIRE_REFUSED, .code = MM_WIRE_REFUSED_STALE },
+		  MM_WIRE_ERR_MALFORMED },	/* LSN 0 */
+		{ { .type = MM_WIRE_REFUSED, .lsn = 1 }, MM_WIRE_ERR_MALFORMED },
 		{ { .type = 0 }, MM_WIRE_ERR_TYPE },
 		{ { .type = MM_WIRE_TYPE_LAST + 1 }, MM_WIRE_ERR_TYPE },
 	};
@@ -884,7 +909,7 @@ Test(wire, names_and_errors)
 {
 	static const char *const names[] = {
 		"hello", "welcome", "record", "data", "ack", "ping", "pong", "error",
-		"digest", "inventory", "resynced", "query", "answer",
+		"digest", "inventory", "resynced", "query", "answer", "refused",
 	};
 	static const int errs[] = {
 		MM_WIRE_ERR_MAGIC, MM_WIRE_ERR_VERSION, MM_WIRE_ERR_FLAGS,
