@@ -495,8 +495,8 @@ void hb_cmd_status_print(const json_t *status)
 	const json_t *members = json_object_get(status, "members"), *m;
 	size_t i;
 
-	printf("%-16s %-9s %8s %8s %8s %8s %8s  %s\n", "MEMBER", "STATE", "RTT_MS",
-	       "PROBE_MS", "IO_PCT", "FREE_GB", "HEARD_MS", "REASON");
+	printf("%-16s %-9s %8s %8s %8s %8s %8s %8s  %s\n", "MEMBER", "STATE", "RTT_MS",
+	       "PROBE_MS", "IO_PCT", "FREE_GB", "HEARD_MS", "LAG_REC", "REASON");
 	json_array_foreach(members, i, m) {
 		printf("%-16s %-9s ", json_string_value(json_object_get(m, "name")),
 		       json_string_value(json_object_get(m, "state")));
@@ -509,6 +509,8 @@ void hb_cmd_status_print(const json_t *status)
 		print_num(json_object_get(m, "free_bytes"), "%8.1f", 1.0 / (1 << 30));
 		putchar(' ');
 		print_num(json_object_get(m, "last_heard_ms"), "%8.0f", 1);
+		putchar(' ');
+		print_num(json_object_get(m, "lag_records"), "%8.0f", 1);
 		printf("  %s\n", json_string_value(json_object_get(m, "reason")));
 	}
 }

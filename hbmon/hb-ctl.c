@@ -53,6 +53,7 @@ void hb_status_json(struct hb_daemon *d, struct mm_buf *out)
 			json_object_set_new(o, "pressure_mem", json_null());
 			json_object_set_new(o, "free_bytes", json_null());
 		}
+		hb_roles_lag_json(d, i, o);
 		json_array_append_new(members, o);
 	}
 	snprintf(inc, sizeof(inc), "%016llx", (unsigned long long)d->incarnation);

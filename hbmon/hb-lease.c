@@ -87,6 +87,22 @@ void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsem
 		sent_us + h->lease_us * (100 - LEASE_MARGIN) / 100 : 0;
 }
 
+bool hb_lease_held_out(const struct hb_lease *h, uint64_t now_us)
+{
+	size_t heard = 0, out = 0;
+
+	for (size_t v = 0; v < h->n_voters; v++) {
+		bool recent = v < h->set.n_members ? h->heard[v] : h->valid_until[v] > now_us;
+
+		if (v == h->set.self || !recent || h->e[v].view_id == 0)
+			continue;
+		heard++;
+		if (h->e[v].excl & (1ULL << h->set.self))
+			out++;
+	}
+	return heard > 0 && out == heard;
+}
+
 int hb_lease_quorum_active(const struct hb_lease *h, const struct hb_placement_list *l,
 			   uint64_t hash, uint64_t now_us)
 {
@@ -120,6 +136,30 @@ void hb_lease_head(struct hb_lease *h, size_t m, uint64_t head, uint64_t now_us)
 		h->have_target[m] = true;
 		h->target[m] = head;
 	}
+}
+
+bool hb_lease_lag(const struct hb_lease *h, size_t p, uint64_t head, uint64_t *lag_r)
+{
+	uint64_t low = UINT64_MAX;
+
+	mm_assert(p < h->set.n_members);
+	for (size_t m = 0; m < h->set.n_members; m++) {
+		uint64_t a;
+
+		if (m == p || (m != h->set.self && !h->heard[m]))
+			continue;
+		a = m == h->set.self ? h->applied[p] : h->peer_applied[m][p];
+		if (a < low)
+			low = a;
+	}
+	*lag_r = low == UINT64_MAX || low >= head ? 0 : head - low;
+	return low != UINT64_MAX;
+}
+
+uint64_t hb_lease_head_of(const struct hb_lease *h, size_t m)
+{
+	mm_assert(m < h->set.n_members);
+	return h->head[m];
 }
 
 void hb_lease_peer_applied(struct hb_lease *h, size_t m, size_t p, uint64_t lsn)

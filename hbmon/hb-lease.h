@@ -55,6 +55,14 @@ size_t hb_lease_quorum(const struct hb_lease *h);
    one and its validity. */
 void hb_lease_endorsement(struct hb_lease *h, size_t v, const struct hb_endorsement *e,
 			  bool have_sent, uint64_t sent_us);
+/* Whether every other voter heard (at least one) holds this store out in
+   its last view: then this store's own view holds it out too, so that a
+   store returning during the others' failback_after does not endorse
+   itself for its accounts while they endorse another (a split vote, no
+   quorum for either, until failback_after ends). Only a store's view of
+   itself follows the others: nothing else is adopted, so no exclusion can
+   sustain itself. */
+bool hb_lease_held_out(const struct hb_lease *h, uint64_t now_us);
 /* The store a quorum of voters' last views (of voters heard; the witness
    while its endorsement is valid) make the active of l's account, or -1
    when no quorum agrees (during a transition, or too few voters heard).
@@ -84,6 +92,12 @@ bool hb_lease_ready(struct hb_lease *h, size_t n_heard, uint64_t now_us);
 /* Member m reported, in its heartbeat, having applied member p's journal
    up to lsn. */
 void hb_lease_peer_applied(struct hb_lease *h, size_t m, size_t p, uint64_t lsn);
+/* Replication lag of member p's journal: head (p's last LSN) minus the
+   lowest applied[p] among the members heard but p (this store's own
+   cursor included), in records. false when no such member is heard. */
+bool hb_lease_lag(const struct hb_lease *h, size_t p, uint64_t head, uint64_t *lag_r);
+/* The head member m last reported. */
+uint64_t hb_lease_head_of(const struct hb_lease *h, size_t m);
 /* Whether account is in sync mode (RPO zero): then it becomes active here
    only with every record of the store it moves from that a member this
    store hears has (no catch-up deadline; see hb_lease_account). */

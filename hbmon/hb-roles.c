@@ -387,6 +387,27 @@ static void log_view(struct hb_daemon *d)
 	mm_buf_free(&b);
 }
 
+/* Logs once when the members that owe this store a resync change. */
+static void note_owed(struct hb_daemon *d)
+{
+	char owed[256] = "";
+	size_t len = 0;
+	uint64_t mask = 0;
+
+	for (size_t m = 0; m < d->n_lm; m++)
+		if (hb_lease_owed_by(d->lease, m)) {
+			mask |= 1ULL << m;
+			if (len < sizeof(owed))
+				len += (size_t)snprintf(owed + len, sizeof(owed) - len, "%s%s",
+							len > 0 ? ", " : "", d->lm_names[m]);
+		}
+	if (mask != d->owed_mask)
+		mm_log_info(mask != 0 ? "owed a resync by %s: this store lacks mail they serve "
+			    "and is not ready until it is done" :
+			    "no resync owed to this store any more%s", owed);
+	d->owed_mask = mask;
+}
+
 void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 {
 	enum hb_member_state st[HB_VIEW_MAX];
@@ -447,32 +468,25 @@ void hb_roles_tick(struct hb_daemon *d, uint64_t now_us)
 			heard++;
 	}
 	if (d->lease != NULL) {
-		bool was = d->ready;
-
-		char owed[256] = "";
-		size_t len = 0;
-		uint64_t mask = 0;
+		bool was = d->ready, out = hb_lease_held_out(d->lease, now_us);
 
 		d->ready = hb_lease_ready(d->lease, heard, now_us);
-		for (size_t m = 0; m < d->n_lm; m++)
-			if (hb_lease_owed_by(d->lease, m)) {
-				mask |= 1ULL << m;
-				if (len < sizeof(owed))
-					len += (size_t)snprintf(owed + len, sizeof(owed) - len,
-								"%s%s", len > 0 ? ", " : "",
-								d->lm_names[m]);
-			}
-		if (mask != d->owed_mask)
-			mm_log_info(mask != 0 ? "owed a resync by %s: this store lacks mail they "
-				    "serve and is not ready until it is done" :
-				    "no resync owed to this store any more%s", owed);
-		d->owed_mask = mask;
+		note_owed(d);
 		if (d->ready != was)
 			mm_log_info("%s: %zu of %zu voters heard", d->ready ? "ready" :
 				    "not ready", heard, d->n_lm + (d->hbm_witness >= 0 ? 1 : 0));
-		rd[d->lm_self] = d->ready;
+		if (out != d->held_out)
+			mm_log_info(out ? "every other store heard holds this store out (e.g. "
+				    "back from a failure, within their failback_after): so does "
+				    "its own view" : "the other stores take this store back");
+		d->held_out = out;
+		rd[d->lm_self] = d->ready && !out;
 	}
 	hb_promote_tick(d);
+	/* heard: the members heard (this store among them) and the witness;
+	   the witness itself is not among the members it hears */
+	hb_voter_isolated(d->voter, heard + (d->witness_mode ? 1 : 0) <
+			  (d->n_lm + (d->hbm_witness >= 0 || d->witness_mode ? 1 : 0)) / 2 + 1);
 	if (hb_voter_tick(d->voter, st, rd, now_us))
 		log_view(d);
 	if (d->lease != NULL) {
@@ -508,6 +522,19 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 		msg->endorse = *hb_voter_view(d->voter);
 		msg->endorse.lease = false;
 	}
+}
+
+void hb_roles_lag_json(struct hb_daemon *d, size_t i, json_t *o)
+{
+	int lm = d->hbm_lm[i];
+	uint64_t lag;
+
+	if (d->lease == NULL || lm < 0 ||
+	    !hb_lease_lag(d->lease, (size_t)lm, lm == d->lm_self ? d->sf.head :
+			  hb_lease_head_of(d->lease, (size_t)lm), &lag))
+		json_object_set_new(o, "lag_records", json_null());
+	else
+		json_object_set_new(o, "lag_records", json_integer((json_int_t)lag));
 }
 
 void hb_roles_json(struct hb_daemon *d, json_t *status)

@@ -22,6 +22,7 @@ struct hb_voter {
 	/* failback after a stable period */
 	uint64_t included;		/* bit m: included in a view of ours once */
 	uint64_t returning;		/* bit m: failed since; held until stable */
+	bool isolated;			/* heard fewer than a quorum (hb_voter_isolated) */
 	uint64_t fine_since[HB_VIEW_MAX];	/* 0: not fine now */
 	/* pins in force in the voter's table, sorted by hash */
 	struct hb_pin_force pins[HB_PINS_MAX];
@@ -126,7 +127,8 @@ int hb_view_active_in(const struct hb_endorsement *e, const struct hb_placement_
 bool hb_view_endorses(const struct hb_endorsement *e, const struct hb_placement_list *l,
 		      uint64_t hash, bool collides, unsigned int s)
 {
-	if (!e->lease || (collides && find_pin(e, hash) != NULL))
+	if (!e->lease || (collides && find_pin(e, hash) != NULL) ||
+	    (l->n > 0 && (e->prefs_moving & (1ULL << l->rank[0])) != 0))
 		return false;
 	return hb_view_active_in(e, l, hash, false) == (int)s &&
 	       hb_view_active_in(e, l, hash, true) == (int)s;
@@ -222,10 +224,11 @@ static void change_pins(struct hb_voter *v)
    true when that changed anything. */
 static bool end_transition(struct hb_endorsement *w)
 {
-	bool changed = w->prev_excl != w->excl;
+	bool changed = w->prev_excl != w->excl || w->prefs_moving != 0;
 	size_t k = 0;
 
 	w->prev_excl = w->excl;
+	w->prefs_moving = 0;
 	for (size_t i = 0; i < w->n_pins; i++) {
 		if (w->pins[i].prev != w->pins[i].cur)
 			changed = true;
@@ -320,9 +323,21 @@ static void change_view(struct hb_voter *v, uint64_t failed, uint64_t now_us)
 			end = v->last_renewal[s] + v->lease_us;
 	w->prev_excl = w->excl;
 	w->excl = v->wanted;
+	/* a member that was excluded in the previous part too and gets prefs
+	   now: the previous part chose its accounts' active without them */
+	w->prefs_moving = late & w->prev_excl & w->excl;
 	w->view_id++;
 	v->transition_end = end;
 	v->included |= v->all & ~w->excl;
+}
+
+void hb_voter_isolated(struct hb_voter *v, bool isolated)
+{
+	/* back from being cut off: the others did not fail, this voter did;
+	   holding them out as returning would split the votes */
+	if (v->isolated && !isolated)
+		v->returning = 0;
+	v->isolated = isolated;
 }
 
 bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
@@ -387,7 +402,7 @@ const struct hb_endorsement *hb_voter_view(const struct hb_voter *v)
 
 bool hb_view_in_transition(const struct hb_endorsement *e)
 {
-	if (e->excl != e->prev_excl)
+	if (e->excl != e->prev_excl || e->prefs_moving != 0)
 		return true;
 	for (size_t i = 0; i < e->n_pins; i++)
 		if (e->pins[i].cur != e->pins[i].prev)

@@ -62,6 +62,11 @@ void hb_voter_free(struct hb_voter **vp);
 void hb_voter_pins(struct hb_voter *v, const struct hb_pin_force *pins, size_t n);
 /* Member m reported (or, for m = self, this voter has) applied[p] = lsn. */
 void hb_voter_applied(struct hb_voter *v, size_t m, size_t p, uint64_t lsn);
+/* Whether this voter hears fewer than a quorum of voters (itself and the
+   witness included). A voter that was cut off forgets which members it
+   saw fail when it hears a quorum again: it was the one that failed, and
+   they do not return after failback_after (docs/hbmon.md, "Failback"). */
+void hb_voter_isolated(struct hb_voter *v, bool isolated);
 /* Recomputes the view at now_us from each member's state and ready flag
    (for self: its own health verdict and ready). Returns true when the view
    changed (a new view_id, or the end of a transition). */

@@ -70,6 +70,7 @@ static void encode_v3(const struct hb_msg *msg, struct mm_buf *out)
 		mm_buf_put_u8(out, msg->pin.member);
 		mm_buf_put_u64(out, msg->pin.seq);
 	}
+	mm_buf_put_u64(out, e->prefs_moving);
 }
 
 void hb_wire_encode(const struct hb_msg *msg, const unsigned char *key,
@@ -191,15 +192,17 @@ static int decode_v3(struct mm_rbuf *r, struct hb_msg *msg)
 	if (!mm_rbuf_u8(r, &has) || msg->pins_count > HB_WIRE_PINS_MAX || has > 1)
 		return -1;
 	msg->has_pin = has == 1;
-	if (!msg->has_pin)
-		return r->bad ? -1 : 0;
-	if (!mm_rbuf_u8(r, &len) || len == 0 || !mm_rbuf_bytes(r, len, &p) ||
-	    !printable(p, len))
-		return -1;
-	memcpy(msg->pin.account, p, len);
-	mm_rbuf_u8(r, &msg->pin.member);
-	if (!mm_rbuf_u64(r, &msg->pin.seq) || !member_or_none(msg->pin.member) ||
-	    msg->pin.seq == 0)
+	if (msg->has_pin) {
+		if (!mm_rbuf_u8(r, &len) || len == 0 || !mm_rbuf_bytes(r, len, &p) ||
+		    !printable(p, len))
+			return -1;
+		memcpy(msg->pin.account, p, len);
+		mm_rbuf_u8(r, &msg->pin.member);
+		if (!mm_rbuf_u64(r, &msg->pin.seq) || !member_or_none(msg->pin.member) ||
+		    msg->pin.seq == 0)
+			return -1;
+	}
+	if (!mm_rbuf_u64(r, &e->prefs_moving))
 		return -1;
 	return 0;
 }

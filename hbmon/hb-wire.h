@@ -20,10 +20,10 @@ struct mm_buf;
 				   prev_pins, 16 each), entries of a pin table */
 #define HB_WIRE_ACCOUNT_MAX 255	/* an account name in a pin definition */
 #define HB_WIRE_PIN_NONE 0xff	/* no member: not pinned, or a cleared pin */
-#define HB_WIRE_MIN 148		/* with an empty name, reason, applied, prefs,
+#define HB_WIRE_MIN 156		/* with an empty name, reason, applied, prefs,
 				   no pin entry and no pin definition */
 #define HB_WIRE_MAX 2048	/* anything longer is refused unread; the
-				   longest valid one is 2 003 bytes */
+				   longest valid one is 2 011 bytes */
 
 /* prefs[p]: the order in which the other members take over excluded
    member p's accounts (docs/hbmon.md, "Leases, views and failover"). */
@@ -51,6 +51,12 @@ struct hb_endorsement {
 	   hashes strictly increasing */
 	uint8_t n_pins;
 	struct hb_pin_entry pins[HB_WIRE_PINS_MAX];
+	/* bit p: prefs[p] were set in this view for a member p that stays
+	   excluded (it failed after it was excluded while heard), so the
+	   previous part of the view had other prefs (or none) for it; while
+	   the transition lasts, no account whose ranking starts with p is
+	   endorsed (tests/model: flaw 4). Sent last, after the gossip. */
+	uint64_t prefs_moving;
 };
 
 /* One entry of a voter's pin table, as gossiped (last writer wins). */

@@ -74,6 +74,7 @@ struct hb_daemon {
 	size_t n_accounts;
 	bool ready;
 	uint64_t owed_mask;		/* bit m: member m owes us a resync (logged) */
+	bool held_out;			/* every other store heard excludes us */
 	struct repl_epochs *known_epochs;	/* STATE/replication/epochs, last read */
 	struct event *chld_ev;		/* reaps on_role_change scripts */
 
@@ -125,6 +126,10 @@ void hb_roles_fill(struct hb_daemon *d, size_t i, uint64_t now_us, struct hb_msg
 /* "accounts" and "leases" for the status. */
 struct json_t;
 void hb_roles_json(struct hb_daemon *d, struct json_t *status);
+/* Into member i's status object o: "lag_records", how far the most
+   behind of the other stores heard is on that member's journal (null
+   when unknown). */
+void hb_roles_lag_json(struct hb_daemon *d, size_t i, struct json_t *o);
 void hb_ctl_stop(struct hb_daemon *d);
 
 /* hb-promote.c: pins (mailmeshctl promote). All on the loop. */

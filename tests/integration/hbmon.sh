@@ -153,8 +153,9 @@ body = (b"MMHB" + bytes([3, 0, len(name)]) + name +
                     1 << 40, 0, 0, 0) +
         # version 2: members_hash, head, no applied, lease 0, view, no prefs
         struct.pack("<QQBBQQQB", 0, 0, 0, 0, 0, 0, 0, 0) +
-        # version 3: no pin entry, pins_hash, pins_count, no pin definition
-        struct.pack("<BQBB", 0, 0, 0, 0))
+        # version 3: no pin entry, pins_hash, pins_count, no pin definition,
+        # prefs_moving
+        struct.pack("<BQBBQ", 0, 0, 0, 0, 0))
 key = hashlib.sha256(b"not the cluster CA").digest()
 # from another socket: a logs one line per source address per 10 s
 out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -8,7 +8,9 @@
 # its replicator: c hears a quorum and is caught up by every journal, but
 # its peers owe it a seed, so it stays not ready and the account stays
 # where it is; once c's replicator runs, the seed completes, c is ready
-# and takes the account, and at that moment it has every message.
+# and takes the account, and at that moment it has every message. Then
+# the replication lag the status shows (a's replicator stopped: c's
+# deliveries wait) and its return to 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
@@ -81,6 +83,15 @@ got=$(count c "$X")
 mm_assert_eq "$got" "$N" "messages of $X on c when it became active"
 [ "$(mm_link "$O" c .seeding)" = false ] || mm_fail "$O still says it seeds c"
 grep -q "replication to c: a new peer" "$MM_T/$O/repl.log" || mm_fail "$O did not take c for new"
+
+mm_log "replication lag in the status: a's replicator stopped, three deliveries at c"
+lag() { st c | jq -r '.members[] | select(.name == "c") | .lag_records'; }
+mm_wait_for 20 eval '[ "$(lag)" = 0 ]' || mm_fail "c's journal lags before the test: $(lag)"
+mm_node_stop_repl a
+for i in 1 2 3; do mm_deliver c "$X" lag$i; done
+mm_wait_for 10 eval '[ "$(lag)" -ge 3 ]' || mm_fail "c's status does not show a's lag: $(lag)"
+mm_node_repl a
+mm_wait_for 20 eval '[ "$(lag)" = 0 ]' || mm_fail "the lag did not go back to 0: $(lag)"
 
 mm_cluster_stop
 for n in a b c; do mm_node_stop_hbmon $n; done

@@ -117,6 +117,53 @@ Test(hb_lease, quorum_active_is_what_most_views_name)
 	hb_lease_free(&h);
 }
 
+/* A store that every other voter heard holds out holds itself out too. */
+Test(hb_lease, held_out_follows_every_other_voter_heard)
+{
+	struct hb_lease *h = holder(2);
+	struct hb_endorsement in = view(0, 0, true), out = view(1ULL << 2, 1ULL << 2, false);
+
+	cr_expect(!hb_lease_held_out(h, T0), "nobody heard");
+	hb_lease_member(h, 0, true);
+	hb_lease_member(h, 1, true);
+	hb_lease_endorsement(h, 0, &out, true, T0);
+	hb_lease_endorsement(h, 1, &in, true, T0);
+	cr_expect(!hb_lease_held_out(h, T0), "b includes us");
+	hb_lease_endorsement(h, 1, &out, true, T0);
+	cr_expect(hb_lease_held_out(h, T0), "a and b hold us out");
+	hb_lease_member(h, 1, false);	/* b not heard: a alone decides */
+	cr_expect(hb_lease_held_out(h, T0));
+	hb_lease_endorsement(h, 0, &in, true, T0);
+	cr_expect(!hb_lease_held_out(h, T0), "a takes us back");
+	hb_lease_free(&h);
+}
+
+/* Replication lag of a member's journal: its head minus the lowest cursor
+   of the other stores heard (ours included). */
+Test(hb_lease, lag_is_the_most_behind_heard)
+{
+	struct hb_lease *h = holder(0);
+	uint64_t lag = 99;
+
+	cr_expect(!hb_lease_lag(h, 0, 50, &lag), "our journal, nobody else heard: unknown");
+	hb_lease_member(h, 1, true);
+	hb_lease_member(h, 2, true);
+	hb_lease_applied(h, 1, 40);		/* we have b's journal up to 40 */
+	hb_lease_peer_applied(h, 2, 1, 45);	/* c has it up to 45 */
+	cr_assert(hb_lease_lag(h, 1, 50, &lag));
+	cr_expect_eq(lag, 10, "b's journal: 50 - min(40, 45)");
+	hb_lease_peer_applied(h, 1, 0, 70);	/* our journal: b at 70, c at 65 */
+	hb_lease_peer_applied(h, 2, 0, 65);
+	cr_assert(hb_lease_lag(h, 0, 80, &lag));
+	cr_expect_eq(lag, 15);
+	hb_lease_member(h, 2, false);		/* c not heard: only b counts */
+	cr_assert(hb_lease_lag(h, 0, 80, &lag));
+	cr_expect_eq(lag, 10);
+	cr_assert(hb_lease_lag(h, 0, 60, &lag));
+	cr_expect_eq(lag, 0, "a cursor above the head reported: no lag");
+	hb_lease_free(&h);
+}
+
 /* Lease 0, an unknown echo, or a view in transition count for nothing. */
 Test(hb_lease, what_does_not_count)
 {

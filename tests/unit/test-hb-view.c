@@ -213,6 +213,36 @@ Test(hb_view, prefs_when_an_excluded_member_fails)
 	cr_expect_eq(w->prefs[0].order[0], 2, "c has the most of d's journal");
 	cr_expect_geq(hb_voter_transition_end(v), T0 + 5000 * MS + LEASE * MS,
 		      "b's lease is waited for: accounts may move from b to c");
+	/* and nobody is endorsed for d's accounts meanwhile: the previous part
+	   of the view chose b (ranking), this one c (prefs); with the same
+	   prefs for both parts, c would be endorsed at once while b still
+	   holds its lease (tests/model, flaw 4) */
+	cr_expect_eq(w->prefs_moving, 1ULL << 3);
+	cr_expect(hb_view_in_transition(w));
+	{
+		char name[32];
+		uint64_t h;
+
+		for (int i = 0;; i++) {
+			snprintf(name, sizeof(name), "u%d", i);
+			hb_placement_get(pl, name, &l);
+			if (l.rank[0] == 3 && l.rank[1] == 1 && l.rank[2] == 2)
+				break;
+		}
+		h = hb_pins_hash(name);
+		for (unsigned int s = 0; s < 4; s++) {
+			hb_voter_endorse(v, s, T0 + 5200 * MS, &e);
+			cr_expect(!hb_view_endorses(&e, &l, h, false, s),
+				  "%s endorsed to %u during the prefs' transition", name, s);
+		}
+		hb_voter_tick(v, st, rd, hb_voter_transition_end(v));
+		w = hb_voter_view(v);
+		cr_expect_eq(w->prefs_moving, 0, "the transition is over");
+		hb_voter_endorse(v, 2, hb_voter_transition_end(v), &e);
+		cr_expect(hb_view_endorses(&e, &l, h, false, 2), "%s at c after it", name);
+		hb_voter_endorse(v, 1, hb_voter_transition_end(v), &e);
+		cr_expect(!hb_view_endorses(&e, &l, h, false, 1));
+	}
 	/* once is enough */
 	hb_voter_tick(v, st, rd, T0 + 9000 * MS);
 	cr_expect_eq(hb_voter_view(v)->view_id, id + 1);
@@ -251,6 +281,34 @@ Test(hb_view, failback_waits_for_a_stable_period)
 	st[2] = HB_MEMBER_HEALTHY;
 	hb_voter_tick(v, st, rd, T0 + 40100 * MS);
 	cr_expect_eq(hb_voter_wanted(v) & (1ULL << 2), 0);
+	hb_voter_free(&v);
+}
+
+/* A voter that was cut off (heard fewer than a quorum) does not hold the
+   others out as returning when it hears them again: it was the one that
+   failed. */
+Test(hb_view, an_isolated_voter_does_not_hold_the_others_out)
+{
+	struct hb_voter_settings set = { .n_members = 4, .self = 0, .lease_ms = LEASE,
+					 .failback_ms = 10000 };
+	struct hb_voter *v = hb_voter_new(&set, T0);
+
+	all_up();
+	hb_voter_tick(v, st, rd, T0);
+	st[1] = st[2] = st[3] = HB_MEMBER_FAILED;	/* a partition cuts a off */
+	hb_voter_isolated(v, true);
+	hb_voter_tick(v, st, rd, T0 + 2000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 0xe);
+	st[1] = st[2] = st[3] = HB_MEMBER_HEALTHY;	/* healed */
+	hb_voter_isolated(v, false);
+	hb_voter_tick(v, st, rd, T0 + 3000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 0, "a hears a quorum again: nobody is returning");
+	/* when a hears a quorum, a member it loses is returning as before */
+	st[2] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 5000 * MS);
+	st[2] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 6000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 1ULL << 2, "c, lost while a heard a quorum, is held");
 	hb_voter_free(&v);
 }
 
