@@ -111,8 +111,8 @@ inline hb_voter_tick(V) {
 		prev_pins[V] = pins[V]
 	:: else
 	fi;
-#ifdef WITNESS
-	late = 0;
+#if defined(WITNESS) || defined(SPEC_CATCHUP)
+	late = 0;	/* (the spec had no late prefs) */
 #else
 	late = (excl[V] & wanted & failed & 1) && prefs[V] == 0;
 #endif
