@@ -105,7 +105,7 @@ prove mut-no-boot fail -DMUT_NO_BOOT
 prove mut-no-margin fail -DMARGIN=0 -DDRIFT=1
 prove mut-pin-no-transition fail -DMUT_PIN_NO_TRANSITION
 prove mut-pin-added-losers fail -DMUT_PIN_ADDED_LOSERS
-echo "== C today: prefs read for both views (README.md, flaw 4; known failure until hb-view.c changes)"
+echo "== C before 0d5a182: prefs read for both views (README.md, flaw 4; must fail)"
 prove c-shared-prefs fail -DC_SHARED_PREFS
 
 echo "== the whole cluster (leases.pml), P1: bitstate, ${secs} s each (not exhaustive)"
