@@ -339,6 +339,7 @@ static void set_role(struct hb_lease_acct *a, enum hb_role role, uint64_t wall_n
 {
 	if (role == HB_ROLE_ACTIVE)
 		a->epoch = wall_ns > a->epoch ? wall_ns : a->epoch + 1;
+	a->from_lost = false;
 	a->role = role;
 	*changed_r = true;
 }
@@ -414,6 +415,7 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 				 "endorsed by %zu of %zu voters%s", n, h->n_voters,
 				 a->from >= 0 ? "; the store it moves from is not heard" : "");
 			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+			a->from_lost = a->from >= 0;
 			return a;
 		}
 	}
@@ -438,6 +440,7 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 					 a->from, (unsigned long long)have,
 					 (unsigned long long)(a->target - have));
 				set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+				a->from_lost = true;
 			} else if (!h->heard[a->from] && more > a->target) {
 				a->target = more;
 			}
@@ -447,6 +450,7 @@ const struct hb_lease_acct *hb_lease_account(struct hb_lease *h, const char *acc
 				 "catch-up with member %d ended: %llu record(s) missing (RPO)",
 				 a->from, (unsigned long long)(a->target - have));
 			set_role(a, HB_ROLE_ACTIVE, wall_ns, changed_r);
+			a->from_lost = !h->heard[a->from];
 		}
 	}
 	return a;

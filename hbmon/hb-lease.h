@@ -36,6 +36,10 @@ struct hb_lease_acct {
 	int last_other;		/* the last other active under our own view */
 	uint64_t target;	/* catch-up: P's head when endorsed here */
 	bool sync;		/* a sync-mode account: no catch-up deadline */
+	/* it became active here while the store it moved from was not heard:
+	   this store may hold records of that store's journal its replicas
+	   lack (they come from the origin only): resync them (hb-roles.c) */
+	bool from_lost;
 	uint64_t pending_since_us;
 	uint64_t hash;		/* hb_pins_hash(account) */
 	char reason[160];	/* of the last role change */

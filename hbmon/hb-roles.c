@@ -256,6 +256,15 @@ static void role_changed(struct hb_daemon *d, const struct hb_lease_acct *a)
 	hb_store_post_event(d->store, line);
 	free(line);
 	json_decref(o);
+	if (a->role == HB_ROLE_ACTIVE && a->from_lost) {
+		/* every other holder but the lost store (the origin has its
+		   own records) may lack what we applied of its journal */
+		hb_placement_get(d->pl, a->account, &d->pll);
+		for (size_t k = 0; k < d->pll.want && k < d->pll.n; k++)
+			if ((int)d->pll.rank[k] != d->lm_self && (int)d->pll.rank[k] != a->from)
+				hb_store_post_resync(d->store, a->account,
+						     d->lm_names[d->pll.rank[k]]);
+	}
 	if (d->cfg->hb_on_role_change != NULL) {
 		char *argv[] = { d->cfg->hb_on_role_change, a->account, (char *)role, epoch,
 				 NULL };

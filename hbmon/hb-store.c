@@ -27,7 +27,7 @@
 struct hb_store {
 	struct hb_store_settings set;
 	char **members;
-	char *ctl_path, *events_path;
+	char *ctl_path, *events_path, *repl_path;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -37,6 +37,7 @@ struct hb_store {
 	bool roles_changed;
 	uint64_t deadline_ns;
 	struct mm_buf events;
+	struct mm_buf resyncs;		/* accounts, one per line */
 	/* under lock: read by the thread */
 	struct hb_store_figures f;
 	char **accounts;
@@ -130,10 +131,81 @@ static struct repl_epochs *read_epochs(struct hb_store *s)
 	return t;
 }
 
+/* An account became active here while the store it moved from was not
+   heard: this store may have applied records of that store's journal
+   that the account's other holders lack, and they can get them only from
+   the origin (replication does not relay). A resync of the account from
+   here to each of them (digests first: cheap where they match) gives them
+   those records, so that a later move to one of them does not leave them
+   behind (tests/model, flaw 5). A holder not connected now gets it when
+   it is: tried again every RESYNC_RETRY_ROUNDS, for RESYNC_TRIES. */
+#define RESYNC_RETRY_ROUNDS 5
+#define RESYNC_TRIES 600	/* about 10 min with the default interval */
+
+struct resync_req {
+	char *account, *peer;
+	unsigned int tries;
+};
+
+/* Takes the posted "ACCOUNT PEER" lines into reqs. */
+static void resyncs_take(const struct mm_buf *posted, struct resync_req **reqs, size_t *n)
+{
+	char *copy = mm_strndup((const char *)posted->data, posted->len), *save = NULL;
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+
+		if (sp == NULL)
+			continue;
+		*sp = '\0';
+		*reqs = mm_realloc(*reqs, (*n + 1) * sizeof(**reqs));
+		(*reqs)[*n].account = mm_strdup(l);
+		(*reqs)[(*n)++].peer = mm_strdup(sp + 1);
+		(*reqs)[*n - 1].tries = 0;
+	}
+	free(copy);
+}
+
+static void resyncs_try(struct hb_store *s, struct resync_req **reqs, size_t *n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		struct resync_req *r = &(*reqs)[i];
+		char *line = mm_strdup_printf("resync %s %s", r->account, r->peer), out[256];
+		const char *error;
+		bool done = mm_ctl_call_timeout(s->repl_path, line, out, sizeof(out),
+						5 * s->set.interval_ms, &error) == 0;
+
+		free(line);
+		if (done)
+			mm_log_info("account %s: active here after its store was lost: resyncing "
+				    "it to %s, which may lack that store's records (%s)",
+				    r->account, r->peer, out + 3);
+		else if (r->tries == 0)
+			mm_log_warn("account %s: active here after its store was lost; the resync "
+				    "to %s waits (%s): tried again until it connects", r->account,
+				    r->peer, error);
+		if (!done && ++r->tries >= RESYNC_TRIES)
+			mm_log_error("account %s: the resync to %s never started; run "
+				     "mailmeshctl resync %s %s", r->account, r->peer, r->account,
+				     r->peer);
+		if (done || r->tries >= RESYNC_TRIES) {
+			free(r->account);
+			free(r->peer);
+			continue;
+		}
+		(*reqs)[k++] = *r;
+	}
+	*n = k;
+}
+
 static void *store_thread(void *arg)
 {
 	struct hb_store *s = arg;
-	struct mm_buf roles = { 0 }, events = { 0 };
+	struct mm_buf roles = { 0 }, events = { 0 }, resyncs = { 0 };
+	struct resync_req *reqs = NULL;
+	size_t n_reqs = 0;
 	struct timespec ts;
 	uint64_t gen, round = 0;
 
@@ -156,6 +228,9 @@ static void *store_thread(void *arg)
 		mm_buf_reset(&events);
 		mm_buf_append(&events, s->events.data, s->events.len);
 		mm_buf_reset(&s->events);
+		mm_buf_reset(&resyncs);
+		mm_buf_append(&resyncs, s->resyncs.data, s->resyncs.len);
+		mm_buf_reset(&s->resyncs);
 		f = s->f;
 		pthread_mutex_unlock(&s->lock);
 
@@ -186,6 +261,10 @@ static void *store_thread(void *arg)
 		}
 		if (events.len > 0)
 			append_events(s, &events);
+		if (resyncs.len > 0)
+			resyncs_take(&resyncs, &reqs, &n_reqs);
+		if (n_reqs > 0 && (resyncs.len > 0 || round % RESYNC_RETRY_ROUNDS == 0))
+			resyncs_try(s, &reqs, &n_reqs);
 
 		pthread_mutex_lock(&s->lock);
 		if (!roles_ok)
@@ -211,6 +290,12 @@ static void *store_thread(void *arg)
 	pthread_mutex_unlock(&s->lock);
 	mm_buf_free(&roles);
 	mm_buf_free(&events);
+	mm_buf_free(&resyncs);
+	for (size_t i = 0; i < n_reqs; i++) {
+		free(reqs[i].account);
+		free(reqs[i].peer);
+	}
+	free(reqs);
 	return NULL;
 }
 
@@ -228,6 +313,7 @@ int hb_store_start(const struct hb_store_settings *set, struct hb_store **store_
 	s->set.members = NULL;
 	s->ctl_path = mm_strdup_printf("%s/control.sock", set->state);
 	s->events_path = mm_strdup_printf("%s/events", set->state);
+	s->repl_path = mm_strdup_printf("%s/replicator.sock", set->state);
 	s->roles_changed = true;	/* nothing is active after a start */
 	pthread_mutex_init(&s->lock, NULL);
 	hb_cond_init_mono(&s->cond);
@@ -262,6 +348,8 @@ void hb_store_stop(struct hb_store **store_r)
 	free(s->members);
 	free(s->ctl_path);
 	free(s->events_path);
+	free(s->repl_path);
+	mm_buf_free(&s->resyncs);
 	mm_buf_free(&s->roles);
 	mm_buf_free(&s->events);
 	mm_acct_list_free(&s->accounts, s->n_accounts);
@@ -328,4 +416,13 @@ struct repl_epochs *hb_store_take_epochs(struct hb_store *s)
 	s->epochs = NULL;
 	pthread_mutex_unlock(&s->lock);
 	return t;
+}
+
+void hb_store_post_resync(struct hb_store *s, const char *account, const char *peer)
+{
+	pthread_mutex_lock(&s->lock);
+	mm_buf_printf(&s->resyncs, "%s %s\n", account, peer);
+	s->kick = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }

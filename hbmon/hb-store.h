@@ -42,6 +42,10 @@ void hb_store_stop(struct hb_store **store_r);
    the set changed and tells mailmesh-fs ("roles GEN DEADLINE") at once. */
 void hb_store_post_roles(struct hb_store *s, char *const *accounts, const uint64_t *epochs,
 			 size_t n, uint64_t deadline_ns);
+/* Queues a resync of account to peer ("resync ACCOUNT PEER" to this
+   store's replicator, from the thread; tried again while the peer is not
+   connected, for about 10 minutes). */
+void hb_store_post_resync(struct hb_store *s, const char *account, const char *peer);
 /* Queues one line (no newline) to append to STATE/events. */
 void hb_store_post_event(struct hb_store *s, const char *line);
 /* Copies the last figures into *f_r. When the account list changed since
