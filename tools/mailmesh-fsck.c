@@ -370,6 +370,8 @@ int main(int argc, char **argv)
 	if (fk.repair)
 		repair(&fk);
 out:
+	if (fk.pp != NULL)
+		fsck_peers_hangup(fk.pp);
 	if (fk.json)
 		report_json(&fk);
 	else if (fk.cfg != NULL)
