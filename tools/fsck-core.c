@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * fsck-core.c - mailmesh-fsck's decisions (see fsck-core.h): the journal
  * replayed per message identity, a store judged against it and the
- * Maildir rules, two stores' folders compared. Pure; the walking, the
- * peers and the repairs are in fsck-scan.c, fsck-peer.c, fsck-repair.c. */
+ * Maildir rules, two stores' folders compared. Pure; walking, peers, reading
+ * and repairs are lib/inventory.c's, fsck-peer.c's and fsck-store.c's. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdarg.h>
