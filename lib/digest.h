@@ -19,10 +19,23 @@ char *mm_digest_line_msg(enum mm_sub sub, const char *name, size_t name_len,
 			 uint64_t size, const uint8_t *hash);
 char *mm_digest_line_meta(const char *name, size_t name_len, uint64_t size,
 			  const uint8_t hash[16]);
+/* The same lines appended to b, each with its NUL (no allocation per
+   line: a folder's lines go back to back into one buffer). */
+struct mm_buf;
+void mm_digest_put_msg(struct mm_buf *b, enum mm_sub sub, const char *name, size_t name_len,
+		       uint64_t size, const uint8_t *hash);
+void mm_digest_put_meta(struct mm_buf *b, const char *name, size_t name_len, uint64_t size,
+			const uint8_t hash[16]);
 
 /* Sorts lines[0..n) by strcmp and hashes them in that order (each with
    its NUL) into digest_r: equal sets of lines give equal digests. */
 void mm_digest_lines(char **lines, size_t n, uint8_t digest_r[16]);
+
+/* The same for n lines held back to back in lines (each with its NUL,
+   as mm_digest_put_* leave them), in any order: the digest
+   mm_digest_lines gives for them. Lines already in order (the usual
+   case: a walk's order) are hashed as they lie, without a sort. */
+void mm_digest_buf(const struct mm_buf *lines, size_t n, uint8_t digest_r[16]);
 
 /* The same, incrementally, for lines already in order (an array sorted
    by the caller): _init, _add per line, _final. */

@@ -72,6 +72,14 @@ struct mm_inv_progress {
 int mm_inv_scan(const char *store, const char *account, const struct mm_rules *rules,
 		bool content, const struct mm_inv_progress *progress,
 		struct mm_inv **inv_r, const char **error_r);
+/* The same with up to threads threads (the caller's among them) stating
+   and reading the files of a large directory; 0 and 1 are the caller's
+   thread alone, as mm_inv_scan. The result does not depend on it.
+   progress->tick is called from the caller's thread only. */
+int mm_inv_scan_threads(const char *store, const char *account, const struct mm_rules *rules,
+			bool content, unsigned int threads,
+			const struct mm_inv_progress *progress, struct mm_inv **inv_r,
+			const char **error_r);
 void mm_inv_free(struct mm_inv **invp);
 /* Folder named name, or NULL (binary search). */
 const struct mm_inv_folder *mm_inv_folder_find(const struct mm_inv *inv, const char *name);

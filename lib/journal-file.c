@@ -973,7 +973,10 @@ struct mm_journal_reader {
 	int seg_fd;
 	bool seg_final;		/* a later segment exists: nothing more comes here */
 	off_t off;
-	struct mm_buf buf;
+	/* read-ahead: the segment's bytes [ra_off, ra_off + ra.len), read
+	   before they are needed (see reader_bytes) */
+	struct mm_buf ra;
+	off_t ra_off;
 	uint64_t last_lsn;	/* of the record last returned */
 	uint64_t gap_from, gap_to;	/* records removed before they were read */
 	bool raw;
@@ -1139,7 +1142,7 @@ void mm_journal_reader_close(struct mm_journal_reader **rp)
 		close(r->dirfd);
 	if (r->inotify_fd >= 0)
 		close(r->inotify_fd);
-	mm_buf_free(&r->buf);
+	mm_buf_free(&r->ra);
 	free(r->dir);
 	free(r->content_dir);
 	free(r);
@@ -1186,6 +1189,7 @@ static int reader_open_segment(struct mm_journal_reader *r)
 	r->seg_first = pick;
 	r->seg_final = false;
 	r->off = MM_JSEG_HDR_SIZE;
+	r->ra.len = 0;
 	return 1;
 }
 
@@ -1229,6 +1233,7 @@ static void reader_next_segment(struct mm_journal_reader *r)
 		r->want_lsn = next;
 	close(r->seg_fd);
 	r->seg_fd = -1;
+	r->ra.len = 0;
 }
 
 /* A final segment ends in bytes that are no record: report them once
@@ -1248,15 +1253,50 @@ static int reader_skip_tail(struct mm_journal_reader *r, off_t size, int err,
 	return -1;
 }
 
+/* how much the reader reads at once: records come from memory, not a
+   pread (and an fstat) each */
+#define READER_AHEAD (256 * 1024)
+
+/* n bytes of the segment at off: *p_r points at them (valid until the
+   next call), from the read-ahead when it holds them all, else from a
+   fresh read (then *fresh_r is set, else left as it is). Returns how many there are (fewer than n: the
+   segment ends, or a record is still being written: only a fresh read
+   says so) or -1. What the read-ahead holds may be older than the file
+   (a status rewritten in place, a record read while it was written):
+   the caller reads afresh before it judges such bytes. */
+static ssize_t reader_bytes(struct mm_journal_reader *r, off_t off, size_t n,
+			    const unsigned char **p_r, bool *fresh_r)
+{
+	size_t want = n > READER_AHEAD ? n : READER_AHEAD;
+	ssize_t got;
+
+	if (r->ra.len > 0 && off >= r->ra_off &&
+	    (size_t)(off - r->ra_off) + n <= r->ra.len) {
+		*p_r = r->ra.data + (off - r->ra_off);
+		return (ssize_t)n;
+	}
+	mm_buf_reset(&r->ra);
+	mm_buf_reserve(&r->ra, want);
+	got = read_full(r->seg_fd, r->ra.data, want, off);
+	if (got < 0)
+		return -1;
+	r->ra.len = (size_t)got;
+	r->ra_off = off;
+	*p_r = r->ra.data;
+	*fresh_r = true;
+	return got < (ssize_t)n ? got : (ssize_t)n;
+}
+
 int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *rec,
 			   const char **error_r)
 {
 	for (;;) {
-		unsigned char hdr[MM_JOURNAL_HDR_SIZE];
+		const unsigned char *hdr, *data;
 		struct stat st;
 		uint32_t len;
 		size_t used;
 		ssize_t got;
+		bool fresh = false;	/* the bytes judged were read in this round */
 		int ret;
 
 		r->bad_len = 0;
@@ -1268,13 +1308,8 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 				return ret;
 			}
 		}
-		if (fstat(r->seg_fd, &st) < 0) {
-			snprintf(r->err, sizeof(r->err), "fstat: %m");
-			*error_r = r->err;
-			return -1;
-		}
-		got = read_full(r->seg_fd, hdr, sizeof(hdr), r->off);
-		if (got < (ssize_t)sizeof(hdr)) {
+		got = reader_bytes(r, r->off, MM_JOURNAL_HDR_SIZE, &hdr, &fresh);
+		if (got < (ssize_t)MM_JOURNAL_HDR_SIZE) {
 			/* end of this segment, or a record still being written */
 			if (!r->seg_final) {
 				if (!reader_mark_final(r))
@@ -1285,24 +1320,34 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 				reader_next_segment(r);
 				continue;
 			}
+			if (fstat(r->seg_fd, &st) < 0) {
+				snprintf(r->err, sizeof(r->err), "fstat: %m");
+				*error_r = r->err;
+				return -1;
+			}
 			return reader_skip_tail(r, (off_t)st.st_size, MM_ERR_TRUNCATED, error_r);
 		}
 		len = mm_get_u32(hdr + 4);
 		if (mm_get_u32(hdr) == MM_JOURNAL_REC_MAGIC &&
 		    len >= MM_JOURNAL_HDR_SIZE && len <= MM_JOURNAL_REC_MAX) {
-			mm_buf_reset(&r->buf);
-			mm_buf_reserve(&r->buf, len);
-			got = read_full(r->seg_fd, r->buf.data, len, r->off);
+			got = reader_bytes(r, r->off, len, &data, &fresh);
 			/* still being written, or a corrupt length: decided below
 			   by whether a valid record follows */
 			ret = got < (ssize_t)len ? MM_ERR_TRUNCATED :
-				mm_journal_decode(r->buf.data, len, rec, &used);
+				mm_journal_decode(data, len, rec, &used);
 		} else {
 			ret = MM_ERR_MAGIC;
 		}
+		if (ret != 0 && !fresh) {
+			/* read ahead while it was being written: read it again */
+			r->ra.len = 0;
+			continue;
+		}
 		if (ret == 0) {
-			if (rec->status == MM_REC_PENDING && !r->raw)
+			if (rec->status == MM_REC_PENDING && !r->raw) {
+				r->ra.len = 0;	/* its status is read afresh next time */
 				return 0;
+			}
 			r->off += (off_t)used;
 			if (rec->rflags & MM_RECF_FILLER) {
 				/* fsck's padding: no operation, no LSN */
@@ -1318,11 +1363,15 @@ int mm_journal_reader_next(struct mm_journal_reader *r, struct mm_journal_rec *r
 		}
 		/* corrupt or in flight: corrupt only if a valid record follows */
 		{
-			size_t size = (size_t)st.st_size - (size_t)r->off;
 			unsigned char *map;
 			off_t next;
 
-			if (size == 0)
+			if (fstat(r->seg_fd, &st) < 0) {
+				snprintf(r->err, sizeof(r->err), "fstat: %m");
+				*error_r = r->err;
+				return -1;
+			}
+			if ((off_t)st.st_size <= r->off)
 				return 0;
 			map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, r->seg_fd, 0);
 			if (map == MAP_FAILED) {

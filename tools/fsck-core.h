@@ -129,7 +129,8 @@ struct fsck_store_ctx {
 	const char *store;	/* this store's name, for problems */
 	bool journaled;		/* the account is read-write here: its changes
 				   are journaled here (false on a replica) */
-	const struct fsck_jstate *js;	/* NULL: no journal check */
+	struct fsck_jstate *js;	/* NULL: no journal check (marks what the
+				   walk met: one fsck_check_account at a time) */
 	uint64_t scan_lsn;	/* the journal's last LSN when the walk began:
 				   records after it are changes made meanwhile */
 	int64_t journal_since_ns;	/* the oldest record's time; a file whose

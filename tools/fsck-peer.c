@@ -116,12 +116,18 @@ void fsck_peers_close(struct fsck_peers **ppp)
 	*ppp = NULL;
 }
 
+void fsck_peers_hangup(struct fsck_peers *pp)
+{
+	for (size_t i = 0; i < pp->n; i++)
+		pq_close(&pp->p[i].c, true);
+}
+
 uint64_t fsck_peers_bytes(const struct fsck_peers *pp)
 {
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < pp->n; i++)
-		n += pp->p[i].c.bytes;
+		n += pq_bytes(&pp->p[i].c);
 	return n;
 }
 

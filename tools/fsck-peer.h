@@ -20,6 +20,9 @@ struct fsck_peers;
    (r->operational set) when TLS cannot even be set up. */
 int fsck_peers_open(const struct mm_cfg *cfg, struct fsck_peers **pp_r, struct fsck_report *r);
 void fsck_peers_close(struct fsck_peers **pp);
+/* Ends every connection (a TLS shutdown) but keeps the counts: after it,
+   fsck_peers_bytes() is final. */
+void fsck_peers_hangup(struct fsck_peers *pp);
 /* Asks every connected peer for account's folder digests (the answers
    are read by fsck_peers_compare). */
 void fsck_peers_ask(struct fsck_peers *pp, const char *account, bool content);
@@ -33,7 +36,7 @@ void fsck_peers_compare(struct fsck_peers *pp, const struct mm_inv *inv, bool ou
    with *error_r (static). */
 int fsck_peers_repair(struct fsck_peers *pp, const char *run, struct fsck_problem *p,
 		      const char **error_r);
-/* Bytes sent to and received from peers (frames). */
+/* Bytes sent to and received from peers on the wire (TLS included). */
 uint64_t fsck_peers_bytes(const struct fsck_peers *pp);
 
 #endif

@@ -27,6 +27,7 @@ struct fsck {
 	struct mm_cfg *cfg;
 	struct mm_rules *rules;
 	bool quick, repair, json, peers, progress;
+	unsigned int threads;	/* for the walk of this store */
 	char **ro;		/* read-only accounts here: replicas */
 	size_t n_ro;
 	struct fsck_journal j;
@@ -105,12 +106,13 @@ static void save_last(const struct fsck *fk, int code, uint64_t start_ns)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mailmesh-fsck -c FILE [--quick] [--peers] [--repair] [--json] "
-		"[-v] [ACCOUNT...]\n"
+		"[-j N] [-v] [ACCOUNT...]\n"
 		"  --quick   names, flags, sizes and recorded hashes; no content read\n"
 		"  --peers   compare every account with each store that holds it\n"
 		"  --repair  fix what can be fixed from the account's active store\n"
 		"            (never deletes: files go to STATE/lost+found)\n"
 		"  --json    the report as JSON on stdout\n"
+		"  -j N      threads walking this store (default: one per CPU)\n"
 		"exit: 0 clean, 1 errors fixed, 4 errors left, 8 operational error\n");
 }
 
@@ -148,8 +150,8 @@ static int check_account(struct fsck *fk, const char *account)
 	fk->account = account;
 	if (fk->peers)
 		fsck_peers_ask(fk->pp, account, !fk->quick);
-	if (mm_inv_scan(fk->cfg->store, account, fk->rules, !fk->quick, &prog, &inv,
-			&error) < 0) {
+	if (mm_inv_scan_threads(fk->cfg->store, account, fk->rules, !fk->quick, fk->threads,
+				&prog, &inv, &error) < 0) {
 		progress_done(fk);
 		mm_log_error("%s: %s", account, error);
 		fk->r.operational = true;
@@ -309,8 +311,9 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, 'q' }, { "repair", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' }, { "peers", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'J' }, { "peers", no_argument, NULL, 'p' },
+		{ "threads", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct fsck fk = { 0 };
 	const char *cfg_path = NULL, *error;
@@ -320,12 +323,25 @@ int main(int argc, char **argv)
 	int c, code;
 	uint64_t start_ns = now_ns(CLOCK_MONOTONIC);
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char *end;
+
+	fk.threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned int)cpus;
+	while ((c = getopt_long(argc, argv, "c:j:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cfg_path = optarg; break;
 		case 'q': fk.quick = true; break;
 		case 'r': fk.repair = true; break;
-		case 'j': fk.json = true; break;
+		case 'J': fk.json = true; break;
+		case 'j':
+			errno = 0;
+			cpus = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || cpus < 1 || cpus > 16) {
+				fprintf(stderr, "mailmesh-fsck: -j wants 1 to 16, not '%s'\n", optarg);
+				return FSCK_EXIT_OPERATIONAL;
+			}
+			fk.threads = (unsigned int)cpus;
+			break;
 		case 'p': fk.peers = true; break;
 		case 'v': mm_log_verbose = true; break;
 		case 'h': usage(stdout); return 0;
@@ -387,6 +403,8 @@ int main(int argc, char **argv)
 	if (fk.repair)
 		repair(&fk);
 out:
+	if (fk.pp != NULL)
+		fsck_peers_hangup(fk.pp);
 	if (fk.json)
 		report_json(&fk);
 	else if (fk.cfg != NULL)

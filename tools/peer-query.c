@@ -37,7 +37,6 @@ int pq_send(struct pq_conn *c, uint32_t code, const char *text, const struct mm_
 		}
 		off += (size_t)n;
 	}
-	c->bytes += out.len;
 	mm_buf_free(&out);
 	return 0;
 }
@@ -68,7 +67,6 @@ int pq_recv(struct pq_conn *c, struct mm_wire_msg *m_r, const char **error_r)
 			*error_r = "connection closed";
 			return -1;
 		}
-		c->bytes += (uint64_t)n;
 		mm_wire_decoder_feed(c->dec, buf, (size_t)n);
 	}
 	if (r < 0) {
@@ -166,18 +164,39 @@ int pq_ask(struct pq_conn *c, uint32_t code, const char *text, const struct mm_b
 	return pq_recv(c, m_r, error_r);
 }
 
+/* What this session's socket carried so far. */
+static uint64_t session_bytes(const struct pq_conn *c)
+{
+	BIO *r, *w;
+	uint64_t n;
+
+	if (c->ssl == NULL)
+		return 0;
+	r = SSL_get_rbio(c->ssl);
+	w = SSL_get_wbio(c->ssl);
+	n = r != NULL ? BIO_number_read(r) + BIO_number_written(r) : 0;
+	if (w != NULL && w != r)
+		n += BIO_number_read(w) + BIO_number_written(w);
+	return n;
+}
+
+uint64_t pq_bytes(const struct pq_conn *c)
+{
+	return c->bytes + session_bytes(c);
+}
+
 void pq_close(struct pq_conn *c, bool polite)
 {
-	uint64_t bytes = c->bytes;
+	uint64_t bytes;
 	unsigned int timeout_ms = c->timeout_ms;
 
 	if (!c->used)
 		return;
-	if (c->ssl != NULL) {
-		if (polite)
-			SSL_shutdown(c->ssl);
+	if (c->ssl != NULL && polite)
+		SSL_shutdown(c->ssl);
+	bytes = pq_bytes(c);	/* the close_notify included */
+	if (c->ssl != NULL)
 		SSL_free(c->ssl);
-	}
 	if (c->fd >= 0)
 		close(c->fd);
 	mm_wire_decoder_free(&c->dec);

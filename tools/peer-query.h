@@ -20,7 +20,7 @@ struct pq_conn {
 	SSL *ssl;		/* NULL: not connected */
 	int fd;
 	struct mm_wire_decoder *dec;
-	uint64_t bytes;		/* sent and received */
+	uint64_t bytes;		/* of sessions closed: see pq_bytes() */
 	bool used;		/* pq_connect() was called */
 	unsigned int timeout_ms; /* set before pq_connect(): its connect and TLS
 				   handshake and every answer wait this long at
@@ -42,5 +42,8 @@ int pq_ask(struct pq_conn *c, uint32_t code, const char *text, const struct mm_b
 	   struct mm_wire_msg *m_r, const char **error_r);
 /* Closes (with a TLS shutdown when polite) and zeroes c but its bytes. */
 void pq_close(struct pq_conn *c, bool polite);
+/* Bytes sent and received on the socket, TLS handshake and records
+   included, over every session c had. */
+uint64_t pq_bytes(const struct pq_conn *c);
 
 #endif

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # fsck.sh - mailmesh-fsck on a three-store cluster: clean is exit 0; then
 # each on its own, a replica file deleted, a byte flipped in a replica
-# message, a flag changed on a replica, a stray file on a replica and on
+# message, a flag changed on a replica, a message cut short on a replica
+# and on the active store (--quick sees both), a stray file on a replica and on
 # the active store, a corrupt journal record: each found and named
 # exactly, --repair fixes what it can (exit 1, nothing deleted: a corrupt
 # record's bytes are saved and a filler record is written over them) and
@@ -88,6 +89,28 @@ mm_assert_eq "$(problems)" 1 "problems found"
 fsck b --peers --repair; expect 1 "[fixed: rename]"
 fsck b --peers; expect 0
 [ -e "$B/cur/1700000000.M2P1.host:2,RS" ] || mm_fail "the flags were not put back"
+
+mm_log "a message cut short on a replica, behind the mount: --quick sees the size"
+f=$B/new/1700000000.M4P1.host
+truncate -s 5 "$f"
+fsck b --peers --quick
+expect 4 "b: different-content: $ACCT/Maildir/new/1700000000.M4P1.host: 5 bytes"
+mm_assert_eq "$(problems)" 1 "problems found"
+fsck b --peers --quick --repair; expect 1 "[fixed: fetch]"
+fsck b --peers; expect 0
+mm_assert_eq "$(mm_tree b "$ACCT")" "$(mm_tree a "$ACCT")" "b after the repair"
+
+mm_log "a message cut short on the active store: --quick sees it against the journal"
+f=$A/new/1700000000.M5P1.host
+size=$(stat -c %s "$f")
+truncate -s 5 "$f"
+fsck a --quick
+expect 4 "a: corrupt: $ACCT/Maildir/new/1700000000.M5P1.host: 5 bytes, recorded $size bytes"
+mm_assert_eq "$(problems)" 1 "problems found"
+fsck a --peers --quick --repair
+expect 1 "a: corrupt: $ACCT/Maildir/new/1700000000.M5P1.host" "[fixed: fetch]"
+[ "$(stat -c %s "$f")" = "$size" ] || mm_fail "the copy fetched is not whole"
+fsck a --peers; expect 0
 
 mm_log "a stray file on a replica"
 printf 'Subject: stray\n\nx\n' >"$B/.Sent/cur/1700000009.M9P9.stray:2,S"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+#include "buf.h"
 #include "digest.h"
 
 TestSuite(digest);
@@ -57,4 +58,40 @@ Test(digest, order_free_and_unchanged)
 		free(a[i]);
 		free(b[i]);
 	}
+}
+
+/* Lines back to back in one buffer give the digest mm_digest_lines gives,
+   whether they lie in order (hashed as they lie) or not (sorted first). */
+Test(digest, buffer_of_lines_is_the_same_digest)
+{
+	uint8_t h[16], d1[16], d2[16], d3[16];
+	struct mm_buf in_order = { 0 }, shuffled = { 0 };
+	char *v[4];
+
+	memset(h, 0xab, 16);
+	v[0] = mm_digest_line_folder();
+	v[1] = mm_digest_line_msg(MM_SUB_CUR, "1.a:2,S", 7, 10, h);
+	v[2] = mm_digest_line_msg(MM_SUB_NEW, "2.b", 3, 1234567890123ULL, NULL);
+	v[3] = mm_digest_line_meta("dovecot-uidlist", 15, 0, h);
+	mm_buf_append(&in_order, "F", 2);
+	mm_digest_put_msg(&in_order, MM_SUB_CUR, "1.a:2,S", 7, 10, h);
+	mm_digest_put_msg(&in_order, MM_SUB_NEW, "2.b", 3, 1234567890123ULL, NULL);
+	mm_digest_put_meta(&in_order, "dovecot-uidlist", 15, 0, h);
+	mm_digest_put_meta(&shuffled, "dovecot-uidlist", 15, 0, h);
+	mm_digest_put_msg(&shuffled, MM_SUB_NEW, "2.b", 3, 1234567890123ULL, NULL);
+	mm_buf_append(&shuffled, "F", 2);
+	mm_digest_put_msg(&shuffled, MM_SUB_CUR, "1.a:2,S", 7, 10, h);
+	cr_expect_str_eq((char *)in_order.data + 2, v[1]);
+	mm_digest_lines(v, 4, d1);
+	mm_digest_buf(&in_order, 4, d2);
+	mm_digest_buf(&shuffled, 4, d3);
+	cr_expect_eq(memcmp(d1, d2, 16), 0);
+	cr_expect_eq(memcmp(d1, d3, 16), 0);
+	mm_digest_lines(v, 0, d1);
+	mm_digest_buf(&(struct mm_buf){ 0 }, 0, d2);
+	cr_expect_eq(memcmp(d1, d2, 16), 0, "no lines");
+	for (int i = 0; i < 4; i++)
+		free(v[i]);
+	mm_buf_free(&in_order);
+	mm_buf_free(&shuffled);
 }

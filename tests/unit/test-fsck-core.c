@@ -315,3 +315,137 @@ Test(fsck_core, exit_codes)
 	cr_expect_str_eq(fsck_kind_str(FSCK_UNJOURNALED), "unjournaled");
 	cr_expect_str_eq(fsck_kind_str(0), "unknown");
 }
+
+/* --quick reads no content, but a size that is not the recorded one (a
+   file cut short behind the mount, its name without S=) is corrupt */
+Test(fsck_core, quick_checks_the_recorded_size)
+{
+	struct fsck_jstate *js = fsck_jstate_new();
+	struct mm_inv *inv = inv_new("ex.org/al", false);
+
+	deliver(js, 1, "1.cut", MM_SUB_NEW, 10, 0x11);
+	deliver(js, 2, "2.same", MM_SUB_NEW, 10, 0x22);
+	add(&inv->f[0], MM_INV_MESSAGE, MM_SUB_NEW, "1.cut", 4, 0)->hashed = false;
+	add(&inv->f[0], MM_INV_MESSAGE, MM_SUB_NEW, "2.same", 10, 0)->hashed = false;
+	done(inv);
+	fsck_check_account(ctx_for(js), inv, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(count(FSCK_CORRUPT, "new/1.cut"), 1);
+	cr_expect_eq(r.p[0].fix, FSCK_FIX_FETCH);
+	cr_expect_str_eq(r.p[0].detail, "4 bytes, recorded 10 bytes (content not read)");
+	mm_inv_free(&inv);
+	fsck_jstate_free(&js);
+}
+
+/* Each account sees its own messages only, whatever the order the
+   journal named them in, and checking one account after another finds
+   what is gone from each (the marks of one do not count for the next). */
+Test(fsck_core, many_accounts_each_its_own)
+{
+	struct fsck_jstate *js = fsck_jstate_new();
+	char acct[32], name[32];
+
+	for (int i = 0; i < 3000; i++) {
+		struct mm_journal_rec rec = { .lsn = (uint64_t)i + 1, .op = MM_OP_DELIVER,
+					      .status = MM_REC_COMMITTED, .sub = MM_SUB_NEW,
+					      .folder = "Maildir", .new_folder = "",
+					      .new_name = "", .size = 1 };
+
+		snprintf(acct, sizeof(acct), "ex.org/u%d", i % 7);
+		snprintf(name, sizeof(name), "%d.m", i);
+		rec.account = acct;
+		rec.name = name;
+		fsck_jstate_apply(js, &rec);
+	}
+	for (int u = 0; u < 7; u++) {
+		struct mm_inv *inv;
+		const struct fsck_jmsg *m;
+		const char *folder;
+		size_t pos = 0, n = 0;
+
+		snprintf(acct, sizeof(acct), "ex.org/u%d", u);
+		while ((m = fsck_jstate_next(js, acct, &pos, &folder)) != NULL) {
+			cr_expect_eq(atoi(m->name) % 7, u, "%s in %s", m->name, acct);
+			cr_expect_str_eq(folder, "Maildir");
+			n++;
+		}
+		cr_expect_eq(n, (size_t)(3000 / 7 + (u < 3000 % 7)), "messages of %s", acct);
+		/* the store has all of them but one */
+		inv = inv_new(acct, false);
+		for (int i = u; i < 3000; i += 7) {
+			if (i == u + 7 * 10)
+				continue;
+			snprintf(name, sizeof(name), "%d.m", i);
+			add(&inv->f[0], MM_INV_MESSAGE, MM_SUB_NEW, name, 1, 0);
+		}
+		done(inv);
+		fsck_report_free(&r);
+		fsck_check_account(ctx_for(js), inv, &r);
+		snprintf(name, sizeof(name), "new/%d.m", u + 7 * 10);
+		cr_expect_eq(r.n, 1, "%s: %zu problems", acct, r.n);
+		cr_expect_eq(count(FSCK_GONE, name), 1, "%s", name);
+		mm_inv_free(&inv);
+	}
+	cr_expect_null(fsck_jstate_next(js, "ex.org/nobody", &(size_t){ 0 }, &(const char *){ 0 }));
+	fsck_jstate_free(&js);
+}
+
+/* A folder renamed onto one holding a message of the same identity: the
+   moved message stands, as the journal last said. */
+Test(fsck_core, folder_rename_onto_the_same_identity)
+{
+	struct fsck_jstate *js = fsck_jstate_new();
+	struct mm_journal_rec rn = { .lsn = 9, .op = MM_OP_FOLDER_RENAME, .status = 'C',
+				     .account = "ex.org/al", .folder = "Maildir/.A",
+				     .name = "", .new_folder = "Maildir/.B", .new_name = "" };
+	struct mm_journal_rec d = { .lsn = 1, .op = MM_OP_DELIVER, .status = MM_REC_COMMITTED,
+				    .sub = MM_SUB_NEW, .account = "ex.org/al",
+				    .folder = "Maildir/.B", .name = "1.x", .new_folder = "",
+				    .new_name = "", .size = 5 };
+	const struct fsck_jmsg *m;
+	const char *folder;
+	size_t pos = 0, n = 0;
+
+	fsck_jstate_apply(js, &d);
+	d.lsn = 2;
+	d.folder = "Maildir/.A";
+	d.size = 7;
+	fsck_jstate_apply(js, &d);
+	d.lsn = 3;
+	d.name = "2.y";
+	fsck_jstate_apply(js, &d);
+	fsck_jstate_apply(js, &rn);
+	m = fsck_jstate_get(js, "ex.org/al", "Maildir/.B", "1.x", 3);
+	cr_assert_not_null(m);
+	cr_expect_eq(m->size, 7);
+	cr_expect_eq(m->lsn, 2);
+	cr_expect_null(fsck_jstate_get(js, "ex.org/al", "Maildir/.A", "1.x", 3));
+	cr_expect_not_null(fsck_jstate_get(js, "ex.org/al", "Maildir/.B", "2.y", 3));
+	while ((m = fsck_jstate_next(js, "ex.org/al", &pos, &folder)) != NULL) {
+		cr_expect_str_eq(folder, "Maildir/.B");
+		n++;
+	}
+	cr_expect_eq(n, 2);
+	fsck_jstate_free(&js);
+}
+
+/* A move that gave a message another identity: the journal's entry is
+   met by the file of its last name, not reported gone. */
+Test(fsck_core, renamed_by_a_move_is_not_gone)
+{
+	struct fsck_jstate *js = fsck_jstate_new();
+	struct mm_inv *inv = inv_new("ex.org/al", false);
+	struct mm_journal_rec mv = { .lsn = 2, .op = MM_OP_MOVE, .status = MM_REC_COMMITTED,
+				     .sub = MM_SUB_NEW, .new_sub = MM_SUB_CUR,
+				     .account = "ex.org/al", .folder = "Maildir", .name = "1.a",
+				     .new_folder = "", .new_name = "1.b:2,S" };
+
+	deliver(js, 1, "1.a", MM_SUB_NEW, 10, 0x11);
+	fsck_jstate_apply(js, &mv);
+	add(&inv->f[0], MM_INV_MESSAGE, MM_SUB_CUR, "1.b:2,S", 10, 0);
+	done(inv);
+	fsck_check_account(ctx_for(js), inv, &r);
+	cr_expect_eq(count(FSCK_GONE, NULL), 0);
+	mm_inv_free(&inv);
+	fsck_jstate_free(&js);
+}
