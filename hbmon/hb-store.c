@@ -252,8 +252,9 @@ static void *store_thread(void *arg)
 			}
 		struct repl_epochs *epochs = NULL;
 
-		if (round % ACCOUNTS_EVERY == 0)
-			epochs = read_epochs(s);
+		/* a stat every round, a read when it changed: known before the
+		   transition of a move (one lease) lets an account become active */
+		epochs = read_epochs(s);
 		if (round++ % ACCOUNTS_EVERY == 0 &&
 		    mm_acct_list(s->set.store, s->set.depth, &list, &n, &error) < 0) {
 			mm_log_error("accounts: %s", error);

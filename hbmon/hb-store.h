@@ -56,7 +56,7 @@ int hb_store_get(struct hb_store *s, struct hb_store_figures *f_r, char ***accou
 
 struct repl_epochs;
 /* The epochs of STATE/replication/epochs when the file changed since the
-   last call (read every fifth round), else NULL; the caller frees it
+   last call (checked every round), else NULL; the caller frees it
    (repl_epochs_free). */
 struct repl_epochs *hb_store_take_epochs(struct hb_store *s);
 
