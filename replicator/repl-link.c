@@ -558,7 +558,7 @@ static int send_record(struct repl_link *l, struct mm_journal_reader *r,
 	/* a copy of content sent before (one message to many accounts,
 	   Dovecot's COPY journaled as a delivery) goes without it: the
 	   peer takes it from what it keeps by hash */
-	bool by_hash = wants_content(rec) && sent_recently(l, rec);
+	bool by_hash = wants_content(rec) && rec->lsn > l->whole_until && sent_recently(l, rec);
 	uint64_t clen = wants_content(rec) && !by_hash ? rec->size : 0;
 	struct mm_wire_msg m = { .type = MM_WIRE_RECORD, .lsn = rec->lsn,
 				 .blob = enc.data, .blob_len = enc.len,
@@ -985,6 +985,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		} else if (m.type == MM_WIRE_ERROR) {
 			snprintf(why, sizeof(why), "peer refused: %.*s", (int)m.text_len, m.text);
 			mm_log_error("replication to %s: %s", l->peer->name, why);
+			l->whole_until = l->sent_lsn;
 			link_down(l, why);
 			return;
 		} else {

@@ -176,6 +176,11 @@ struct repl_link {
 	uint64_t acked_lsn;	/* the peer has everything up to here durably */
 	uint64_t records_sent, bytes_sent, content_bytes, content_deduped;
 	struct repl_sent_hash *sent;	/* lossy: contents this session sent */
+	/* records up to this LSN go with their content, never by hash: the
+	   peer refused the session that sent them (it may not keep a content
+	   it did not need, e.g. a message it already had: then a copy sent by
+	   hash in the next session would be refused again, for ever) */
+	uint64_t whole_until;
 	struct ev_token_bucket_cfg *rate;	/* [peer] bandwidth, or NULL */
 	struct repl_resync *resync;	/* an account being sent whole, or NULL */
 	/* accounts to resync next (needs_resync): each waits for the peer's
