@@ -97,18 +97,6 @@ static void sleep_until(uint64_t at_ms)
 	(void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
-static void iso_time(char *out, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec / 1000000);
-}
-
 static int parse_seconds(const char *opt, const char *s, uint64_t *ms_r)
 {
 	char *end;
@@ -490,7 +478,7 @@ static void event_append(struct drill *d, const struct hb_drill_report *rep)
 	struct mm_buf b = { 0 };
 	int fd;
 
-	iso_time(when, sizeof(when));
+	mm_log_time(when, sizeof(when));
 	line = hb_drill_event_line(rep, when);
 	mm_buf_printf(&b, "%s\n", line);
 	/* one O_APPEND write, as mailmesh-hbmon's: the lines never mix */

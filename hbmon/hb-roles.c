@@ -226,18 +226,6 @@ void hb_roles_rx(struct hb_daemon *d, size_t i, const struct hb_msg *msg, uint64
 	hb_lease_endorsement(d->lease, voter, &msg->endorse, have, sent);
 }
 
-static void iso_time(char *out, size_t size)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 ts.tv_nsec / 1000000);
-}
-
 static void role_changed(struct hb_daemon *d, const struct hb_lease_acct *a)
 {
 	const char *role = hb_role_str(a->role);
@@ -249,7 +237,7 @@ static void role_changed(struct hb_daemon *d, const struct hb_lease_acct *a)
 	snprintf(reason, sizeof(reason), "%s%s", a->reason, note);
 	mm_log_info("account %s: %s (epoch %" PRIu64 "): %s", a->account, role, a->epoch,
 		    reason);
-	iso_time(when, sizeof(when));
+	mm_log_time(when, sizeof(when));
 	o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "time", when, "account", a->account,
 		      "role", role, "epoch", (json_int_t)a->epoch, "reason", reason);
 	line = json_dumps(o, JSON_COMPACT);

@@ -28,9 +28,7 @@ static void log_v(int prio, const char *fmt, va_list ap)
 		[LOG_ERR] = "error", [LOG_WARNING] = "warning",
 		[LOG_INFO] = "info", [LOG_DEBUG] = "debug", [LOG_CRIT] = "panic",
 	};
-	char msg[2048], line[2200];
-	struct timespec ts;
-	struct tm tm;
+	char msg[2048], line[2200], when[32];
 	int n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -38,11 +36,8 @@ static void log_v(int prio, const char *fmt, va_list ap)
 		syslog(prio, "%s", msg);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d]: %s: %s\n",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
+	mm_log_time(when, sizeof(when));
+	n = snprintf(line, sizeof(line), "%s %s[%d]: %s: %s\n", when, log_ident,
 		     (int)getpid(), names[prio], msg);
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;
@@ -84,4 +79,16 @@ void mm_panic(const char *fmt, ...)
 	log_v(LOG_CRIT, fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void mm_log_time(char *out, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 ts.tv_nsec / 1000000);
 }

@@ -26,7 +26,8 @@
 #include "wire.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 1000	/* a peer back is dialed within a second: sync
+				   deliveries wait on it (failover.sh) */
 
 static void link_connect(struct repl_link *l);
 static void link_send(struct repl_link *l, const struct mm_wire_msg *msg);

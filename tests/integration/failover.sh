@@ -257,7 +257,7 @@ mm_log "SIGSTOP $S: alice writable elsewhere after $((t1 - t0)) ms"
 echo "failover sigstop $((t1 - t0)) ms" >>"$TIMES"
 [ $((t1 - t0)) -lt 3000 ] || mm_fail "failover took $((t1 - t0)) ms (target 3000)"
 Z=$(one_writer example.org/alice $LIVE) || mm_fail "no single writer among $LIVE"
-mm_deliver "$Z" example.org/alice while-frozen
+mm_deliver "$Z" example.org/alice while-frozen || mm_fail "a delivery on $Z right after the failover failed"
 # shellcheck disable=SC2046
 kill -CONT $(node_pids "$S")
 e=$(probe_errno "$S" example.org/alice)
