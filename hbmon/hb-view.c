@@ -23,6 +23,8 @@ struct hb_voter {
 	uint64_t included;		/* bit m: included in a view of ours once */
 	uint64_t returning;		/* bit m: failed since; held until stable */
 	bool isolated;			/* heard fewer than a quorum (hb_voter_isolated) */
+	uint64_t exempt;		/* bit m: not heard when we were last cut off:
+					   not returning when heard again */
 	uint64_t fine_since[HB_VIEW_MAX];	/* 0: not fine now */
 	/* pins in force in the voter's table, sorted by hash */
 	struct hb_pin_force pins[HB_PINS_MAX];
@@ -335,8 +337,12 @@ void hb_voter_isolated(struct hb_voter *v, bool isolated)
 {
 	/* back from being cut off: the others did not fail, this voter did;
 	   holding them out as returning would split the votes */
-	if (v->isolated && !isolated)
+	if (v->isolated && !isolated) {
 		v->returning = 0;
+		/* those still silent may be on the far side of what cut us
+		   off, not failed: not returning either when they come */
+		v->exempt = v->all & ~v->heard;
+	}
 	v->isolated = isolated;
 }
 
@@ -357,10 +363,11 @@ bool hb_voter_tick(struct hb_voter *v, const enum hb_member_state *state,
 		if (f || state[m] == HB_MEMBER_DEGRADED || !ready[m]) {
 			wanted |= 1ULL << m;
 			v->fine_since[m] = 0;
-			if (f && (v->included & (1ULL << m)))
+			if (f && (v->included & (1ULL << m)) && !(v->exempt & (1ULL << m)))
 				v->returning |= 1ULL << m;
 			continue;
 		}
+		v->exempt &= ~(1ULL << m);	/* heard and fine: a later failure counts */
 		if (v->fine_since[m] == 0)
 			v->fine_since[m] = now_us;
 		if (v->returning & (1ULL << m)) {

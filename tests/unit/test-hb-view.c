@@ -303,6 +303,22 @@ Test(hb_view, an_isolated_voter_does_not_hold_the_others_out)
 	hb_voter_isolated(v, false);
 	hb_voter_tick(v, st, rd, T0 + 3000 * MS);
 	cr_expect_eq(hb_voter_wanted(v), 0, "a hears a quorum again: nobody is returning");
+	/* healed, but d still silent when the quorum came back: heard later,
+	   it is not held out either */
+	st[3] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 3200 * MS);
+	hb_voter_isolated(v, true);
+	st[1] = st[2] = HB_MEMBER_FAILED;
+	hb_voter_tick(v, st, rd, T0 + 3400 * MS);
+	st[1] = st[2] = HB_MEMBER_HEALTHY;	/* b and c back, d not yet */
+	hb_voter_tick(v, st, rd, T0 + 3600 * MS);
+	hb_voter_isolated(v, false);
+	hb_voter_tick(v, st, rd, T0 + 3800 * MS);
+	hb_voter_tick(v, st, rd, T0 + 4000 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 1ULL << 3, "d is silent: excluded, not returning");
+	st[3] = HB_MEMBER_HEALTHY;
+	hb_voter_tick(v, st, rd, T0 + 4200 * MS);
+	cr_expect_eq(hb_voter_wanted(v), 0, "d heard: back at once");
 	/* when a hears a quorum, a member it loses is returning as before */
 	st[2] = HB_MEMBER_FAILED;
 	hb_voter_tick(v, st, rd, T0 + 5000 * MS);
