@@ -366,7 +366,8 @@ int repl_resync_answer(struct repl_resync *rs, const char *folder, enum mm_wire_
 		*error_r = "a malformed inventory entry";
 		return -1;
 	}
-	qsort(f->have, f->nhave, sizeof(*f->have), cmp_have);
+	if (f->nhave > 0)
+		qsort(f->have, f->nhave, sizeof(*f->have), cmp_have);
 	return 0;
 }
 

@@ -742,7 +742,8 @@ static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 		rs_reset(s);
 		return;
 	}
-	qsort(s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str);
+	if (s->rs_n > 0)	/* rs_seen is NULL when nothing was seen */
+		qsort(s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str);
 	mine = repl_resync_new(s->d, end->account);
 	for (size_t i = 0; i < repl_resync_total(mine); i++) {
 		char kind, *folder, *name;
@@ -750,8 +751,8 @@ static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 		struct mm_loc loc;
 		int r;
 
-		if (kind == 'F' || bsearch(&rel, s->rs_seen, s->rs_n, sizeof(*s->rs_seen),
-					   cmp_str) != NULL)
+		if (kind == 'F' || (s->rs_n > 0 && bsearch(&rel, s->rs_seen, s->rs_n,
+							    sizeof(*s->rs_seen), cmp_str) != NULL))
 			continue;
 		mm_classify(repl_resync_rules(mine), rel, false, &loc);
 		folder = mm_strndup(loc.folder, loc.folder_len);
@@ -790,7 +791,8 @@ static void rs_end(struct repl_session *s, const struct mm_journal_rec *end)
 		if (kind != 'F')
 			continue;
 		key = mm_strdup_printf("%s/", rel);
-		seen = bsearch(&key, s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str) != NULL;
+		seen = s->rs_n > 0 &&
+		       bsearch(&key, s->rs_seen, s->rs_n, sizeof(*s->rs_seen), cmp_str) != NULL;
 		free(key);
 		if (seen)
 			continue;
