@@ -44,10 +44,19 @@ netns_require() {
 	command -v python3 >/dev/null || mm_skip "python3 missing"
 	ip netns add "${NETNS_PREFIX}_probe" 2>/dev/null ||
 		mm_skip "cannot create a network namespace"
-	nsenter --net="/run/netns/${NETNS_PREFIX}_probe" nft add table inet mmt 2>/dev/null
-	local ok=$?
+	# (under set -e a bare failing nft ended the test at once, silently:
+	# CI saw that once with another namespace test running beside it)
+	local ok=1 err= try
+	for try in 1 2 3; do
+		if err=$(nsenter --net="/run/netns/${NETNS_PREFIX}_probe" \
+			nft add table inet mmt 2>&1); then
+			ok=0
+			break
+		fi
+		sleep 0.2	# a retry, not a synchronisation
+	done
 	ip netns del "${NETNS_PREFIX}_probe"
-	[ $ok = 0 ] || mm_skip "nftables does not work in a network namespace"
+	[ $ok = 0 ] || mm_skip "nftables does not work in a network namespace: $err"
 }
 
 netns_ns() { echo "$NETNS_PREFIX$1"; }
